@@ -1,0 +1,9 @@
+/**
+ * Evaluation metrics for multi-label audio tagging (sklearn-compatible AP and ROC AUC, d′).
+ *
+ * @module
+ */
+
+export { averagePrecision, type NumericArray, rocAuc } from "./ranking.ts";
+export { dPrime, normalQuantile } from "./normal.ts";
+export { evaluate, type Evaluation, type ExcludedClasses } from "./evaluate.ts";

@@ -1,0 +1,290 @@
+/**
+ * What every model shares: configuration and parameter-tree types, the `Model` interface, the layout (every
+ * state_dict name with its shape and initialiser, built without allocating), initialisers as timm's, naming and
+ * parameter lookup helpers, and the description of convolutions that DCLS replacement walks.
+ *
+ * Parameters are a flat object keyed by the reference PyTorch state_dict names; buffers live in a separate `state`
+ * object keyed the same way. A tensor shared by several layers (DCLS P/SIG) lives once, under its owner's name; the
+ * layout records the other names as aliases of it.
+ * @module
+ */
+import type { DType, Tensor } from "../core/mod.ts";
+import { clamp, conv2d, full, mul, normal, ones, split, truncatedNormal, zeros } from "../core/mod.ts";
+import { construct, usesSigma } from "../dcls/construct.ts";
+
+/** Flat parameters keyed by state_dict name. */
+export type Params = Record<string, Tensor>;
+/** Flat buffers (BatchNorm running statistics) keyed by state_dict name; `num_batches_tracked` is not kept. */
+export type State = Record<string, Tensor>;
+
+/** DCLS settings used when a model's depthwise convolutions are replaced (paper appendix B). */
+export interface DclsConfig {
+  /** Number of kernel elements per channel (paper: 26). */
+  kernelCount: number;
+  /** Side of the dilated grid (paper: 23, padding 11). */
+  dilatedKernelSize: number;
+  /** Interpolation version (paper: "gauss"). */
+  version: "gauss" | "v1" | "max" | "v0";
+}
+
+/** The paper's DCLS settings: DCLS-Gauss, 26 elements on a 23 × 23 grid (padding 11). */
+export const PAPER_DCLS: DclsConfig = { kernelCount: 26, dilatedKernelSize: 23, version: "gauss" };
+
+/** Configuration shared by the models (each model adds its own fields). */
+export interface ModelConfig {
+  /** Registry name, e.g. `convnext_audio_tiny`. */
+  name: string;
+  /** Output classes (527 for AudioSet). */
+  numClasses: number;
+  /** Input channels (1: a log-mel spectrogram). */
+  inChans: number;
+  /** Blocks per stage. */
+  depths: readonly number[];
+  /** Channels per stage. */
+  dims: readonly number[];
+  /** Final stochastic-depth rate; block i of n gets `dropPathRate · i / (n − 1)` (timm). */
+  dropPathRate: number;
+  /** DCLS replacement of the depthwise convolutions, or null for the plain model. */
+  dcls: DclsConfig | null;
+  /** Floating dtype of initialised parameters. */
+  dtype: "f32" | "f64";
+}
+
+/** Options of `Model.apply`. */
+export interface ApplyOptions {
+  /** Training mode: drop path and dropout active, BatchNorm on batch statistics. */
+  train: boolean;
+  /** Random key for drop path / dropout; required when training with a nonzero rate. */
+  key?: Tensor;
+}
+
+/** Creates an initial tensor of a shape and dtype from a key. */
+export type Initializer = (key: Tensor, shape: readonly number[], dtype: DType) => Tensor;
+
+/** One entry of a layout, in state_dict order. */
+export type LayoutEntry =
+  | { kind: "param"; name: string; shape: readonly number[]; init: Initializer }
+  | { kind: "buffer"; name: string; shape: readonly number[]; init: Initializer }
+  /** A state_dict name that repeats the parameter `owner` (a shared DCLS P/SIG). */
+  | { kind: "alias"; name: string; shape: readonly number[]; owner: string };
+
+/** Every state_dict name of a model with its shape, in state_dict order, without allocating any tensor. */
+export interface Layout {
+  readonly entries: readonly LayoutEntry[];
+}
+
+/** A model: pure functions over flat parameter and state objects. */
+export interface Model<C extends ModelConfig = ModelConfig> {
+  /** Registry name. */
+  readonly name: string;
+  /** The configuration `init`, `layout` and `apply` use by default. */
+  readonly config: C;
+  /** Names, shapes and initialisers of every parameter and buffer (cheap: nothing is allocated). */
+  layout(config?: C): Layout;
+  /** Fresh parameters and state. */
+  init(key: Tensor, config?: C): { params: Params; state: State };
+  /** Logits `[N, numClasses]` and the updated state (BatchNorm running statistics in training). */
+  apply(params: Params, state: State, x: Tensor, opts: ApplyOptions): { logits: Tensor; state: State };
+}
+
+/** A convolution as the DCLS replacement walk sees it (module path, channels, kernel, stride, padding, groups). */
+export interface ConvDesc {
+  /** Module path in state_dict naming, e.g. `stages.0.0.dwconv`. */
+  name: string;
+  inChannels: number;
+  outChannels: number;
+  kernelSize: readonly [number, number];
+  stride: readonly [number, number];
+  padding: readonly [number, number];
+  groups: number;
+  bias: boolean;
+}
+
+/** Builds layouts in state_dict order. */
+export class LayoutBuilder {
+  readonly #entries: LayoutEntry[] = [];
+  readonly #names = new Set<string>();
+
+  #add(e: LayoutEntry): this {
+    if (this.#names.has(e.name)) throw new Error(`layout: duplicate name "${e.name}"`);
+    this.#names.add(e.name);
+    this.#entries.push(e);
+    return this;
+  }
+
+  /** A trainable parameter. */
+  param(name: string, shape: readonly number[], init: Initializer): this {
+    return this.#add({ kind: "param", name, shape: [...shape], init });
+  }
+
+  /** A buffer (lives in `state`). */
+  buffer(name: string, shape: readonly number[], init: Initializer): this {
+    return this.#add({ kind: "buffer", name, shape: [...shape], init });
+  }
+
+  /**
+   * A state_dict name repeating the parameter `owner`, which must already be in the layout (and have `shape`, when
+   * given).
+   */
+  alias(name: string, owner: string, shape?: readonly number[]): this {
+    const o = this.#entries.find((e) => e.name === owner && e.kind === "param");
+    if (!o) throw new Error(`layout: alias "${name}" names unknown owner "${owner}"`);
+    if (shape && shape.join() !== o.shape.join()) {
+      throw new Error(`layout: "${name}" needs shape [${shape}] but its owner "${owner}" has [${o.shape}]`);
+    }
+    return this.#add({ kind: "alias", name, shape: o.shape, owner });
+  }
+
+  /** The finished layout. */
+  build(): Layout {
+    return { entries: [...this.#entries] };
+  }
+}
+
+/** Joins module-path parts with dots, skipping empty ones: `scope("stages", 0)("dwconv.weight")`. */
+export function scope(...parts: (string | number)[]): (name: string | number) => string {
+  const prefix = parts.filter((p) => p !== "").join(".");
+  return (name) => (prefix === "" ? String(name) : name === "" ? prefix : `${prefix}.${name}`);
+}
+
+/** The parameter entries of a layout. */
+export function paramEntries(layout: Layout): { name: string; shape: readonly number[]; init: Initializer }[] {
+  return layout.entries.filter((e) => e.kind === "param");
+}
+
+/** Number of trainable scalars (shared tensors once), as PyTorch's `sum(p.numel() for p in model.parameters())`. */
+export function countParams(layout: Layout): number {
+  return paramEntries(layout).reduce((n, e) => n + e.shape.reduce((a, b) => a * b, 1), 0);
+}
+
+/** Fresh parameters and state from a layout: each entry gets its own key split from `key`. */
+export function initLayout(layout: Layout, key: Tensor, dtype: DType): { params: Params; state: State } {
+  const made = layout.entries.filter((e): e is Exclude<LayoutEntry, { kind: "alias" }> => e.kind !== "alias");
+  const keys = made.length > 0 ? split(key, made.length) : [];
+  const params: Params = {};
+  const state: State = {};
+  made.forEach((e, i) => {
+    (e.kind === "param" ? params : state)[e.name] = e.init(keys[i], e.shape, dtype);
+  });
+  return { params, state };
+}
+
+/** Zeros (biases). */
+export const zerosInit: Initializer = (_key, shape, dtype) => zeros(shape, dtype);
+/** Ones (norm weights, res-scale). */
+export const onesInit: Initializer = (_key, shape, dtype) => ones(shape, dtype);
+/** A constant (layer-scale γ, StarReLU scale/bias, DCLS SIG). */
+export function constInit(value: number): Initializer {
+  return (_key, shape, dtype) => full(shape, value, dtype);
+}
+/** N(0, std²). */
+export function normalInit(std: number): Initializer {
+  return (key, shape, dtype) => mul(normal(key, shape, { dtype }), std);
+}
+
+/**
+ * timm's `trunc_normal_(t, std, a, b)`: N(0, std²) truncated to the absolute bounds [a, b]. With the default bounds
+ * ±2 and std 0.02 the cut sits at ±100 σ, where an inverse-CDF draw would overflow, so far cuts clamp a plain normal
+ * draw instead (the mass beyond 6 σ is below 2e-9).
+ */
+export function truncNormalInit(std = 0.02, a = -2, b = 2): Initializer {
+  return (key, shape, dtype) => {
+    const lo = a / std, hi = b / std;
+    if (lo <= -6 && hi >= 6) return mul(clamp(normal(key, shape, { dtype }), lo, hi), std);
+    return truncatedNormal(key, shape, { lo, hi, std, dtype });
+  };
+}
+
+/** A parameter by state_dict name, with a clear error when it is missing. */
+export function param(params: Params | State, name: string): Tensor {
+  const t = params[name];
+  if (t === undefined) throw new Error(`model: missing parameter "${name}"`);
+  return t;
+}
+
+/** Per-block drop-path rates rising linearly from 0 to `rate` over all blocks (timm's `torch.linspace(0, rate, n)`). */
+export function dropPathRates(depths: readonly number[], rate: number): number[] {
+  const n = depths.reduce((a, b) => a + b, 0);
+  return Array.from({ length: n }, (_, i) => (n === 1 ? 0 : (rate * i) / (n - 1)));
+}
+
+/**
+ * Keys for `n` stochastic sites (one per block), or undefined entries when none are needed (evaluation, or all rates
+ * zero). Throws when training with a nonzero rate and no key.
+ */
+export function siteKeys(n: number, opts: ApplyOptions, needed: boolean, model: string): (Tensor | undefined)[] {
+  if (!opts.train || !needed || n === 0) return Array.from({ length: n }, () => undefined);
+  if (!opts.key) throw new Error(`${model}: training with drop path needs opts.key`);
+  return split(opts.key, n);
+}
+
+/** How one depthwise convolution is replaced: its description and the layer whose P and SIG it uses. */
+export interface DclsReplacement {
+  /** The replaced convolution. */
+  desc: ConvDesc;
+  /** Module path of the layer owning the shared P and SIG (the layer itself for an owner). */
+  owner: string;
+}
+
+/** Whether a convolution is depthwise (`groups == in == out`), the reference's replacement test. */
+export function isDepthwise(d: ConvDesc): boolean {
+  return d.groups === d.inChannels && d.inChannels === d.outChannels;
+}
+
+/** DCLS positions: N(0, 0.5²) clamped to the grid half-width (the DCLS package's reset_parameters). */
+function positionInit(half: number): Initializer {
+  return (key, shape, dtype) => clamp(mul(normal(key, shape, { dtype }), 0.5), -half, half);
+}
+
+/**
+ * Adds the parameters of a DCLS layer replacing `r.desc` to a layout, in the reference's state_dict order (weight, P,
+ * SIG, bias). The owner creates P and SIG; the other layers list them as aliases of the owner's. Initialisation as
+ * the paper's replacement: weight N(0, 0.02²), bias 0, P as the package, SIG 0.23 (gauss) or 0 (max).
+ */
+export function addDclsLayer(b: LayoutBuilder, r: DclsReplacement, dcls: DclsConfig): void {
+  const { desc, owner } = r;
+  const s = scope(desc.name);
+  const shape = [desc.outChannels, desc.inChannels / desc.groups, dcls.kernelCount];
+  b.param(s("weight"), shape, normalInit(0.02));
+  const shared = usesSigma(dcls.version) ? ["P", "SIG"] : ["P"];
+  for (const n of shared) {
+    if (owner !== desc.name) {
+      b.alias(s(n), scope(owner)(n), [2, ...shape]);
+      continue;
+    }
+    const init = n === "P"
+      ? positionInit(Math.floor(dcls.dilatedKernelSize / 2))
+      : constInit(dcls.version === "gauss" ? 0.23 : 0);
+    b.param(s(n), [2, ...shape], init);
+  }
+  if (desc.bias) b.param(s("bias"), [desc.outChannels], zerosInit);
+}
+
+/** Applies the DCLS layer replacing `r.desc` (NCHW): build the dense kernel, then an ordinary grouped convolution. */
+export function dclsConv(params: Params, r: DclsReplacement, dcls: DclsConfig, x: Tensor): Tensor {
+  const s = scope(r.desc.name), o = scope(r.owner);
+  const kernel = construct(
+    param(params, s("weight")),
+    param(params, o("P")),
+    usesSigma(dcls.version) ? param(params, o("SIG")) : undefined,
+    { version: dcls.version, dilatedKernelSize: dcls.dilatedKernelSize },
+  );
+  const pad = Math.floor(dcls.dilatedKernelSize / 2);
+  const bias = r.desc.bias ? param(params, s("bias")) : undefined;
+  return conv2d(x, kernel, { stride: r.desc.stride, padding: pad, groups: r.desc.groups }, bias);
+}
+
+/**
+ * The paper's replacement walk (appendix B) over convolutions in definition order: every depthwise one is replaced;
+ * a layer wider than all before it owns a new P/SIG, which it and the following layers share.
+ */
+export function planDcls(descs: readonly ConvDesc[]): DclsReplacement[] {
+  let widest = 0, owner = "";
+  const out: DclsReplacement[] = [];
+  for (const desc of descs) {
+    if (!isDepthwise(desc)) continue;
+    if (desc.inChannels > widest) [widest, owner] = [desc.inChannels, desc.name];
+    out.push({ desc, owner });
+  }
+  return out;
+}

@@ -1,0 +1,85 @@
+import { bind } from "../core/bind.ts";
+import type { Padding2d } from "../core/primitive.ts";
+import { fail, fmt } from "../core/shape.ts";
+import type { Tensor } from "../core/tensor.ts";
+import { add } from "./elementwise.ts";
+import { reshape, squeeze } from "./movement.ts";
+
+/** A size per spatial axis, or one for all. */
+export type Pair = number | readonly [number, number];
+
+/** Options of `conv2d` (PyTorch semantics). */
+export interface Conv2dOptions {
+  /** Step between windows (default 1). */
+  stride?: Pair;
+  /** Symmetric padding per axis, or `[[top, bottom], [left, right]]`. */
+  padding?: Pair | Padding2d;
+  /** Spacing between kernel taps (default 1). */
+  dilation?: Pair;
+  /** Channel groups; `groups = channels` is a depthwise convolution (default 1). */
+  groups?: number;
+}
+
+/** Expands a size to one per spatial axis. */
+export function pair(v: Pair): [number, number] {
+  return typeof v === "number" ? [v, v] : [v[0], v[1]];
+}
+
+function padding2d(p: Pair | Padding2d | undefined): Padding2d {
+  if (p === undefined) return [[0, 0], [0, 0]];
+  if (typeof p === "number") return [[p, p], [p, p]];
+  if (typeof p[0] === "number") {
+    const [h, w] = p as readonly [number, number];
+    return [[h, h], [w, w]];
+  }
+  const [[t, b], [l, r]] = p as Padding2d;
+  return [[t, b], [l, r]];
+}
+
+/** 2-D convolution over NCHW input with weight [O, C/groups, kh, kw] and optional bias [O]. */
+export function conv2d(x: Tensor, w: Tensor, opts: Conv2dOptions = {}, bias?: Tensor): Tensor {
+  const y = bind("conv2d", [x, w], {
+    stride: pair(opts.stride ?? 1),
+    padding: padding2d(opts.padding),
+    dilation: pair(opts.dilation ?? 1),
+    groups: opts.groups ?? 1,
+  });
+  if (!bias) return y;
+  if (bias.ndim !== 1 || bias.shape[0] !== w.shape[0]) {
+    fail("conv2d", `bias ${fmt(bias.shape)} for ${w.shape[0]} outputs`);
+  }
+  return add(y, reshape(bias, [w.shape[0], 1, 1]));
+}
+
+/** Options of `conv1d`. */
+export interface Conv1dOptions {
+  /** Step between windows (default 1). */
+  stride?: number;
+  /** Symmetric padding, or `[left, right]`. */
+  padding?: number | readonly [number, number];
+  /** Spacing between kernel taps (default 1). */
+  dilation?: number;
+  /** Channel groups (default 1). */
+  groups?: number;
+}
+
+/** 1-D convolution over [N, C, L] with weight [O, C/groups, k], as a 2-D convolution of height 1. */
+export function conv1d(x: Tensor, w: Tensor, opts: Conv1dOptions = {}, bias?: Tensor): Tensor {
+  if (x.ndim !== 3 || w.ndim !== 3) {
+    fail("conv1d", `expects x [N,C,L] and w [O,C/g,k], got ${fmt(x.shape)} and ${fmt(w.shape)}`);
+  }
+  const p = opts.padding ?? 0;
+  const [l, r] = typeof p === "number" ? [p, p] : p;
+  const y = conv2d(
+    reshape(x, [x.shape[0], x.shape[1], 1, x.shape[2]]),
+    reshape(w, [w.shape[0], w.shape[1], 1, w.shape[2]]),
+    {
+      stride: [1, opts.stride ?? 1],
+      padding: [[0, 0], [l, r]],
+      dilation: [1, opts.dilation ?? 1],
+      groups: opts.groups,
+    },
+    bias,
+  );
+  return squeeze(y, 2);
+}
