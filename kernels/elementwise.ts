@@ -22,8 +22,8 @@ const WORKGROUP = 256;
 
 type LoadNode = Extract<ExprNode, { op: "load" }>;
 
-// How a vec4 invocation reads one load: a whole aligned vec4, one value splatted, or four separate elements.
-function vec4Kind(view: View): "direct" | "splat" | "gather" {
+/** How a vec4 invocation reads one load: a whole aligned vec4, one value splatted, or four separate elements. */
+export function vec4Kind(view: View): "direct" | "splat" | "gather" {
   const top = view[view.length - 1];
   const last = top.shape.length - 1;
   const lastMasked = top.mask !== undefined && (top.mask[last][0] > 0 || top.mask[last][1] < top.shape[last]);
@@ -33,6 +33,15 @@ function vec4Kind(view: View): "direct" | "splat" | "gather" {
     top.strides.every((s, i) => i === last || top.shape[i] === 1 || s % 4 === 0)
   ) return "direct";
   return "gather";
+}
+
+/** Declared width of each input: vec4 when every live load of it can read whole aligned vec4s. */
+export function inputDeclWidths(expr: Expr, width: 1 | 4): (1 | 4)[] {
+  const loads = liveLoads(expr);
+  return expr.inputs.map((_, k) => {
+    const mine = loads.filter((n) => n.input === k);
+    return width === 4 && mine.length > 0 && mine.every((n) => vec4Kind(n.view) === "direct") ? 4 : 1;
+  });
 }
 
 /** Minimum element count of each input buffer an expression reads. */
@@ -54,12 +63,8 @@ export function elementwiseKernel(spec: ElementwiseSpec): KernelProgram {
   const base = { inputs, outputs, scratch: [], flops: 0, bytes: bytesOf(inputs) + bytesOf(outputs) };
   if (size === 0) return { ...base, dispatches: [] };
   const rank = shape.length;
-  const loads = liveLoads(expr);
   const width: 1 | 4 = rank > 0 && shape[rank - 1] % 4 === 0 && !expr.nodes.some((n) => n.op === "concat") ? 4 : 1;
-  const inWidth = expr.inputs.map((_, k) => {
-    const mine = loads.filter((n) => n.input === k);
-    return width === 4 && mine.length > 0 && mine.every((n) => vec4Kind(n.view) === "direct") ? 4 : 1;
-  });
+  const inWidth = inputDeclWidths(expr, width);
   const threads = size / width;
   const grid = foldGrid(Math.ceil(threads / WORKGROUP));
   const body: string[] = [];
@@ -96,7 +101,11 @@ export function elementwiseKernel(spec: ElementwiseSpec): KernelProgram {
   };
 }
 
-function loadCode(
+/**
+ * Emits a load for an invocation that handles one element (`width` 1) or four consecutive elements of the last axis
+ * (`width` 4, `coords` at the first of them); `declWidth` is how the input buffer is declared.
+ */
+export function loadCode(
   n: LoadNode,
   id: number,
   coords: readonly string[],

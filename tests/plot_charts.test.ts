@@ -54,6 +54,12 @@ Deno.test("barChart groups series side by side, draws error bars and rejects rag
   // Two bars per series plus one legend swatch each.
   assert.equal(colorRuns(img, PALETTE[0]).length, 3);
   assert.equal(colorRuns(img, PALETTE[1]).length, 3);
+  const withErrors = barChartSvg({
+    labels: ["x", "y"],
+    series: [{ name: "A", values: [3, 1], errors: [0.5, 0.2] }, { name: "B", values: [2, 2] }],
+  });
+  // An error bar is a whisker and two caps; B has none.
+  assert.equal((withErrors.match(/<polyline [^>]*stroke-width="1.5"/g) ?? []).length, 6);
   const svg = barChartSvg({ labels: ["x"], series: [{ name: "A", values: [1] }] });
   assert.match(svg, /^<svg [^>]*width="800"/);
   assert.equal((svg.match(/<rect [^>]*fill="rgb\(31,119,180\)"/g) ?? []).length, 1);
@@ -69,12 +75,25 @@ Deno.test("lineChart draws each series in its colour and breaks lines at NaN", (
     series: [{ name: "train", xs, ys: [4, 3, 2, 1, 0] }, { name: "eval", xs, ys: [0, 1, 2, 3, 4] }],
     markers: false,
   }));
-  const a = colorRuns(img, PALETTE[0]);
-  const b = colorRuns(img, PALETTE[1]);
-  // Each series: a legend swatch and one unbroken curve spanning most of the width.
-  assert.equal(a.length, 2);
-  assert.equal(b.length, 2);
-  assert.ok(a[1].x1 - a[1].x0 > 600);
+  // Mean row of a colour's pixels in the left and right quarters (the legend sits in the middle).
+  const meanRow = (c: readonly number[], x0: number, x1: number) => {
+    let sum = 0;
+    let n = 0;
+    for (let x = x0; x < x1; x++) {
+      for (let y = 0; y < img.height; y++) {
+        if (isColor(pixel(img, x, y), c)) {
+          sum += y;
+          n++;
+        }
+      }
+    }
+    assert.ok(n > 0);
+    return sum / n;
+  };
+  const q = img.width / 4;
+  // "train" falls from left to right (rows grow downwards), "eval" rises.
+  assert.ok(meanRow(PALETTE[0], 0, q) < meanRow(PALETTE[0], 3 * q, img.width) - 100);
+  assert.ok(meanRow(PALETTE[1], 0, q) > meanRow(PALETTE[1], 3 * q, img.width) + 100);
   const svg = lineChartSvg({ series: [{ name: "s", xs, ys: [1, 2, NaN, 4, 5] }], markers: false });
   assert.equal((svg.match(/<polyline [^>]*stroke="rgb\(31,119,180\)"/g) ?? []).length, 2);
 });

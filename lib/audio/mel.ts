@@ -97,7 +97,8 @@ function linspace(lo: number, hi: number, n: number): Float64Array {
  * filter m rises from edge m to a peak at edge m + 1 and falls to edge m + 2.
  */
 export function melFilterEdges(opts: MelFilterbankOptions): Float64Array {
-  const { nFreqs, nMels, fMin, fMax, scale = "htk" } = opts;
+  const { nFreqs, nMels, sampleRate, fMin, fMax, scale = "htk" } = opts;
+  if (!(sampleRate > 0)) throw new Error(`melFilterbank: sampleRate must be positive, got ${sampleRate}`);
   if (!Number.isInteger(nFreqs) || nFreqs < 2) throw new Error(`melFilterbank: nFreqs must be an integer ≥ 2`);
   if (!Number.isInteger(nMels) || nMels < 1) throw new Error(`melFilterbank: nMels must be a positive integer`);
   if (!(fMin >= 0 && fMin < fMax)) throw new Error(`melFilterbank: need 0 ≤ fMin < fMax, got ${fMin}, ${fMax}`);

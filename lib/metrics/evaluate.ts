@@ -5,7 +5,7 @@
  */
 
 import { dPrime } from "./normal.ts";
-import { averagePrecision, type NumericArray, rocAuc } from "./ranking.ts";
+import { averagePrecisionFromCounts, type NumericArray, rocAucFromCounts, thresholdCounts } from "./ranking.ts";
 
 /** Classes left out of a mean, with their indices in ascending order. */
 export interface ExcludedClasses {
@@ -75,8 +75,9 @@ export function evaluate(scores: NumericArray, targets: NumericArray, classes: n
       t[i] = targets[i * classes + c];
       positives += t[i];
     }
-    perClassAP[c] = averagePrecision(s, t);
-    perClassAUC[c] = rocAuc(s, t);
+    const counts = thresholdCounts(s, t, `evaluate (class ${c})`);
+    perClassAP[c] = averagePrecisionFromCounts(counts);
+    perClassAUC[c] = rocAucFromCounts(counts);
     if (positives === 0) withoutPositives.push(c);
     else if (positives === n) withoutNegatives.push(c);
   }

@@ -4,6 +4,14 @@
  * @module
  */
 
-export { averagePrecision, type NumericArray, rocAuc } from "./ranking.ts";
+export {
+  averagePrecision,
+  averagePrecisionFromCounts,
+  type NumericArray,
+  rocAuc,
+  rocAucFromCounts,
+  type ThresholdCounts,
+  thresholdCounts,
+} from "./ranking.ts";
 export { dPrime, normalQuantile } from "./normal.ts";
 export { evaluate, type Evaluation, type ExcludedClasses } from "./evaluate.ts";

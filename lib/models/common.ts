@@ -9,8 +9,10 @@
  * @module
  */
 import type { DType, Tensor } from "../core/mod.ts";
-import { clamp, conv2d, full, mul, normal, ones, split, truncatedNormal, zeros } from "../core/mod.ts";
-import { construct, usesSigma } from "../dcls/construct.ts";
+import { clamp, full, mul, normal, ones, split, truncatedNormal, zeros } from "../core/mod.ts";
+import { usesSigma } from "../dcls/construct.ts";
+import { dcls2d } from "../dcls/layer.ts";
+import { type DclsLayerDesc, replaceDepthwise } from "../dcls/replace.ts";
 
 /** Flat parameters keyed by state_dict name. */
 export type Params = Record<string, Tensor>;
@@ -218,73 +220,55 @@ export function siteKeys(n: number, opts: ApplyOptions, needed: boolean, model: 
   return split(opts.key, n);
 }
 
-/** How one depthwise convolution is replaced: its description and the layer whose P and SIG it uses. */
-export interface DclsReplacement {
-  /** The replaced convolution. */
-  desc: ConvDesc;
-  /** Module path of the layer owning the shared P and SIG (the layer itself for an owner). */
-  owner: string;
-}
-
-/** Whether a convolution is depthwise (`groups == in == out`), the reference's replacement test. */
-export function isDepthwise(d: ConvDesc): boolean {
-  return d.groups === d.inChannels && d.inChannels === d.outChannels;
-}
-
 /** DCLS positions: N(0, 0.5²) clamped to the grid half-width (the DCLS package's reset_parameters). */
 function positionInit(half: number): Initializer {
   return (key, shape, dtype) => clamp(mul(normal(key, shape, { dtype }), 0.5), -half, half);
 }
 
 /**
- * Adds the parameters of a DCLS layer replacing `r.desc` to a layout, in the reference's state_dict order (weight, P,
- * SIG, bias). The owner creates P and SIG; the other layers list them as aliases of the owner's. Initialisation as
- * the paper's replacement: weight N(0, 0.02²), bias 0, P as the package, SIG 0.23 (gauss) or 0 (max).
+ * The DCLS layers replacing a model's depthwise convolutions (listed in definition order), with the owner of each
+ * shared P/SIG: lib/dcls's `replaceDepthwise` with the model's DCLS settings.
  */
-export function addDclsLayer(b: LayoutBuilder, r: DclsReplacement, dcls: DclsConfig): void {
-  const { desc, owner } = r;
-  const s = scope(desc.name);
-  const shape = [desc.outChannels, desc.inChannels / desc.groups, dcls.kernelCount];
-  b.param(s("weight"), shape, normalInit(0.02));
-  const shared = usesSigma(dcls.version) ? ["P", "SIG"] : ["P"];
-  for (const n of shared) {
-    if (owner !== desc.name) {
-      b.alias(s(n), scope(owner)(n), [2, ...shape]);
-      continue;
-    }
-    const init = n === "P"
-      ? positionInit(Math.floor(dcls.dilatedKernelSize / 2))
-      : constInit(dcls.version === "gauss" ? 0.23 : 0);
-    b.param(s(n), [2, ...shape], init);
-  }
-  if (desc.bias) b.param(s("bias"), [desc.outChannels], zerosInit);
-}
-
-/** Applies the DCLS layer replacing `r.desc` (NCHW): build the dense kernel, then an ordinary grouped convolution. */
-export function dclsConv(params: Params, r: DclsReplacement, dcls: DclsConfig, x: Tensor): Tensor {
-  const s = scope(r.desc.name), o = scope(r.owner);
-  const kernel = construct(
-    param(params, s("weight")),
-    param(params, o("P")),
-    usesSigma(dcls.version) ? param(params, o("SIG")) : undefined,
-    { version: dcls.version, dilatedKernelSize: dcls.dilatedKernelSize },
-  );
-  const pad = Math.floor(dcls.dilatedKernelSize / 2);
-  const bias = r.desc.bias ? param(params, s("bias")) : undefined;
-  return conv2d(x, kernel, { stride: r.desc.stride, padding: pad, groups: r.desc.groups }, bias);
+export function dclsPlan(convs: readonly ConvDesc[], dcls: DclsConfig): DclsLayerDesc[] {
+  return replaceDepthwise(convs, dcls);
 }
 
 /**
- * The paper's replacement walk (appendix B) over convolutions in definition order: every depthwise one is replaced;
- * a layer wider than all before it owns a new P/SIG, which it and the following layers share.
+ * Adds the parameters of a DCLS layer to a layout, in the reference's state_dict order (weight, P, SIG, bias). The
+ * owner creates P and SIG; the other layers list them as aliases of the owner's. Initialisation as the paper's
+ * replacement: weight N(0, 0.02²), bias 0, P as the DCLS package, SIG 0.23 (gauss) or 0 (max).
  */
-export function planDcls(descs: readonly ConvDesc[]): DclsReplacement[] {
-  let widest = 0, owner = "";
-  const out: DclsReplacement[] = [];
-  for (const desc of descs) {
-    if (!isDepthwise(desc)) continue;
-    if (desc.inChannels > widest) [widest, owner] = [desc.inChannels, desc.name];
-    out.push({ desc, owner });
+export function addDclsLayer(b: LayoutBuilder, r: DclsLayerDesc): void {
+  const s = scope(r.name);
+  const shape = [r.channels, 1, r.kernelCount];
+  b.param(s("weight"), shape, normalInit(0.02));
+  for (const n of usesSigma(r.version) ? ["P", "SIG"] : ["P"]) {
+    if (r.owner !== r.name) b.alias(s(n), scope(r.owner)(n), [2, ...shape]);
+    else {
+      const half = Math.floor(r.dilatedKernelSize[0] / 2);
+      b.param(s(n), [2, ...shape], n === "P" ? positionInit(half) : constInit(r.version === "gauss" ? 0.23 : 0));
+    }
   }
-  return out;
+  if (r.bias) b.param(s("bias"), [r.channels], zerosInit);
+}
+
+/** Applies a DCLS layer (NCHW) with its owner's P/SIG: lib/dcls's `dcls2d`. */
+export function dclsConv(params: Params, r: DclsLayerDesc, x: Tensor): Tensor {
+  const s = scope(r.name), o = scope(r.owner);
+  return dcls2d(
+    {
+      weight: param(params, s("weight")),
+      P: param(params, o("P")),
+      SIG: usesSigma(r.version) ? param(params, o("SIG")) : undefined,
+      bias: r.bias ? param(params, s("bias")) : undefined,
+    },
+    x,
+    {
+      version: r.version,
+      dilatedKernelSize: r.dilatedKernelSize,
+      stride: r.stride,
+      padding: r.padding,
+      groups: r.channels,
+    },
+  );
 }
