@@ -77,12 +77,15 @@ export function elementwiseKernel(spec: ElementwiseSpec): KernelProgram {
     body.push(`let c${i} = ${c};`);
     return `c${i}`;
   });
-  const load = (n: LoadNode, id: number) => loadCode(n, id, coords, expr.inputs[n.input], width, inWidth[n.input]);
+  const load = (n: LoadNode, id: number) =>
+    loadCode(n, `l${id}`, `in${n.input}`, coords, expr.inputs[n.input], width, inWidth[n.input]);
   const em = emitExpr(expr, { width, load, prefix: "v", coord: (axis) => coords[axis] });
   body.push(...em.lines);
   em.values.forEach((v, j) => {
     const dt = dts[expr.outputs[j]];
-    const stored = dt === "bool" ? (width === 4 ? `select(vec4<u32>(0u), vec4<u32>(1u), ${v})` : `select(0u, 1u, ${v})`) : v;
+    const stored = dt === "bool"
+      ? (width === 4 ? `select(vec4<u32>(0u), vec4<u32>(1u), ${v})` : `select(0u, 1u, ${v})`)
+      : v;
     body.push(`out${j}[gid] = ${stored};`);
   });
   const decls = [
@@ -102,19 +105,19 @@ export function elementwiseKernel(spec: ElementwiseSpec): KernelProgram {
 }
 
 /**
- * Emits a load for an invocation that handles one element (`width` 1) or four consecutive elements of the last axis
- * (`width` 4, `coords` at the first of them); `declWidth` is how the input buffer is declared.
+ * Emits a load of buffer `buf` into a let named `name`, for an invocation that handles one element (`width` 1) or four
+ * consecutive elements of the last axis (`width` 4, `coords` at the first of them); `declWidth` is how `buf` is
+ * declared.
  */
 export function loadCode(
   n: LoadNode,
-  id: number,
+  name: string,
+  buf: string,
   coords: readonly string[],
   dtype: DType,
   width: 1 | 4,
   declWidth: 1 | 4,
 ): { lines: string[]; value: string } {
-  const buf = `in${n.input}`;
-  const name = `l${id}`;
   if (width === 1) return emitViewLoad(n.view, coords, buf, dtype, name);
   const kind = vec4Kind(n.view);
   if (kind === "splat") {

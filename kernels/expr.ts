@@ -55,7 +55,12 @@ export type ExprNode =
   | { readonly op: "where"; readonly args: readonly [number, number, number] }
   | { readonly op: "cast"; readonly dtype: DType; readonly args: readonly [number] }
   /** Picks `args[i]` where the coordinate on `axis` lies in the i-th block of `sizes` (concat of padded loads). */
-  | { readonly op: "concat"; readonly axis: number; readonly sizes: readonly number[]; readonly args: readonly number[] };
+  | {
+    readonly op: "concat";
+    readonly axis: number;
+    readonly sizes: readonly number[];
+    readonly args: readonly number[];
+  };
 
 /** An expression DAG: input buffer dtypes, topologically ordered nodes, and the nodes that are written out. */
 export interface Expr {
@@ -110,7 +115,9 @@ export function exprDTypes(expr: Expr, accDType?: DType): DType[] {
     assertGpuDType(t, `expr node ${i} (${n.op})`);
     dt.push(t);
   });
-  for (const o of expr.outputs) if (!(o >= 0 && o < expr.nodes.length)) throw new Error(`expr: output node ${o} missing`);
+  for (const o of expr.outputs) {
+    if (!(o >= 0 && o < expr.nodes.length)) throw new Error(`expr: output node ${o} missing`);
+  }
   return dt;
 }
 
@@ -142,7 +149,7 @@ export function liveNodes(expr: Expr): boolean[] {
   for (const o of expr.outputs) live[o] = true;
   for (let i = expr.nodes.length - 1; i >= 0; i--) {
     const n = expr.nodes[i];
-    if (live[i] && "args" in n) for (const a of n.args) live[a] = true;
+    if (live[i] && "args" in n) { for (const a of n.args) live[a] = true; }
   }
   return live;
 }

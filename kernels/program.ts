@@ -93,3 +93,17 @@ export const ref = {
 export function bytesOf(specs: readonly BufferSpec[]): number {
   return specs.reduce((s, b) => s + b.size * 4, 0);
 }
+
+/**
+ * Rebinds a program's buffer references (e.g. to splice a sub-program's input 0 onto a scratch buffer of the
+ * enclosing program). `map` receives each binding's reference and returns the new one; access is kept.
+ */
+export function remapBindings(
+  dispatches: readonly KernelDispatch[],
+  map: (r: BufferRef) => BufferRef,
+): KernelDispatch[] {
+  return dispatches.map((d) => ({
+    ...d,
+    bindings: d.bindings.map((b) => ({ buffer: map(b.buffer), write: b.write })),
+  }));
+}

@@ -44,7 +44,9 @@ export function reduceKernel(spec: ReduceSpec): KernelProgram {
   const { shape, op } = spec;
   const rank = shape.length;
   const axes = [...new Set(spec.axes.map((a) => (a < 0 ? a + rank : a)))].sort((a, b) => a - b);
-  if (axes.some((a) => a < 0 || a >= rank)) throw new Error(`reduceKernel: axes [${spec.axes}] out of range for rank ${rank}`);
+  if (axes.some((a) => a < 0 || a >= rank)) {
+    throw new Error(`reduceKernel: axes [${spec.axes}] out of range for rank ${rank}`);
+  }
   const inDt = exprDTypes(spec.expr)[spec.expr.outputs[0]];
   if (spec.expr.outputs.length !== 1) throw new Error("reduceKernel: the prologue must have exactly one output");
   if (op === "sum" && inDt === "bool") throw new Error("reduceKernel: sum of bool; cast to i32 or f32 first");
@@ -77,7 +79,9 @@ export function reduceKernel(spec: ReduceSpec): KernelProgram {
     T = Math.min(256, Math.max(32, nextPow2(Math.ceil(R / 4))));
     G = 256 / T;
     const baseWg = Math.ceil(O / G);
-    if (baseWg < FILL_WORKGROUPS) S = Math.max(1, Math.min(Math.ceil(FILL_WORKGROUPS / baseWg), Math.floor(R / (T * 16))));
+    if (baseWg < FILL_WORKGROUPS) {
+      S = Math.max(1, Math.min(Math.ceil(FILL_WORKGROUPS / baseWg), Math.floor(R / (T * 16))));
+    }
   } else if (O < FILL_THREADS) S = Math.max(1, Math.min(Math.ceil(FILL_THREADS / O), Math.floor(R / 32)));
   const chunk = Math.ceil(R / S);
   S = Math.max(1, Math.ceil(R / chunk));

@@ -6,7 +6,7 @@
  */
 import type { DType, TypedArray } from "../lib/core/dtype.ts";
 import type { Gpu } from "../lib/gpu/device.ts";
-import { type BufferSpec, type KernelDispatch, kernelBufferBytes, type KernelProgram } from "./program.ts";
+import { type BufferSpec, kernelBufferBytes, type KernelDispatch, type KernelProgram } from "./program.ts";
 
 /** Real buffers for a program's abstract inputs, outputs and scratch. */
 export interface ProgramBuffers {

@@ -92,13 +92,16 @@ export function transposeView(view: View, perm: readonly number[]): View {
 export function broadcastView(view: View, shape: readonly number[]): View {
   const t = checkRank(view, shape.length, "broadcastView");
   shape.forEach((d, i) => {
-    if (t.shape[i] !== d && t.shape[i] !== 1) throw new Error(`broadcastView: cannot expand axis ${i} of [${t.shape}] to ${d}`);
+    if (t.shape[i] !== d && t.shape[i] !== 1) {
+      throw new Error(`broadcastView: cannot expand axis ${i} of [${t.shape}] to ${d}`);
+    }
   });
   return withTop(view, {
     shape: [...shape],
     strides: t.strides.map((s, i) => (t.shape[i] === shape[i] ? s : 0)),
     offset: t.offset,
-    mask: t.mask && t.mask.map(([lo, hi], i) => (t.shape[i] === shape[i] ? [lo, hi] : lo < hi ? [0, shape[i]] : [0, 0])),
+    mask: t.mask &&
+      t.mask.map(([lo, hi], i) => (t.shape[i] === shape[i] ? [lo, hi] : lo < hi ? [0, shape[i]] : [0, 0])),
     padValue: t.padValue,
   });
 }

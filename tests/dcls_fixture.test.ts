@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import * as T from "../lib/core/mod.ts";
 import { construct, type DclsVersion } from "../lib/dcls/construct.ts";
-import { type DclsParams, dcls2d } from "../lib/dcls/layer.ts";
+import { dcls2d, type DclsParams } from "../lib/dcls/layer.ts";
 import { fixtureTensor, loadFixture, loadManifest } from "./_fixtures.ts";
 import { relError } from "./_gradcheck.ts";
 
@@ -48,7 +48,10 @@ for (const version of manifest.versions) {
       assertClose(dW, `${pre}.dW`);
       assertClose(dP, `${pre}.dP`);
       if (fx.has(`${pre}.dSIG`)) assertClose(dSIG, `${pre}.dSIG`);
-      else assert.ok(dSIG.toArray().every((v) => v === 0), `${pre}: SIG is unused by ${version}, its gradient must be 0`);
+      else {assert.ok(
+          dSIG.toArray().every((v) => v === 0),
+          `${pre}: SIG is unused by ${version}, its gradient must be 0`,
+        );}
     });
   }
 }

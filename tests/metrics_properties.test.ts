@@ -116,7 +116,8 @@ Deno.test("normalQuantile inverts the normal CDF and is odd about 1/2", () => {
       fc.double({ min: 0.01, max: 0.99, noNaN: true }),
       fc.double({ min: 0.01, max: 0.99, noNaN: true }),
       (a, b) => {
-        if (a < b) assert.ok(normalQuantile(a) < normalQuantile(b));
+        // Non-decreasing: inputs one ulp apart may round to the same quantile.
+        if (a < b) assert.ok(normalQuantile(a) <= normalQuantile(b));
       },
     ),
   );

@@ -38,7 +38,10 @@ const H5T = { INTEGER: 0, FLOAT: 1, STRING: 3, ENUM: 8 } as const;
 type H5Dataset = InstanceType<typeof h5wasm.Dataset>;
 
 function toFloat32(data: unknown, scale: number, what: string): Float32Array {
-  if (ArrayBuffer.isView(data) && !(data instanceof DataView) && !(data instanceof BigInt64Array) && !(data instanceof BigUint64Array)) {
+  if (
+    ArrayBuffer.isView(data) && !(data instanceof DataView) && !(data instanceof BigInt64Array) &&
+    !(data instanceof BigUint64Array)
+  ) {
     const src = data as unknown as ArrayLike<number>;
     const out = new Float32Array(src.length);
     for (let i = 0; i < src.length; i++) out[i] = src[i] * scale;
@@ -47,29 +50,71 @@ function toFloat32(data: unknown, scale: number, what: string): Float32Array {
   throw new Error(`${what}: unexpected data of type ${Object.prototype.toString.call(data)}`);
 }
 
+/** The most specific line of an HDF5 error stack (its last non-empty line), trimmed. */
+function lastLine(e: unknown): string {
+  const lines = (e instanceof Error ? e.message : String(e)).split("\n").map((l) => l.trim()).filter((l) => l);
+  return (lines.at(-1) ?? "unknown error").replace(/^(major|minor):\s*/, "").toLowerCase();
+}
+
+const SIGNATURE = [0x89, 0x48, 0x44, 0x46, 0x0d, 0x0a, 0x1a, 0x0a];
+
+/** Whether the HDF5 signature sits at offset 0 or after a user block (512, 1024, 2048, … bytes). */
+async function hasHdf5Signature(path: string, size: number): Promise<boolean> {
+  const file = await Deno.open(path, { read: true });
+  try {
+    const buf = new Uint8Array(8);
+    for (let offset = 0; offset + 8 <= size; offset = offset === 0 ? 512 : offset * 2) {
+      await file.seek(offset, Deno.SeekMode.Start);
+      let got = 0;
+      while (got < 8) {
+        const n = await file.read(buf.subarray(got));
+        if (n === null) return false;
+        got += n;
+      }
+      if (SIGNATURE.every((v, k) => buf[k] === v)) return true;
+    }
+    return false;
+  } finally {
+    file.close();
+  }
+}
+
 /**
  * Opens a PANNs-style HDF5 file for random access. Checks the three datasets' presence, types and matching row
  * counts up front, with errors `"<file>: <problem>"`.
  */
 export async function hdf5Dataset(path: string, opts: Hdf5DatasetOptions = {}): Promise<Hdf5Dataset> {
   const fail = (problem: string) => new Error(`${path}: ${problem}`);
+  let size: number;
   try {
-    if (!(await Deno.stat(path)).isFile) throw fail("not a file");
+    const info = await Deno.stat(path);
+    if (!info.isFile) throw fail("not a file");
+    size = info.size;
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) throw fail("no such file");
     throw e;
   }
-  await h5wasm.ready;
+  // h5wasm reports a non-HDF5 file only on stderr, so look for the signature first.
+  if (!(await hasHdf5Signature(path, size))) throw fail("not an HDF5 file (no HDF5 signature)");
+  const h5 = await h5wasm.ready;
   let file: InstanceType<typeof h5wasm.File>;
+  // HDF5 reports a damaged file on stderr and hands back an invalid id; with its throwing handler switched on for
+  // just this synchronous call, the reason becomes an exception instead.
+  h5.activate_throwing_error_handler();
   try {
     file = new h5wasm.File(path, "r");
   } catch (e) {
-    throw fail(`cannot open as HDF5: ${(e instanceof Error ? e.message : String(e)).split("\n")[0]}`);
+    throw fail(`cannot open HDF5 file: ${lastLine(e)}`);
+  } finally {
+    h5.deactivate_throwing_error_handler();
   }
+  if (file.file_id < 0n) throw fail("cannot open HDF5 file (damaged or truncated)");
   try {
     const dataset = (name: string): H5Dataset => {
       const d = file.get(name);
-      if (!(d instanceof h5wasm.Dataset)) throw fail(`missing dataset "${name}" (expected audio_name, waveform, target)`);
+      if (!(d instanceof h5wasm.Dataset)) {
+        throw fail(`missing dataset "${name}" (expected audio_name, waveform, target)`);
+      }
       return d as H5Dataset;
     };
     const names = dataset("audio_name");
@@ -82,7 +127,9 @@ export async function hdf5Dataset(path: string, opts: Hdf5DatasetOptions = {}): 
     if (wShape.length !== 2 || wShape[0] !== n) throw fail(`waveform must have shape [${n}, L], has [${wShape}]`);
     if (tShape.length !== 2 || tShape[0] !== n) throw fail(`target must have shape [${n}, C], has [${tShape}]`);
     const wm = waveform.metadata;
-    if (wm.type !== H5T.INTEGER || wm.size !== 2 || !wm.signed) throw fail(`waveform must be int16, has ${waveform.dtype}`);
+    if (wm.type !== H5T.INTEGER || wm.size !== 2 || !wm.signed) {
+      throw fail(`waveform must be int16, has ${waveform.dtype}`);
+    }
     const tm = target.metadata;
     if (tm.type !== H5T.INTEGER && tm.type !== H5T.FLOAT && tm.type !== H5T.ENUM) {
       throw fail(`target must be bool, integer or float, has type class ${tm.type}`);
@@ -91,8 +138,12 @@ export async function hdf5Dataset(path: string, opts: Hdf5DatasetOptions = {}): 
     const [, clipSamples] = wShape;
     const [, classes] = tShape;
     let classNames: readonly string[] = opts.classNames ?? Array.from({ length: classes }, (_, c) => String(c));
-    if (opts.classLabelsCsv) classNames = parseClassLabels(await Deno.readTextFile(opts.classLabelsCsv), opts.classLabelsCsv).names;
-    if (classNames.length !== classes) throw fail(`target has ${classes} classes but ${classNames.length} class names were given`);
+    if (opts.classLabelsCsv) {
+      classNames = parseClassLabels(await Deno.readTextFile(opts.classLabelsCsv), opts.classLabelsCsv).names;
+    }
+    if (classNames.length !== classes) {
+      throw fail(`target has ${classes} classes but ${classNames.length} class names were given`);
+    }
     return {
       classNames,
       length: n,

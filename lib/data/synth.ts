@@ -19,9 +19,6 @@ const SINE: Float32Array = Float32Array.from(
 /** One cycle of a waveform sampled at `TABLE_SIZE` points (plus a guard point), read by {@link oscillate}. */
 export type Wavetable = Float32Array;
 
-/** The sine wavetable. */
-export const sineTable: Wavetable = SINE;
-
 /**
  * A wavetable holding Σ amps[h]·sin(2π(h+1)t): harmonic h+1 with amplitude amps[h]. Built from the sine table by
  * index multiplication, so it costs one pass per harmonic and no trigonometry.

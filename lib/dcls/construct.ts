@@ -17,8 +17,8 @@ import {
   eq,
   exp,
   floor,
-  gt,
   matmul,
+  relu,
   mul,
   reshape,
   slice,
@@ -37,6 +37,7 @@ export const DCLS_VERSIONS: readonly DclsVersion[] = ["gauss", "v1", "max", "v0"
 
 /** Options of `construct`. */
 export interface ConstructOptions {
+  /** Which construction. */
   version: DclsVersion;
   /** Grid size (D0 rows, D1 columns); one number for a square grid. */
   dilatedKernelSize: number | readonly [number, number];
@@ -44,6 +45,7 @@ export interface ConstructOptions {
 
 /** Options of `construct1d`. */
 export interface Construct1dOptions {
+  /** Which construction. */
   version: DclsVersion;
   /** Grid length D. */
   dilatedKernelSize: number;
@@ -66,11 +68,6 @@ export function gridSize(d: number | readonly [number, number]): [number, number
   return [d0, d1];
 }
 
-/** max(x, 0) with zero gradient at 0, as PyTorch's relu (the core's `relu` splits the gradient on ties). */
-function relu0(x: Tensor): Tensor {
-  return where(gt(x, 0), x, 0);
-}
-
 /**
  * The 1-D profile of every element along one grid axis: `[C, D, K]` from grid-unit positions `p` `[C, 1, K]` (and raw
  * widths `sig` `[C, 1, K]` for gauss/max).
@@ -82,9 +79,9 @@ function profile(version: DclsVersion, p: Tensor, sig: Tensor | undefined, d: nu
     case "gauss":
       return exp(mul(square(div(diff, add(abs(sig!), 0.27))), -0.5));
     case "v1":
-      return relu0(sub(1, abs(diff)));
+      return relu(sub(1, abs(diff)));
     case "max":
-      return relu0(sub(add(abs(sig!), 1), abs(diff)));
+      return relu(sub(add(abs(sig!), 1), abs(diff)));
     case "v0": {
       // Bilinear split over floor(p) and floor(p)+1; floor carries no gradient, so p's flows through r alone.
       const fl = floor(p);
@@ -139,8 +136,11 @@ function checkParams(
 
 /** How one grid axis is driven: its size, the P/SIG row that positions elements along it, and the centring shift. */
 export interface GridAxis {
+  /** Number of cells along the axis. */
   size: number;
+  /** Row of P (and SIG) positioning elements along this axis. */
   param: number;
+  /** Added to that P row to get grid-cell units. */
   shift: number;
 }
 

@@ -39,7 +39,9 @@ export interface DclsParams {
 
 /** Options of `initDcls2d` and `initDcls1d`. */
 export interface InitDclsOptions<D> {
+  /** Input channels. */
   inChannels: number;
+  /** Output channels. */
   outChannels: number;
   /** Convolution groups (default 1; depthwise: the channel count). */
   groups?: number;
@@ -114,7 +116,9 @@ export function initDcls1d(key: Tensor, opts: InitDclsOptions<number>): DclsPara
 export interface Dcls2dOptions {
   /** Default "gauss". */
   version?: DclsVersion;
+  /** Grid size (D0, D1), or one number for a square grid. */
   dilatedKernelSize: number | readonly [number, number];
+  /** Default 1. */
   stride?: number | readonly [number, number];
   /** Default floor(D/2) per axis, which keeps the size at stride 1 (the paper's 23-grid uses 11). */
   padding?: number | readonly [number, number];
@@ -135,7 +139,9 @@ export function dcls2d(params: DclsParams, x: Tensor, opts: Dcls2dOptions): Tens
 export interface Dcls1dOptions {
   /** Default "gauss". */
   version?: DclsVersion;
+  /** Grid length D. */
   dilatedKernelSize: number;
+  /** Default 1. */
   stride?: number;
   /** Default floor(D/2). */
   padding?: number | readonly [number, number];

@@ -13,7 +13,9 @@ import { type DclsVersion, gridAxes, gridSize } from "./construct.ts";
 export interface StagePositions {
   /** Module path of the owner layer. */
   readonly layer: string;
+  /** Kernel slices, C_out × C_in/g. */
   readonly channels: number;
+  /** Elements per kernel, K. */
   readonly kernelCount: number;
   /** Grid (rows, columns). */
   readonly grid: readonly [number, number];

@@ -12,11 +12,17 @@ import type { DclsVersion } from "./construct.ts";
 export interface DepthwiseLayerDesc {
   /** Module path in state_dict naming, e.g. `stages.0.0.dwconv`. */
   readonly name: string;
+  /** Input channels. */
   readonly inChannels: number;
+  /** Output channels. */
   readonly outChannels: number;
+  /** Convolution groups. */
   readonly groups: number;
+  /** Kernel (height, width). */
   readonly kernelSize: readonly [number, number];
+  /** Stride, carried over to the DCLS layer. */
   readonly stride: number | readonly [number, number];
+  /** Whether the conv has a bias (the DCLS layer has one iff it did). */
   readonly bias: boolean;
 }
 
@@ -38,11 +44,17 @@ export interface DclsLayerDesc {
   readonly channels: number;
   /** Module path of the layer whose P and SIG this one uses (its own name for an owner). */
   readonly owner: string;
+  /** Stride of the replaced conv. */
   readonly stride: readonly [number, number];
+  /** floor(D/2) per axis (11 for the paper's 23-grid). */
   readonly padding: readonly [number, number];
+  /** Whether the layer has a bias. */
   readonly bias: boolean;
+  /** Elements per kernel, K. */
   readonly kernelCount: number;
+  /** Grid (D, D). */
   readonly dilatedKernelSize: readonly [number, number];
+  /** Kernel construction. */
   readonly version: DclsVersion;
 }
 

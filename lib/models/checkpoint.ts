@@ -12,7 +12,11 @@ import type { Model, ModelConfig, Params, State } from "./common.ts";
 import { getModel } from "./registry.ts";
 
 /** A state-dict value: a tensor, or a decoded safetensors entry. */
-export type StateDictValue = Tensor | { readonly dtype: string; readonly shape: readonly number[]; readonly data: unknown };
+export type StateDictValue = Tensor | {
+  readonly dtype: string;
+  readonly shape: readonly number[];
+  readonly data: unknown;
+};
 
 /** Every state_dict name of the model with its tensor, in the reference's order. */
 export function toStateDict(model: Model, params: Params, state: State): Map<string, Tensor> {
@@ -52,8 +56,8 @@ function sameValues(a: Tensor, b: Tensor): boolean {
 
 /**
  * Parameters and state from a state dict, checked against the model's layout: every name must be present with its
- * shape, no other name may appear, and a shared tensor repeated under several names must hold the same values
- * everywhere. All problems are reported in one error naming the tensors (and the source file, when given).
+ * shape, no other name may appear (PyTorch's BatchNorm `num_batches_tracked` counters are ignored), and a shared
+ * tensor repeated under several names must hold the same values everywhere. All problems are reported in one error naming the tensors (and the source file, when given).
  */
 export function fromStateDict(
   model: Model,
@@ -84,7 +88,10 @@ export function fromStateDict(
     else if (e.kind === "buffer") state[e.name] = t;
     else if (params[e.owner] && !sameValues(t, params[e.owner])) other.push(`${e.name} differs from shared ${e.owner}`);
   }
-  const unexpected = [...map.keys()].filter((k) => !known.has(k));
+  // PyTorch's BatchNorm also saves a step counter that nothing here uses; loading ignores it.
+  const counter = (k: string) =>
+    k.endsWith(".num_batches_tracked") && known.has(k.replace(/num_batches_tracked$/, "running_mean"));
+  const unexpected = [...map.keys()].filter((k) => !known.has(k) && !counter(k));
   const problems = [
     missing.length ? `missing ${missing.join(", ")}` : "",
     unexpected.length ? `unexpected ${unexpected.join(", ")}` : "",

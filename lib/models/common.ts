@@ -272,3 +272,21 @@ export function dclsConv(params: Params, r: DclsLayerDesc, x: Tensor): Tensor {
     },
   );
 }
+
+/**
+ * Checks a model input: `[N, inChans, H, W]` in the parameters' dtype, at least `minSize` (what the model's strided
+ * layers need to leave one position).
+ */
+export function checkInput(
+  model: string,
+  x: Tensor,
+  inChans: number,
+  minSize: readonly [number, number],
+  dtype: DType,
+): void {
+  const [mh, mw] = minSize;
+  if (x.ndim !== 4 || x.shape[1] !== inChans || x.shape[2] < mh || x.shape[3] < mw) {
+    throw new Error(`${model}: input must be [N, ${inChans}, H ≥ ${mh}, W ≥ ${mw}], got [${x.shape.join(", ")}]`);
+  }
+  if (x.dtype !== dtype) throw new Error(`${model}: input dtype ${x.dtype} differs from the parameters' ${dtype}`);
+}

@@ -11,6 +11,7 @@ import { dropPath } from "../core/mod.ts";
 import {
   addDclsLayer,
   type ApplyOptions,
+  checkInput,
   constInit,
   type ConvDesc,
   dclsConv,
@@ -22,7 +23,6 @@ import {
   type Model,
   type ModelConfig,
   onesInit,
-  PAPER_DCLS,
   param,
   type Params,
   scope,
@@ -59,20 +59,6 @@ export function convnextTinyConfig(opts: Partial<ConvNextConfig> = {}): ConvNext
     ...opts,
     dcls,
   };
-}
-
-/** The fixtures' tiny ConvNeXt: depths [1,1,1,1], dims [8,16,32,64], 10 classes, float64. */
-export function convnextTinyTestConfig(opts: { dcls?: boolean } & Partial<ConvNextConfig> = {}): ConvNextConfig {
-  const { dcls = false, ...rest } = opts;
-  return convnextTinyConfig({
-    name: dcls ? "convnext_dcls_test" : "convnext_test",
-    depths: [1, 1, 1, 1],
-    dims: [8, 16, 32, 64],
-    numClasses: 10,
-    dtype: "f64",
-    ...rest,
-    dcls: dcls ? PAPER_DCLS : null,
-  });
 }
 
 function checkConfig(c: ConvNextConfig): void {
@@ -167,6 +153,9 @@ export function convnextApply(
   opts: ApplyOptions,
 ): { logits: Tensor; state: State } {
   checkConfig(c);
+  // Three 2×2 stride-2 downsamplings after the stem each halve (floor) the maps.
+  const [sh, sw] = c.stemKernel;
+  checkInput(c.name, x, c.inChans, [sh * 8, sw * 8], param(params, "downsample_layers.0.0.weight").dtype);
   const reps = replacements(c);
   const rates = dropPathRates(c.depths, c.dropPathRate);
   const keys = siteKeys(rates.length, opts, rates.some((r) => r > 0), c.name);

@@ -14,16 +14,29 @@ import {
   initLayout,
   type Layout,
   type Model,
-  type Params,
   param,
+  type Params,
   siteKeys,
   type State,
 } from "./common.ts";
 import { attentionBlock, FastVitContext, mobileOneBlock, patchEmbed, repCpe, repMixerBlock } from "./fastvit_blocks.ts";
-import { type FastVitConfig, fastvitSa24Config, fastvitTinyConfig, networkEntries, PAPER_DCLS } from "./fastvit_config.ts";
+import {
+  type FastVitConfig,
+  fastvitSa24Config,
+  fastvitTinyConfig,
+  networkEntries,
+  PAPER_DCLS,
+  type TinyOptions,
+} from "./fastvit_config.ts";
 import { convExpOptions, fastvitLayoutInfo } from "./fastvit_layout.ts";
 
-export { type FastVitConfig, fastvitSa24Config, fastvitTinyConfig, PAPER_DCLS } from "./fastvit_config.ts";
+export {
+  type FastVitConfig,
+  fastvitSa24Config,
+  fastvitTinyConfig,
+  PAPER_DCLS,
+  type TinyOptions,
+} from "./fastvit_config.ts";
 export { fastvitLayoutInfo } from "./fastvit_layout.ts";
 
 /** Checks the input is `[N, inChans, H, W]` with H, W divisible by the stem stride. */
@@ -106,6 +119,6 @@ export const fastvitAudioSa24: Model<FastVitConfig> = fastvitModel(fastvitSa24Co
 export const fastvitDclsAudioSa24: Model<FastVitConfig> = fastvitModel(fastvitSa24Config({ dcls: PAPER_DCLS }));
 
 /** The tiny fixture configuration as a model (depths 1, dims 8…64, 10 classes, float64). */
-export function fastvitTiny(opts: { dcls?: boolean } & Partial<FastVitConfig> = {}): Model<FastVitConfig> {
+export function fastvitTiny(opts: TinyOptions = {}): Model<FastVitConfig> {
   return fastvitModel(fastvitTinyConfig(opts));
 }

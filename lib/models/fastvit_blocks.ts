@@ -25,15 +25,13 @@ import {
   sub,
   transpose,
 } from "../core/mod.ts";
-import { dcls2d } from "../dcls/layer.ts";
-import { type ConvDesc, param, type Params, type State } from "./common.ts";
+import { type ConvDesc, dclsConv, param, type Params, type State } from "./common.ts";
 import type { FastVitConfig } from "./fastvit_config.ts";
 import {
   convDesc,
   type FastVitLayoutInfo,
   hasScale,
   hasSkip,
-  isDclsCandidate,
   type MobileOneOptions,
   patchEmbedMobileOne,
   repMixerOptions,
@@ -45,6 +43,7 @@ export class FastVitContext {
   /** Running statistics written by BatchNorm layers in training. */
   readonly newState: State = {};
 
+  /** A context over parameters and state; `train` selects batch statistics. */
   constructor(
     readonly config: FastVitConfig,
     readonly info: FastVitLayoutInfo,
@@ -77,23 +76,9 @@ export class FastVitContext {
 
   /** A convolution (DCLS when the configuration replaced it, its P/SIG read from the owner layer). */
   conv(d: ConvDesc, x: Tensor): Tensor {
+    const r = this.info.dcls.get(d.name);
+    if (r) return dclsConv(this.params, r, x);
     const bias = d.bias ? this.p(`${d.name}.bias`) : undefined;
-    const dcls = this.config.dcls;
-    if (dcls && isDclsCandidate(d)) {
-      const owner = this.info.owners.get(d.name);
-      if (owner === undefined) throw new Error(`fastvit: no DCLS owner recorded for "${d.name}"`);
-      return dcls2d(
-        { weight: this.p(`${d.name}.weight`), P: this.p(`${owner}.P`), SIG: this.p(`${owner}.SIG`), bias },
-        x,
-        {
-          version: dcls.version,
-          dilatedKernelSize: dcls.dilatedKernelSize,
-          padding: Math.floor(dcls.dilatedKernelSize / 2),
-          stride: d.stride,
-          groups: d.groups,
-        },
-      );
-    }
     return conv2d(x, this.p(`${d.name}.weight`), { stride: d.stride, padding: d.padding, groups: d.groups }, bias);
   }
 

@@ -18,8 +18,9 @@ export interface FastVitConfig extends ModelConfig {
   posEmbs: readonly boolean[];
   /** Kernel size of RepMixer's depthwise convolutions. */
   repmixerKernel: number;
-  /** Kernel of the large depthwise conv of the patch embedding between stages, and its stride. */
+  /** Kernel of the large grouped conv of the patch embedding between stages. */
   downPatchSize: number;
+  /** Stride of the patch embedding between stages. */
   downStride: number;
   /** Channels per attention head. */
   headDim: number;
@@ -60,11 +61,14 @@ export function fastvitSa24Config(opts: Partial<FastVitConfig> & { dcls?: DclsCo
   };
 }
 
+/** Options of the tiny configuration: any field overridden, `dcls` as a switch for the paper's DCLS settings. */
+export type TinyOptions = Omit<Partial<FastVitConfig>, "dcls"> & { dcls?: boolean };
+
 /**
  * The tiny configuration of the fixtures: depths [1,1,1,1], dims [8,16,32,64], 10 classes, float64 (the attention
  * stage keeps head_dim 32, so it has 2 heads).
  */
-export function fastvitTinyConfig(opts: { dcls?: boolean } & Partial<FastVitConfig> = {}): FastVitConfig {
+export function fastvitTinyConfig(opts: TinyOptions = {}): FastVitConfig {
   const { dcls = false, ...rest } = opts;
   const base = fastvitSa24Config({ dcls: dcls ? PAPER_DCLS : null });
   return {

@@ -28,61 +28,29 @@ function fanInUniform(fanIn: number): Initializer {
   return (key, shape, dtype) => uniform(key, shape, { lo: -bound, hi: bound, dtype });
 }
 
-/** DCLS positions: N(0, 0.5²) clamped to the grid half-width, as the DCLS package initialises P. */
-function dclsPositionInit(half: number): Initializer {
-  return (key: Tensor, shape, dtype) => clamp(mul(normal(key, shape, { dtype }), 0.5), -half, half);
-}
-
 const trunc02 = truncNormalInit(0.02);
 
-/** Whether the paper's replacement walk turns this convolution into DCLS (7 × 7, depthwise, in = out). */
-export function isDclsCandidate(d: ConvDesc): boolean {
-  return d.groups === d.inChannels && d.inChannels === d.outChannels && d.kernelSize[0] === 7 && d.kernelSize[1] === 7;
-}
-
 /**
- * Emits a convolution's parameters. In DCLS mode a candidate convolution becomes weight `[C, 1, K]` + shared P/SIG; the
- * widest-channels-so-far rule picks the owner of each P/SIG pair (the first DCLS layer of each width).
+ * Emits the parameters of the architecture walk. Every convolution is recorded (in definition order, for the DCLS
+ * replacement plan); a convolution the plan replaces is emitted as a DCLS layer (weight `[C, 1, K]`, P/SIG owned by
+ * the first layer of its width and aliased by the others).
  */
 class ConvEmitter {
-  readonly dclsLayers: string[] = [];
-  /** DCLS layer name → name of the layer owning its P and SIG. */
-  readonly owners = new Map<string, string>();
-  #widest = 0;
-  #owner = "";
+  readonly b = new LayoutBuilder();
+  readonly convs: ConvDesc[] = [];
 
-  constructor(readonly b: LayoutBuilder, readonly config: FastVitConfig) {}
+  constructor(readonly plan: ReadonlyMap<string, DclsLayerDesc>) {}
 
   /** A conv whose weight init is PyTorch's default (bias too) or the given one (bias zero). */
   conv(desc: ConvDesc, weightInit?: Initializer): void {
-    const dcls = this.config.dcls;
+    this.convs.push(desc);
+    const r = this.plan.get(desc.name);
+    if (r) return addDclsLayer(this.b, r);
     const name = scope(desc.name);
-    if (dcls && isDclsCandidate(desc)) {
-      const c = desc.outChannels;
-      const k = dcls.kernelCount;
-      if (c > this.#widest) {
-        this.#widest = c;
-        this.#owner = desc.name;
-      }
-      this.dclsLayers.push(desc.name);
-      this.owners.set(desc.name, this.#owner);
-      this.b.param(name("weight"), [c, 1, k], normalInit(0.02));
-      for (
-        const [p, init] of [["P", dclsPositionInit(Math.floor(dcls.dilatedKernelSize / 2))], ["SIG", constInit(0.23)]]
-      ) {
-        if (this.#owner === desc.name) this.b.param(name(p as string), [2, c, 1, k], init as Initializer);
-        else this.b.alias(name(p as string), scope(this.#owner)(p as string));
-      }
-      if (desc.bias) this.b.param(name("bias"), [c], zerosInit);
-      return;
-    }
     const [kh, kw] = desc.kernelSize;
     const fanIn = (desc.inChannels / desc.groups) * kh * kw;
-    this.b.param(
-      name("weight"),
-      [desc.outChannels, desc.inChannels / desc.groups, kh, kw],
-      weightInit ?? fanInUniform(fanIn),
-    );
+    const shape = [desc.outChannels, desc.inChannels / desc.groups, kh, kw];
+    this.b.param(name("weight"), shape, weightInit ?? fanInUniform(fanIn));
     if (desc.bias) this.b.param(name("bias"), [desc.outChannels], weightInit ? zerosInit : fanInUniform(fanIn));
   }
 
@@ -132,13 +100,21 @@ export function convDesc(
 
 /** Options of a MobileOne block (as the reference's MobileOneBlock constructor). */
 export interface MobileOneOptions {
+  /** Input channels. */
   cin: number;
+  /** Output channels. */
   cout: number;
+  /** Kernel size of the conv branches (square). */
   kernel: number;
+  /** Stride of every branch. */
   stride: number;
+  /** Convolution groups. */
   groups: number;
+  /** Squeeze-excite after the branch sum. */
   useSe: boolean;
+  /** Whether a 1 × 1 scale branch exists (when the kernel is larger than 1). */
   useScaleBranch: boolean;
+  /** Number of `k × k` conv branches. */
   numConvBranches: number;
 }
 
@@ -215,23 +191,17 @@ function convFfn(e: ConvEmitter, prefix: string, dim: number, hidden: number): v
   e.conv(convDesc(n("fc2"), hidden, dim, 1, 1, 0, 1, true), trunc02);
 }
 
-/** The layout of a FastViT configuration and, for DCLS, the owner of each DCLS layer's P/SIG. */
+/** The layout of a FastViT configuration and, for DCLS, the replacement plan. */
 export interface FastVitLayoutInfo {
+  /** Every state_dict name, shape and initialiser. */
   layout: Layout;
-  /** Module names of the DCLS layers, in replacement order. */
-  dclsLayers: readonly string[];
-  /** DCLS layer → owner of its P and SIG. */
-  owners: ReadonlyMap<string, string>;
+  /** The DCLS layers by module name (empty for the plain model), each with the owner of its P and SIG. */
+  dcls: ReadonlyMap<string, DclsLayerDesc>;
 }
 
-const cache = new WeakMap<FastVitConfig, FastVitLayoutInfo>();
-
-/** Builds (and caches per config object) the layout of a FastViT. */
-export function fastvitLayoutInfo(config: FastVitConfig): FastVitLayoutInfo {
-  const hit = cache.get(config);
-  if (hit) return hit;
-  const b = new LayoutBuilder();
-  const e = new ConvEmitter(b, config);
+/** Walks the architecture in definition order, emitting every parameter and buffer. */
+function walk(config: FastVitConfig, e: ConvEmitter): void {
+  const b = e.b;
   const { dims, depths } = config;
   const [sh, sw] = config.stemKernel;
   b.param("patch_embed.weight", [dims[0], config.inChans, sh, sw], trunc02);
@@ -259,9 +229,7 @@ export function fastvitLayoutInfo(config: FastVitConfig): FastVitLayoutInfo {
           b.param(blk("layer_scale_1"), [dim, 1, 1], constInit(config.layerScaleInit));
           b.param(blk("layer_scale_2"), [dim, 1, 1], constInit(config.layerScaleInit));
           e.bn(blk("norm"), dim);
-          if (dim % config.headDim !== 0) {
-            throw new Error(`fastvit: dim ${dim} is not a multiple of headDim ${config.headDim}`);
-          }
+          if (dim % config.headDim !== 0) throw new Error(`fastvit: dim ${dim} is not a multiple of headDim ${config.headDim}`);
           e.linear(blk("token_mixer.qkv"), dim, 3 * dim, false);
           e.linear(blk("token_mixer.proj"), dim, dim, true);
         }
@@ -272,7 +240,26 @@ export function fastvitLayoutInfo(config: FastVitConfig): FastVitLayoutInfo {
   const exp = convExpOptions(config);
   mobileOne(e, "conv_exp", exp);
   e.linear("head", exp.cout, config.numClasses, true);
-  const info = { layout: b.build(), dclsLayers: e.dclsLayers, owners: e.owners };
+}
+
+const cache = new WeakMap<FastVitConfig, FastVitLayoutInfo>();
+
+/**
+ * Builds (and caches per config object) the layout of a FastViT. For DCLS, a first walk lists the convolutions in
+ * definition order so the shared replacement plan (`dclsPlan`) decides which become DCLS and who owns P/SIG.
+ */
+export function fastvitLayoutInfo(config: FastVitConfig): FastVitLayoutInfo {
+  const hit = cache.get(config);
+  if (hit) return hit;
+  let dcls = new Map<string, DclsLayerDesc>();
+  if (config.dcls) {
+    const scout = new ConvEmitter(dcls);
+    walk(config, scout);
+    dcls = new Map(dclsPlan(scout.convs, config.dcls).map((r) => [r.name, r]));
+  }
+  const e = new ConvEmitter(dcls);
+  walk(config, e);
+  const info = { layout: e.b.build(), dcls };
   cache.set(config, info);
   return info;
 }

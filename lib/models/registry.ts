@@ -1,11 +1,12 @@
 /**
  * The models by name: the paper's six configurations (names as in the reference repository) and nano variants
- * (depths 1,1,1,1, dims 8…64) small enough for CPU runs and tests.
+ * (depths 1,1,1,1, dims 8…64, same heads and 527 classes unless overridden) small enough for CPU runs and tests.
  * @module
  */
 import { type Model, type ModelConfig, PAPER_DCLS } from "./common.ts";
 import { convformer, convformerS18Config } from "./convformer.ts";
 import { convnext, convnextTinyConfig } from "./convnext.ts";
+import { fastvitModel, fastvitSa24Config } from "./fastvit.ts";
 
 /** Builds a model of one registry name from configuration overrides. */
 type Builder = (overrides: Partial<ModelConfig>) => Model;
@@ -27,6 +28,12 @@ const BUILDERS: Record<string, Builder> = {
     convformer(convformerS18Config({ ...NANO, ...o, name: "convformer_audio_nano", dcls: null })),
   convformer_dcls_audio_nano: (o) =>
     convformer(convformerS18Config({ ...NANO, ...o, name: "convformer_dcls_audio_nano", dcls: o.dcls ?? PAPER_DCLS })),
+  fastvit_audio_sa24: (o) => fastvitModel(fastvitSa24Config({ ...o, name: "fastvit_audio_sa24", dcls: null })),
+  fastvit_dcls_audio_sa24: (o) =>
+    fastvitModel(fastvitSa24Config({ ...o, name: "fastvit_dcls_audio_sa24", dcls: o.dcls ?? PAPER_DCLS })),
+  fastvit_audio_nano: (o) => fastvitModel(fastvitSa24Config({ ...NANO, ...o, name: "fastvit_audio_nano", dcls: null })),
+  fastvit_dcls_audio_nano: (o) =>
+    fastvitModel(fastvitSa24Config({ ...NANO, ...o, name: "fastvit_dcls_audio_nano", dcls: o.dcls ?? PAPER_DCLS })),
 };
 
 /** Every registered model name. */

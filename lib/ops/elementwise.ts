@@ -99,8 +99,8 @@ export const logicalNot = (x: Tensor): Tensor => unary("logicalNot", x);
 
 /** x². */
 export const square = (x: Tensor): Tensor => mul(x, x);
-/** max(x, 0). */
-export const relu = (x: Tensor): Tensor => maximum(x, 0);
+/** max(x, 0), with gradient 0 at 0 as in PyTorch (not the ½ tie share of `maximum`). */
+export const relu = (x: Tensor): Tensor => where(gt(x, 0), x, 0);
 /** GELU, exact (erf) form as PyTorch's default: x·Φ(x). */
 export const gelu = (x: Tensor): Tensor => mul(mul(x, 0.5), add(erf(mul(x, Math.SQRT1_2)), 1));
 /** Clamps to [lo, hi]. */

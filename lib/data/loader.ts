@@ -1,0 +1,230 @@
+/**
+ * A streaming batch loader on Effect streams: one epoch of a dataset in the order of a keyed permutation, items
+ * prepared (loaded and optionally augmented) with bounded concurrency, grouped into collated batches, with a few
+ * batches prefetched ahead of the consumer.
+ *
+ * Batches are deterministic: for a given epoch key they hold the same items in the same order whatever the
+ * concurrency, since preparation keeps stream order. Concurrency overlaps asynchronous work (file reads, decoding
+ * that yields); synchronous generation still runs on one thread.
+ *
+ * Bad items: with `skipBad` an item whose loading or augmentation fails is left out and reported (`onBad`, and the
+ * summary of {@link runEpoch}); without it the first failure fails the stream with a {@link LoadError} carrying the
+ * item's one-line message.
+ *
+ * @module
+ */
+
+import { Effect, Stream } from "effect";
+import { foldIn, type Key, splitKey } from "../random/threefry.ts";
+import { permutation } from "../random/distributions.ts";
+import type { AudioItem } from "./dataset.ts";
+
+/** What the loader needs from a dataset: a length and item access (sync or async); `pathOf` names failures. */
+export interface LoaderSource {
+  /** Number of items. */
+  readonly length: number;
+  /** Item `i`. */
+  get(i: number): AudioItem | Promise<AudioItem>;
+  /** The file behind item `i`, if any (used to name items that fail to load). */
+  pathOf?(i: number): string;
+}
+
+/** A collated batch. */
+export interface Batch {
+  /** Waveforms, row-major [B, L]. */
+  readonly x: Float32Array<ArrayBuffer>;
+  /** [B, L]. */
+  readonly shape: readonly [number, number];
+  /** Targets, row-major [B, C]. */
+  readonly targets: Float32Array<ArrayBuffer>;
+  /** C. */
+  readonly classes: number;
+  /** Item names, in batch order. */
+  readonly names: readonly string[];
+  /** Dataset indices, in batch order. */
+  readonly indices: Int32Array<ArrayBuffer>;
+}
+
+/** An item that failed to load or augment. */
+export interface BadItem {
+  /** Dataset index. */
+  readonly index: number;
+  /** File path or, without one, `#<index>`. */
+  readonly name: string;
+  /** The failure's first line. */
+  readonly message: string;
+}
+
+/** The failure of an item, as the stream's error when bad items are not skipped. */
+export class LoadError extends Error {
+  /** The failed item. */
+  readonly item: BadItem;
+  /** Wraps a failed item; the message is the item's one-line message. */
+  constructor(item: BadItem) {
+    super(item.message);
+    this.name = "LoadError";
+    this.item = item;
+  }
+}
+
+/** Per-item augmentation: gets the loaded item, its own key and its dataset index. */
+export type Augment = (item: AudioItem, key: Key, index: number) => AudioItem | Promise<AudioItem>;
+
+/** Options of {@link batchStream}. */
+export interface LoaderOptions {
+  /** Items per batch (≥ 1). */
+  readonly batchSize: number;
+  /**
+   * Epoch key. `split(key)[0]` draws the epoch permutation (as `permutation`); `split(key)[1]` folded with the
+   * dataset index keys each item's augmentation. Without a key items come in index order and `augment` is refused.
+   */
+  readonly key?: Key;
+  /** Items prepared at once, default 4. */
+  readonly concurrency?: number;
+  /** Batches buffered ahead of the consumer, default 2. */
+  readonly prefetch?: number;
+  /** Optional per-item augmentation. */
+  readonly augment?: Augment;
+  /** Leave failing items out (and report them) instead of failing the stream. Default false. */
+  readonly skipBad?: boolean;
+  /** Drop a final batch smaller than `batchSize`. Default false. */
+  readonly dropLast?: boolean;
+  /** Called for each skipped item (only with `skipBad`). */
+  readonly onBad?: (item: BadItem) => void;
+}
+
+function firstLine(e: unknown): string {
+  const msg = e instanceof Error ? e.message : String(e);
+  return msg.split("\n")[0] || "unknown error";
+}
+
+function collate(items: readonly { index: number; item: AudioItem }[]): Batch {
+  const b = items.length;
+  const len = items[0].item.waveform.length;
+  const classes = items[0].item.target.length;
+  const x = new Float32Array(b * len);
+  const targets = new Float32Array(b * classes);
+  const indices = new Int32Array(b);
+  const names: string[] = [];
+  items.forEach(({ index, item }, r) => {
+    if (item.waveform.length !== len) {
+      throw new Error(`${item.name}: waveform has ${item.waveform.length} samples, the batch's first has ${len}`);
+    }
+    if (item.target.length !== classes) {
+      throw new Error(`${item.name}: target has ${item.target.length} classes, the batch's first has ${classes}`);
+    }
+    x.set(item.waveform, r * len);
+    targets.set(item.target, r * classes);
+    indices[r] = index;
+    names.push(item.name);
+  });
+  return { x, shape: [b, len], targets, classes, names, indices };
+}
+
+/** The order of one epoch: a keyed permutation, or 0..n−1 without a key. */
+export function epochOrder(length: number, key?: Key): Int32Array<ArrayBuffer> {
+  if (key) return permutation(splitKey(key, 2)[0], length);
+  return Int32Array.from({ length }, (_, i) => i);
+}
+
+/** One epoch of `dataset` as a stream of collated batches (see the module comment). */
+export function batchStream(dataset: LoaderSource, opts: LoaderOptions): Stream.Stream<Batch, LoadError | Error> {
+  const { batchSize, key, augment, skipBad = false, dropLast = false, onBad } = opts;
+  const concurrency = opts.concurrency ?? 4;
+  const prefetch = opts.prefetch ?? 2;
+  if (!Number.isInteger(batchSize) || batchSize < 1) {
+    throw new Error(`batchStream: batchSize must be an integer ≥ 1, got ${batchSize}`);
+  }
+  if (!Number.isInteger(concurrency) || concurrency < 1) {
+    throw new Error(`batchStream: concurrency must be an integer ≥ 1`);
+  }
+  if (!Number.isInteger(prefetch) || prefetch < 0) throw new Error(`batchStream: prefetch must be an integer ≥ 0`);
+  if (augment && !key) throw new Error("batchStream: augment needs an epoch key");
+  const augmentKey = key ? splitKey(key, 2)[1] : undefined;
+
+  type Prepared = { index: number; item: AudioItem } | { index: number; bad: BadItem };
+  const prepare = (index: number): Effect.Effect<Prepared, LoadError> =>
+    Effect.tryPromise({
+      try: async () => {
+        let item = await dataset.get(index);
+        if (augment) item = await augment(item, foldIn(augmentKey!, index), index);
+        return { index, item } as Prepared;
+      },
+      catch: (e) => {
+        let name = `#${index}`;
+        try {
+          name = dataset.pathOf?.(index) ?? name;
+        } catch { /* keep the index */ }
+        return new LoadError({ index, name, message: firstLine(e) });
+      },
+    }).pipe(
+      Effect.catch((e: LoadError) => {
+        if (!skipBad) return Effect.fail(e);
+        onBad?.(e.item);
+        return Effect.succeed({ index, bad: e.item } as Prepared);
+      }),
+    );
+
+  type Good = { index: number; item: AudioItem };
+  const batches = Stream.fromIterable(epochOrder(dataset.length, key)).pipe(
+    Stream.mapEffect(prepare, { concurrency }),
+    Stream.filter((p): p is Good => "item" in p),
+    Stream.mapAccum(
+      (): Good[] => [],
+      (pending: Good[], p: Good): readonly [Good[], Good[][]] => {
+        const next = [...pending, p];
+        return next.length === batchSize ? [[], [next]] : [next, []];
+      },
+      { onHalt: (pending: Good[]) => (pending.length > 0 && !dropLast ? [pending] : []) },
+    ),
+    Stream.mapEffect((group) => Effect.try({ try: () => collate(group), catch: (e) => new Error(firstLine(e)) })),
+  );
+  return prefetch > 0 ? batches.pipe(Stream.buffer({ capacity: prefetch })) : batches;
+}
+
+/** What one epoch produced. */
+export interface EpochSummary {
+  /** Batches delivered. */
+  readonly batches: number;
+  /** Items delivered. */
+  readonly items: number;
+  /** Items skipped (with `skipBad`). */
+  readonly skipped: number;
+  /** The skipped items. */
+  readonly bad: readonly BadItem[];
+}
+
+/**
+ * Runs one epoch, handing each batch to `onBatch` (awaited before the next is taken, while prefetching goes on),
+ * and resolves to a summary. Rejects with the stream's error (a {@link LoadError} with the item's one-line message)
+ * when an item fails and `skipBad` is off.
+ */
+export async function runEpoch(
+  dataset: LoaderSource,
+  opts: LoaderOptions,
+  onBatch: (batch: Batch) => void | Promise<void>,
+): Promise<EpochSummary> {
+  const bad: BadItem[] = [];
+  let batches = 0;
+  let items = 0;
+  const stream = batchStream(dataset, {
+    ...opts,
+    onBad: (item) => {
+      bad.push(item);
+      opts.onBad?.(item);
+    },
+  });
+  await Effect.runPromise(
+    Stream.runForEach(stream, (batch) =>
+      Effect.tryPromise({
+        try: async () => {
+          batches++;
+          items += batch.shape[0];
+          await onBatch(batch);
+        },
+        // The consumer's own failure ends the epoch unchanged.
+        catch: (e) => (e instanceof Error ? e : new Error(String(e))),
+      })),
+  );
+  return { batches, items, skipped: bad.length, bad };
+}

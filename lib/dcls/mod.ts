@@ -1,0 +1,11 @@
+/**
+ * Dilated Convolution with Learnable Spacings: kernel construction (all four versions of the DCLS package, as batched
+ * matrix products), the DCLS convolution layers, the paper's depthwise replacement with shared positions, learned
+ * position extraction and inference-time kernel pruning.
+ * @module
+ */
+export * from "./construct.ts";
+export * from "./layer.ts";
+export * from "./replace.ts";
+export * from "./positions.ts";
+export * from "./prune.ts";

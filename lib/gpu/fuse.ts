@@ -1,0 +1,397 @@
+/**
+ * The fuser: turns a traced {@link Graph} into an ordered list of kernel specifications.
+ *
+ * Every graph value starts lazy (see fuse_expr.ts). Elementwise primitives grow the lazy DAG, movement primitives
+ * rewrite the index maps of its loads, and a value is materialized (written to a buffer by a kernel of its own) only
+ * when it must be: it is a graph output, a non-elementwise primitive reads it, it feeds several consumers and is not
+ * cheap to recompute, a movement cannot be pushed through it, or a kernel would exceed the binding or size limits.
+ * Reductions absorb their elementwise producer as a prologue; matmul, convolutions, gather, scatter and random bits
+ * read their inputs through views, so transposes and slices feeding them cost no copy.
+ *
+ * @module
+ */
+import type { Aval, Graph, Var } from "../core/graph.ts";
+import type { Expr } from "../../kernels/expr.ts";
+import { applyMovement, contiguousView, padView, reshapeView, sliceView, type View } from "../../kernels/view.ts";
+import { isLoad, type LLoad, type LNode, lowerExpr, lstats, mapLoads } from "./fuse_expr.ts";
+
+/** A fused elementwise kernel writing `outs` (all of `shape`) from the buffers of `srcs`. */
+export interface ElementwiseKernelSpec {
+  readonly kind: "elementwise";
+  readonly shape: readonly number[];
+  readonly expr: Expr;
+  readonly srcs: readonly number[];
+  readonly outs: readonly number[];
+}
+
+/** A reduction with a fused elementwise prologue over the domain `shape`. */
+export interface ReduceKernelSpec {
+  readonly kind: "reduce";
+  readonly op: "sum" | "max";
+  readonly shape: readonly number[];
+  readonly axes: readonly number[];
+  readonly expr: Expr;
+  readonly srcs: readonly number[];
+  readonly outs: readonly [number];
+}
+
+/** A non-elementwise primitive whose inputs are buffers read through views. */
+export interface OpKernelSpec {
+  readonly kind: "op";
+  readonly prim: string;
+  readonly params: Readonly<Record<string, unknown>>;
+  /** One per primitive input: the variable whose buffer is bound, the view it is read through, and its aval. */
+  readonly inputs: readonly { readonly src: number; readonly view: View; readonly aval: Aval }[];
+  readonly out: Aval;
+  readonly srcs: readonly number[];
+  readonly outs: readonly [number];
+}
+
+/** What one kernel computes, before code generation. */
+export type KernelSpec = ElementwiseKernelSpec | ReduceKernelSpec | OpKernelSpec;
+
+/** Limits the fuser respects. */
+export interface FuseOptions {
+  /** Storage buffers a kernel may bind (inputs + outputs); the device's maxStorageBuffersPerShaderStage. */
+  readonly maxBindings: number;
+  /** Compute nodes a fused expression may hold. */
+  readonly maxNodes?: number;
+  /** Whether the generator of a non-elementwise primitive reads its input `index` through `view` (else: a copy). */
+  readonly acceptsView?: (prim: string, index: number, view: View) => boolean;
+}
+
+/** The fuser's result: kernels in dispatch order, and every variable that ends up with a buffer. */
+export interface FusedGraph {
+  readonly kernels: readonly KernelSpec[];
+  /** Avals of all materialized variables (graph variables and synthetic ones the fuser made). */
+  readonly avals: ReadonlyMap<number, Aval>;
+}
+
+const ELEMENTWISE = new Set([
+  "neg",
+  "exp",
+  "log",
+  "sqrt",
+  "rsqrt",
+  "abs",
+  "sign",
+  "floor",
+  "tanh",
+  "erf",
+  "sigmoid",
+  "sin",
+  "cos",
+  "logicalNot",
+  "add",
+  "sub",
+  "mul",
+  "div",
+  "pow",
+  "maximum",
+  "minimum",
+  "lt",
+  "le",
+  "gt",
+  "ge",
+  "eq",
+  "ne",
+  "logicalAnd",
+  "logicalOr",
+  "where",
+  "cast",
+]);
+const MOVEMENT = new Set(["reshape", "transpose", "broadcast", "slice", "flip", "pad"]);
+const OPS = new Set(["matmul", "conv2d", "conv2dInputGrad", "conv2dWeightGrad", "gather", "scatterAdd", "randomBits"]);
+
+/** Compute nodes a value may hold and still be recomputed by each consumer instead of being written once. */
+const CHEAP = 2;
+
+/** Whether the fuser knows a primitive. */
+export function isFusable(prim: string): boolean {
+  return ELEMENTWISE.has(prim) || MOVEMENT.has(prim) || OPS.has(prim) || prim === "sum" || prim === "max" ||
+    prim === "concat";
+}
+
+/** Pad with XLA interior padding, as index maps: interior gaps come from a reshape through a padded extra axis. */
+export function padInteriorView(
+  view: View,
+  lo: readonly number[],
+  hi: readonly number[],
+  interior: readonly number[],
+  value: number,
+): View {
+  let v = view;
+  const shape = [...v[v.length - 1].shape];
+  interior.forEach((g, axis) => {
+    const d = shape[axis];
+    if (g === 0 || d === 0) return;
+    const split = [...shape.slice(0, axis), d, 1, ...shape.slice(axis + 1)];
+    v = reshapeView(v, split);
+    v = padView(v, split.map(() => 0), split.map((_, i) => i === axis + 1 ? g : 0), value);
+    const merged = [...shape.slice(0, axis), d * (g + 1), ...shape.slice(axis + 1)];
+    v = reshapeView(v, merged);
+    const stops = merged.map((n, i) => i === axis ? (d - 1) * (g + 1) + 1 : n);
+    v = sliceView(v, merged.map(() => 0), stops);
+    shape[axis] = (d - 1) * (g + 1) + 1;
+  });
+  return padView(v, lo, hi, value);
+}
+
+function moveView(view: View, prim: string, params: Readonly<Record<string, unknown>>): View {
+  if (prim === "pad") {
+    const p = params as { lo: number[]; hi: number[]; interior: number[]; value: number };
+    return padInteriorView(view, p.lo, p.hi, p.interior, p.value);
+  }
+  return applyMovement(view, prim, params);
+}
+
+/** Fuses a graph into kernel specifications (see the module comment). */
+export function fuseGraph(graph: Graph, opts: FuseOptions): FusedGraph {
+  return new Fuser(graph, opts).run();
+}
+
+class Fuser {
+  readonly #graph: Graph;
+  readonly #maxSrcs: number;
+  readonly #maxNodes: number;
+  readonly #acceptsView: (prim: string, index: number, view: View) => boolean;
+  readonly #lazy = new Map<number, LNode>();
+  readonly #order = new Map<number, number>();
+  readonly #avals = new Map<number, Aval>();
+  readonly #materialized = new Set<number>();
+  readonly #kernels: { order: number; spec: KernelSpec }[] = [];
+  readonly #literals = new Map<number, number>();
+  #nextSynthetic: number;
+
+  constructor(graph: Graph, opts: FuseOptions) {
+    this.#graph = graph;
+    // One binding is the output (or a reduction's partial sums).
+    this.#maxSrcs = Math.max(3, opts.maxBindings - 1);
+    this.#maxNodes = opts.maxNodes ?? 96;
+    this.#acceptsView = opts.acceptsView ?? (() => true);
+    let maxId = 0;
+    for (const v of [...graph.inputs, ...graph.consts.map((c) => c.v), ...graph.eqns.map((e) => e.out)]) {
+      maxId = Math.max(maxId, v.id);
+    }
+    this.#nextSynthetic = maxId + 1;
+    for (const c of graph.consts) if (c.value.length === 1) this.#literals.set(c.v.id, Number(c.value[0]));
+  }
+
+  run(): FusedGraph {
+    const g = this.#graph;
+    for (const v of [...g.inputs, ...g.consts.map((c) => c.v)]) this.#leaf(v, -1);
+    const live = liveEqns(g);
+    const consumers = new Map<number, number>();
+    g.eqns.forEach((e, i) => {
+      if (!live[i]) return;
+      for (const id of new Set(e.inputs.map((v) => v.id))) consumers.set(id, (consumers.get(id) ?? 0) + 1);
+    });
+    const outputs = new Set(g.outputs.map((v) => v.id));
+    g.eqns.forEach((e, i) => {
+      if (!live[i]) return;
+      const out = e.out;
+      this.#order.set(out.id, i);
+      this.#avals.set(out.id, out.aval);
+      const ins = e.inputs.map((v) => v.id);
+      if (ELEMENTWISE.has(e.prim)) this.#elementwise(out, e.prim, e.params, ins);
+      else if (MOVEMENT.has(e.prim)) {
+        const how = { broadcast: e.prim === "broadcast", pad: e.prim === "pad" };
+        this.#lazy.set(out.id, this.#move(ins[0], (v) => moveView(v, e.prim, e.params), how));
+      } else if (e.prim === "concat") this.#concat(out, (e.params as { axis: number }).axis, ins, i);
+      else if (e.prim === "sum" || e.prim === "max") {
+        this.#reduce(out, e.prim, (e.params as { axes: number[] }).axes, ins[0]);
+      } else if (OPS.has(e.prim)) this.#op(out, e.prim, e.params, ins);
+      else throw new Error(`compileGpu: primitive ${e.prim} has no GPU lowering`);
+      const many = (consumers.get(out.id) ?? 0) >= 2;
+      if (outputs.has(out.id) || (many && !this.#cheap(this.#lazy.get(out.id)!))) this.#materialize(out.id);
+    });
+    const kernels = this.#kernels.sort((a, b) => a.order - b.order).map((k) => k.spec);
+    const avals = new Map<number, Aval>();
+    for (const id of this.#materialized) avals.set(id, this.#avals.get(id)!);
+    return { kernels, avals };
+  }
+
+  #leaf(v: Var, order: number) {
+    this.#avals.set(v.id, v.aval);
+    this.#order.set(v.id, order);
+    this.#materialized.add(v.id);
+    this.#lazy.set(v.id, { op: "load", src: v.id, view: contiguousView(v.aval.shape), dtype: v.aval.dtype });
+  }
+
+  #isLiteral = (n: LLoad): boolean => this.#literal(n) !== undefined;
+
+  #literal = (n: LLoad): number | undefined => {
+    const value = this.#literals.get(n.src);
+    if (value === undefined || n.view.some((layer) => layer.mask)) return undefined;
+    return value;
+  };
+
+  #stats(n: LNode) {
+    return lstats(n, this.#isLiteral);
+  }
+
+  #cheap(n: LNode): boolean {
+    const s = this.#stats(n);
+    return s.computeNodes <= CHEAP && !s.hasConcat;
+  }
+
+  #fits(n: LNode): boolean {
+    const s = this.#stats(n);
+    return s.srcs.size <= this.#maxSrcs && s.computeNodes <= this.#maxNodes;
+  }
+
+  /** Gives a variable a buffer: a kernel evaluating its lazy value, ordered where the variable was defined. */
+  #materialize(id: number) {
+    if (this.#materialized.has(id)) return;
+    const aval = this.#avals.get(id)!;
+    const { expr, srcs } = lowerExpr([this.#lazy.get(id)!], this.#literal);
+    this.#push(this.#order.get(id)!, { kind: "elementwise", shape: aval.shape, expr, srcs, outs: [id] });
+    this.#materialized.add(id);
+    this.#lazy.set(id, { op: "load", src: id, view: contiguousView(aval.shape), dtype: aval.dtype });
+  }
+
+  #push(order: number, spec: KernelSpec) {
+    this.#kernels.push({ order, spec });
+  }
+
+  /** Materializes the biggest lazy input until `build()` fits the limits. */
+  #shrink(ins: readonly number[], build: () => LNode): LNode {
+    let node = build();
+    while (!this.#fits(node)) {
+      const candidates = [...new Set(ins)].filter((id) => !isLoad(this.#lazy.get(id)!));
+      if (candidates.length === 0) break;
+      const size = (id: number) => {
+        const s = this.#stats(this.#lazy.get(id)!);
+        return s.srcs.size * 1000 + s.computeNodes;
+      };
+      candidates.sort((a, b) => size(b) - size(a));
+      this.#materialize(candidates[0]);
+      node = build();
+    }
+    return node;
+  }
+
+  #elementwise(out: Var, prim: string, params: Readonly<Record<string, unknown>>, ins: readonly number[]) {
+    const dtype = prim === "cast" ? (params as { dtype: Aval["dtype"] }).dtype : out.aval.dtype;
+    const node = this.#shrink(ins, () => ({ op: prim, dtype, args: ins.map((id) => this.#lazy.get(id)!) } as LNode));
+    this.#lazy.set(out.id, node);
+  }
+
+  /** The lazy value of `id` seen through a movement; materializes `id` when the movement cannot go inside. */
+  #move(id: number, f: (v: View) => View, opts: { broadcast?: boolean; pad?: boolean } = {}): LNode {
+    let lz = this.#lazy.get(id)!;
+    if (isLoad(lz)) return { ...lz, view: f(lz.view) };
+    const s = this.#stats(lz);
+    if (s.hasConcat || opts.pad || (opts.broadcast && s.computeNodes > CHEAP)) {
+      this.#materialize(id);
+      lz = this.#lazy.get(id)! as LLoad;
+      return { ...lz, view: f((lz as LLoad).view) };
+    }
+    return mapLoads(lz, (l) => ({ ...l, view: f(l.view) }));
+  }
+
+  #concat(out: Var, axis: number, ins: readonly number[], order: number) {
+    const sizes = ins.map((id) => this.#avals.get(id)!.shape[axis]);
+    const total = sizes.reduce((a, b) => a + b, 0);
+    const shape = out.aval.shape;
+    // An input padded to the full extent; outside its block the value is never selected, so the pad may stay inside.
+    const shifted = (id: number, offset: number): LNode => {
+      const lo = shape.map((_, i) => i === axis ? offset : 0);
+      const hi = shape.map((_, i) => i === axis ? total - offset - sizes[ins.indexOf(id)] : 0);
+      return this.#move(id, (v) => padView(v, lo, hi, 0));
+    };
+    const offsets = sizes.map((_, k) => sizes.slice(0, k).reduce((a, b) => a + b, 0));
+    const build = () =>
+      ({
+        op: "concat",
+        axis,
+        sizes,
+        dtype: out.aval.dtype,
+        args: ins.map((id, k) => shifted(id, offsets[k])),
+      }) as LNode;
+    let node = this.#shrink(ins, build);
+    if (!this.#fits(node)) node = this.#chunkedConcat(out, axis, ins, sizes, order);
+    this.#lazy.set(out.id, node);
+  }
+
+  /** A concat of more buffers than a kernel may bind: concats of consecutive groups into synthetic variables first. */
+  #chunkedConcat(out: Var, axis: number, ins: readonly number[], sizes: readonly number[], order: number): LNode {
+    const per = Math.max(2, this.#maxSrcs);
+    const parts: number[] = [];
+    const partSizes: number[] = [];
+    const groups = Math.ceil(ins.length / per);
+    for (let g = 0; g < groups; g++) {
+      const ids = ins.slice(g * per, (g + 1) * per);
+      const sz = sizes.slice(g * per, (g + 1) * per);
+      const extent = sz.reduce((a, b) => a + b, 0);
+      const shape = out.aval.shape.map((d, i) => i === axis ? extent : d);
+      const id = this.#nextSynthetic++;
+      const aval: Aval = { shape, dtype: out.aval.dtype };
+      this.#avals.set(id, aval);
+      this.#order.set(id, order - 1 + (g + 1) / (groups + 1));
+      const offs = sz.map((_, k) => sz.slice(0, k).reduce((a, b) => a + b, 0));
+      const args = ids.map((src, k) => {
+        const lo = shape.map((_, i) => i === axis ? offs[k] : 0);
+        const hi = shape.map((_, i) => i === axis ? extent - offs[k] - sz[k] : 0);
+        return this.#move(src, (v) => padView(v, lo, hi, 0));
+      });
+      this.#lazy.set(id, { op: "concat", axis, sizes: sz, dtype: aval.dtype, args } as LNode);
+      this.#materialize(id);
+      parts.push(id);
+      partSizes.push(extent);
+    }
+    if (parts.length > this.#maxSrcs) {
+      return this.#chunkedConcat(out, axis, parts, partSizes, order);
+    }
+    const total = partSizes.reduce((a, b) => a + b, 0);
+    const args = parts.map((id, k) => {
+      const off = partSizes.slice(0, k).reduce((a, b) => a + b, 0);
+      const lo = out.aval.shape.map((_, i) => i === axis ? off : 0);
+      const hi = out.aval.shape.map((_, i) => i === axis ? total - off - partSizes[k] : 0);
+      return this.#move(id, (v) => padView(v, lo, hi, 0));
+    });
+    return { op: "concat", axis, sizes: partSizes, dtype: out.aval.dtype, args } as LNode;
+  }
+
+  #reduce(out: Var, op: "sum" | "max", axes: readonly number[], input: number) {
+    if (axes.length === 0) {
+      this.#lazy.set(out.id, this.#lazy.get(input)!);
+      return;
+    }
+    const shape = this.#avals.get(input)!.shape;
+    const { expr, srcs } = lowerExpr([this.#lazy.get(input)!], this.#literal);
+    this.#push(this.#order.get(out.id)!, { kind: "reduce", op, shape, axes, expr, srcs, outs: [out.id] });
+    this.#done(out);
+  }
+
+  #op(out: Var, prim: string, params: Readonly<Record<string, unknown>>, ins: readonly number[]) {
+    const inputs = ins.map((id, k) => {
+      const aval = this.#avals.get(id)!;
+      if (!isLoad(this.#lazy.get(id)!)) this.#materialize(id);
+      if (!this.#acceptsView(prim, k, (this.#lazy.get(id) as LLoad).view)) this.#materialize(id);
+      const l = this.#lazy.get(id) as LLoad;
+      return { src: l.src, view: l.view, aval };
+    });
+    const srcs = [...new Set(inputs.map((x) => x.src))];
+    this.#push(this.#order.get(out.id)!, { kind: "op", prim, params, inputs, out: out.aval, srcs, outs: [out.id] });
+    this.#done(out);
+  }
+
+  #done(out: Var) {
+    this.#materialized.add(out.id);
+    this.#lazy.set(out.id, { op: "load", src: out.id, view: contiguousView(out.aval.shape), dtype: out.aval.dtype });
+  }
+}
+
+/** Which equations contribute to the outputs. */
+export function liveEqns(graph: Graph): boolean[] {
+  const needed = new Set(graph.outputs.map((v) => v.id));
+  const live = new Array<boolean>(graph.eqns.length).fill(false);
+  for (let i = graph.eqns.length - 1; i >= 0; i--) {
+    const e = graph.eqns[i];
+    if (!needed.has(e.out.id)) continue;
+    live[i] = true;
+    for (const v of e.inputs) needed.add(v.id);
+  }
+  return live;
+}

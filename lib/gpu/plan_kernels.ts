@@ -1,0 +1,119 @@
+/**
+ * Code generation for the fuser's kernel specifications: each {@link KernelSpec} becomes a {@link KernelProgram}
+ * from the kernels/ generators, or from lib/gpu/fallback_kernels.ts for primitives kernels/ does not cover yet.
+ * It also tells the fuser which input views a generator can read directly.
+ *
+ * @module
+ */
+import type { Aval } from "../core/graph.ts";
+import type { ConvParams } from "../core/primitive.ts";
+import { elementwiseKernel } from "../../kernels/elementwise.ts";
+import { type MatmulOperandLayout, matmulKernel } from "../../kernels/matmul.ts";
+import type { KernelProgram } from "../../kernels/program.ts";
+import { reduceKernel } from "../../kernels/reduce.ts";
+import type { View } from "../../kernels/view.ts";
+import { prod } from "../../kernels/wgsl.ts";
+import {
+  conv2dFallback,
+  conv2dInputGradFallback,
+  conv2dWeightGradFallback,
+  gatherFallback,
+  randomBitsFallback,
+  scatterAddFallback,
+  type ViewInput,
+} from "./fallback_kernels.ts";
+import type { KernelSpec, OpKernelSpec } from "./fuse.ts";
+
+/**
+ * The operand layout a view gives a matmul operand (a logical `[...batch, R, C]` matrix stack), or null when the
+ * tiled kernel cannot read it directly (masks, several layers, or strides that are neither row- nor column-major).
+ */
+export function matmulLayout(view: View): MatmulOperandLayout | null {
+  if (view.length !== 1 || view[0].mask) return null;
+  const { shape, strides, offset } = view[0];
+  const r = shape.length;
+  const [R, C] = [shape[r - 2], shape[r - 1]];
+  const [sR, sC] = [strides[r - 2], strides[r - 1]];
+  let transposed: boolean;
+  if ((R === 1 || sR === C) && (C === 1 || sC === 1)) transposed = false;
+  else if ((R === 1 || sR === 1) && (C === 1 || sC === R)) transposed = true;
+  else return null;
+  // The batch axes must flatten into one stride (or all be broadcast).
+  const batch = shape.slice(0, -2);
+  const bs = strides.slice(0, -2);
+  let batchStride: number | undefined;
+  let inner = 1;
+  for (let i = batch.length - 1; i >= 0; i--) {
+    if (batch[i] === 1) continue;
+    const unit = bs[i] / inner;
+    if (!Number.isInteger(unit) || (batchStride !== undefined && unit !== batchStride)) return null;
+    batchStride = unit;
+    inner *= batch[i];
+  }
+  if (offset < 0 || (batchStride !== undefined && batchStride < 0)) return null;
+  return { transposed, batchStride: batchStride ?? R * C, offset };
+}
+
+/** Whether the generator of `prim` reads input `index` through `view` without a copy. */
+export function acceptsView(prim: string, index: number, view: View): boolean {
+  if (prim === "matmul") return matmulLayout(view) !== null;
+  return index >= 0;
+}
+
+function viewInput(x: OpKernelSpec["inputs"][number], srcAval: Aval): ViewInput {
+  return { dtype: x.aval.dtype, view: x.view, size: prod(srcAval.shape) };
+}
+
+/** Generates the program of one kernel; `avals` gives the shape of every materialized variable. */
+export function kernelProgram(spec: KernelSpec, avals: ReadonlyMap<number, Aval>): KernelProgram {
+  switch (spec.kind) {
+    case "elementwise":
+      return elementwiseKernel({ shape: spec.shape, expr: spec.expr, label: labelOf(spec) });
+    case "reduce":
+      return reduceKernel({ shape: spec.shape, axes: spec.axes, op: spec.op, expr: spec.expr });
+    case "op":
+      return opProgram(spec, avals);
+  }
+}
+
+function labelOf(spec: KernelSpec): string {
+  if (spec.kind !== "elementwise") return spec.kind;
+  const ops = spec.expr.nodes.filter((n) => n.op !== "load" && n.op !== "const").map((n) => n.op);
+  return ops.length ? `fused_${[...new Set(ops)].slice(0, 4).join("_")}` : "copy";
+}
+
+function opProgram(spec: OpKernelSpec, avals: ReadonlyMap<number, Aval>): KernelProgram {
+  const ins = spec.inputs.map((x) => viewInput(x, avals.get(x.src)!));
+  const p = spec.params;
+  switch (spec.prim) {
+    case "matmul": {
+      const a = spec.inputs[0].aval.shape, b = spec.inputs[1].aval.shape;
+      const r = a.length;
+      const dtype = spec.out.dtype;
+      if (dtype !== "f32" && dtype !== "i32" && dtype !== "u32") throw new Error(`compileGpu: matmul of ${dtype}`);
+      return matmulKernel({
+        batchShape: a.slice(0, -2),
+        M: a[r - 2],
+        K: a[r - 1],
+        N: b[r - 1],
+        dtype,
+        a: matmulLayout(spec.inputs[0].view)!,
+        b: matmulLayout(spec.inputs[1].view)!,
+      });
+    }
+    case "conv2d":
+      return conv2dFallback(ins[0], ins[1], spec.out.shape, p as unknown as ConvParams);
+    case "conv2dInputGrad":
+      return conv2dInputGradFallback(ins[0], ins[1], spec.out.shape, p as unknown as ConvParams);
+    case "conv2dWeightGrad":
+      return conv2dWeightGradFallback(ins[0], ins[1], spec.out.shape, p as unknown as ConvParams);
+    case "gather":
+      return gatherFallback(ins[0], ins[1], (p as { axis: number }).axis, spec.out.shape);
+    case "scatterAdd":
+      return scatterAddFallback(ins[0], ins[1], (p as { axis: number }).axis, spec.out.shape);
+    case "randomBits":
+      return randomBitsFallback(ins[0], spec.out.shape);
+    default:
+      throw new Error(`compileGpu: no GPU kernel for primitive ${spec.prim}`);
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * The training and evaluation steps as pure tensor functions, compiled once per input signature: front end (when the
+ * batch holds waveforms), mixup with label smoothing, the model in training mode, BCE with logits, gradients and the
+ * optimizer update. Every random choice arrives as an input (the mixup λ and permutation, the erasing mask, the
+ * drop-path key), so a step is a pure function of its arguments and runs bit-identically when replayed.
+ * @module
+ */
+import type { Tensor } from "../core/tensor.ts";
+import { compile } from "../core/compile.ts";
+import { valueAndGrad } from "../core/autodiff.ts";
+import { add, cast, mul, sigmoid, sub } from "../ops/elementwise.ts";
+import { take } from "../ops/movement.ts";
+import { bceWithLogits } from "../ops/nn.ts";
+import { type FrontEndOptions, logMel } from "../audio/frontend.ts";
+import type { Model, Params, State } from "../models/common.ts";
+import type { OptState, Optimizer } from "./optim.ts";
+
+/** One training batch as the step sees it; random choices were made on the host from the step's key. */
+export interface StepBatch {
+  /** Waveforms `[B, N]` (the front end runs in the step) or normalised log-mels `[B, 1, mels, frames]`. */
+  readonly x: Tensor;
+  /** Multi-hot targets `[B, classes]`. */
+  readonly targets: Tensor;
+  /** Random-erasing mask `[B, bins, frames]` (0 inside erased boxes) for waveform input; absent: no erasing. */
+  readonly erasing?: Tensor;
+  /** Mixup weight λ (scalar). */
+  readonly lambda: Tensor;
+  /** Mixup partner of each item (i32 `[B]`). */
+  readonly perm: Tensor;
+}
+
+/** What a training step returns. */
+export interface StepResult {
+  readonly params: Params;
+  readonly state: State;
+  readonly optState: OptState;
+  /** Mean BCE of the batch, before the update. */
+  readonly loss: Tensor;
+}
+
+/** A training step: `(params, state, optState, batch, key, lr) → { params, state, optState, loss }`. */
+export type TrainStep = (
+  params: Params,
+  state: State,
+  optState: OptState,
+  batch: StepBatch,
+  key: Tensor,
+  lr: Tensor,
+) => StepResult;
+
+/** Scores of a batch in evaluation mode: sigmoid of the logits, `[B, classes]`. */
+export type EvalStep = (params: Params, state: State, x: Tensor) => Tensor;
+
+/** Turns a pure tensor function into a compiled one (the CPU `compile`, or a GPU backend's). */
+export type Compiler = <A extends unknown[], R>(fn: (...args: A) => R) => (...args: A) => R;
+
+/** Settings of the steps. */
+export interface StepOptions {
+  /** The model. */
+  readonly model: Model;
+  /** The optimizer (training step only). */
+  readonly optimizer?: Optimizer;
+  /** Front-end settings for waveform input (default: the paper's). */
+  readonly frontEnd?: FrontEndOptions;
+  /** Label smoothing ε before mixing: t ← (1 − ε)·t + ε / classes (default 0.1). */
+  readonly labelSmoothing?: number;
+}
+
+/** Log-mels of `x`: waveforms go through the front end (with the erasing mask), 4-D input is used as it is. */
+function features(x: Tensor, frontEnd: FrontEndOptions, erasing?: Tensor): Tensor {
+  if (x.ndim === 4) return x;
+  if (x.ndim !== 2) throw new Error(`train step: x must be waveforms [B, N] or log-mels [B, 1, M, T], got [${x.shape}]`);
+  return logMel(x, { ...frontEnd, erasing });
+}
+
+/** `λ·a + (1 − λ)·a[perm]` along the batch axis. */
+function mix(a: Tensor, lambda: Tensor, perm: Tensor): Tensor {
+  const l = cast(lambda, a.dtype);
+  return add(mul(a, l), mul(take(a, perm, 0), sub(1, l)));
+}
+
+/** The uncompiled training step (see {@link StepBatch} for the batch layout). */
+export function trainStep(opts: StepOptions): TrainStep {
+  const { model, optimizer } = opts;
+  if (!optimizer) throw new Error("trainStep: an optimizer is required");
+  const eps = opts.labelSmoothing ?? 0.1;
+  const frontEnd = opts.frontEnd ?? {};
+  return (params, state, optState, batch, key, lr) => {
+    const x = mix(features(batch.x, frontEnd, batch.erasing), batch.lambda, batch.perm);
+    const classes = batch.targets.shape[1];
+    const smoothed = add(mul(batch.targets, 1 - eps), eps / classes);
+    const targets = mix(smoothed, batch.lambda, batch.perm);
+    const lossOf = (p: Params) => {
+      const out = model.apply(p, state, x, { train: true, key });
+      return [bceWithLogits(out.logits, cast(targets, out.logits.dtype)), out.state] as const;
+    };
+    const [[loss, newState], grads] = valueAndGrad(lossOf, { hasAux: true })(params) as unknown as [
+      [Tensor, State],
+      Params,
+    ];
+    const updated = optimizer.update(grads, optState, params, lr);
+    return { params: updated.params, state: newState, optState: updated.state, loss };
+  };
+}
+
+/** The uncompiled evaluation step: sigmoid scores of waveforms or log-mels, model in evaluation mode. */
+export function evalStep(opts: StepOptions): EvalStep {
+  const frontEnd = opts.frontEnd ?? {};
+  return (params, state, x) => sigmoid(opts.model.apply(params, state, features(x, frontEnd), { train: false }).logits);
+}
+
+/** The training step compiled with `compiler` (default: the CPU `compile`). */
+export function compiledTrainStep(opts: StepOptions, compiler: Compiler = compile): TrainStep {
+  return compiler(trainStep(opts));
+}
+
+/** The evaluation step compiled with `compiler` (default: the CPU `compile`). */
+export function compiledEvalStep(opts: StepOptions, compiler: Compiler = compile): EvalStep {
+  return compiler(evalStep(opts));
+}
