@@ -114,7 +114,7 @@ Deno.test("fastvit: a wrong input shape is a clear error", () => {
   const { params, state } = model.init(T.randomKey(1));
   assert.throws(
     () => model.apply(params, state, T.zeros([1, 2, 16, 128], "f64"), { train: false }),
-    /fastvit_tiny: input must be \[N, 1, H, W\]/,
+    /fastvit_tiny: input must be \[N, 1, /,
   );
   assert.throws(() => model.apply({}, state, T.zeros([1, 1, 16, 128], "f64"), { train: false }), /missing parameter/);
 });

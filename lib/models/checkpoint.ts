@@ -8,8 +8,8 @@
 import type { DType, Tensor } from "../core/mod.ts";
 import { cast, tensor } from "../core/mod.ts";
 import { loadSafetensors, type SafetensorInput, saveSafetensors } from "../io/safetensors.ts";
-import type { Model, ModelConfig, Params, State } from "./common.ts";
-import { getModel } from "./registry.ts";
+import type { Model, Params, State } from "./common.ts";
+import { getModel, type ModelOverrides } from "./registry.ts";
 
 /** A state-dict value: a tensor, or a decoded safetensors entry. */
 export type StateDictValue = Tensor | {
@@ -147,7 +147,7 @@ export async function loadCheckpoint(path: string | URL, model?: Model): Promise
   }
   if (!model) {
     if (name === undefined) throw new Error(`${file}: checkpoint has no "model" metadata; pass the model`);
-    let config: Partial<ModelConfig> = {};
+    let config: ModelOverrides = {};
     try {
       config = metadata.config ? JSON.parse(metadata.config) : {};
     } catch {

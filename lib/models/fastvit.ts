@@ -10,10 +10,12 @@ import type { Tensor } from "../core/mod.ts";
 import { conv2d, linear, mean, split } from "../core/mod.ts";
 import {
   type ApplyOptions,
+  checkInput,
   dropPathRates,
   initLayout,
   type Layout,
   type Model,
+  PAPER_DCLS,
   param,
   type Params,
   siteKeys,
@@ -25,31 +27,12 @@ import {
   fastvitSa24Config,
   fastvitTinyConfig,
   networkEntries,
-  PAPER_DCLS,
   type TinyOptions,
 } from "./fastvit_config.ts";
 import { convExpOptions, fastvitLayoutInfo } from "./fastvit_layout.ts";
 
-export {
-  type FastVitConfig,
-  fastvitSa24Config,
-  fastvitTinyConfig,
-  PAPER_DCLS,
-  type TinyOptions,
-} from "./fastvit_config.ts";
+export { type FastVitConfig, fastvitSa24Config, fastvitTinyConfig, type TinyOptions } from "./fastvit_config.ts";
 export { fastvitLayoutInfo } from "./fastvit_layout.ts";
-
-/** Checks the input is `[N, inChans, H, W]` with H, W divisible by the stem stride. */
-function checkInput(config: FastVitConfig, x: Tensor): void {
-  const [sh, sw] = config.stemKernel;
-  if (x.ndim !== 4 || x.shape[1] !== config.inChans || x.shape[2] % sh !== 0 || x.shape[3] % sw !== 0) {
-    throw new Error(
-      `${config.name}: input must be [N, ${config.inChans}, H, W] with H divisible by ${sh} and W by ${sw}, got [${
-        x.shape.join(", ")
-      }]`,
-    );
-  }
-}
 
 /** The pooled features before the classifier (`[N, dims[-1] · clsRatio]`), and the context holding new state. */
 function features(
@@ -59,7 +42,8 @@ function features(
   x: Tensor,
   opts: ApplyOptions,
 ): { feats: Tensor; ctx: FastVitContext } {
-  checkInput(config, x);
+  // The stem floors like PyTorch (1001 frames give 62 columns); the stride-2 stages then keep at least one position.
+  checkInput(config.name, x, config.inChans, config.stemKernel, param(params, "patch_embed.weight").dtype);
   const ctx = new FastVitContext(config, fastvitLayoutInfo(config), params, state, opts.train);
   const rates = dropPathRates(config.depths, config.dropPathRate);
   const keys = siteKeys(rates.length, opts, config.dropPathRate > 0, config.name);

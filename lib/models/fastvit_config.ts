@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { DclsConfig, ModelConfig } from "./common.ts";
+import { type DclsConfig, type ModelConfig, PAPER_DCLS } from "./common.ts";
 
 /** Token mixer of a stage: RepMixer (reparameterisable depthwise mixing) or multi-head self-attention. */
 export type FastVitMixer = "repmixer" | "attention";
@@ -31,9 +31,6 @@ export interface FastVitConfig extends ModelConfig {
   /** Kernel (= stride) of the audio stem convolution that replaces the MobileOne stem. */
   stemKernel: readonly [number, number];
 }
-
-/** The paper's DCLS settings: DCLS-Gauss, 26 elements on a 23 × 23 grid. */
-export const PAPER_DCLS: DclsConfig = { kernelCount: 26, dilatedKernelSize: 23, version: "gauss" };
 
 /** `fastvit_audio_sa24` (or `fastvit_dcls_audio_sa24` with `dcls`): layers [4,4,12,4], dims [64,128,256,512]. */
 export function fastvitSa24Config(opts: Partial<FastVitConfig> & { dcls?: DclsConfig | null } = {}): FastVitConfig {

@@ -6,15 +6,16 @@
  *
  * @module
  */
-import type { Tensor } from "../core/mod.ts";
-import { clamp, mul, normal, uniform } from "../core/mod.ts";
+import { uniform } from "../core/mod.ts";
+import type { DclsLayerDesc } from "../dcls/replace.ts";
 import {
+  addDclsLayer,
   constInit,
   type ConvDesc,
+  dclsPlan,
   type Initializer,
   type Layout,
   LayoutBuilder,
-  normalInit,
   onesInit,
   scope,
   truncNormalInit,
@@ -229,7 +230,9 @@ function walk(config: FastVitConfig, e: ConvEmitter): void {
           b.param(blk("layer_scale_1"), [dim, 1, 1], constInit(config.layerScaleInit));
           b.param(blk("layer_scale_2"), [dim, 1, 1], constInit(config.layerScaleInit));
           e.bn(blk("norm"), dim);
-          if (dim % config.headDim !== 0) throw new Error(`fastvit: dim ${dim} is not a multiple of headDim ${config.headDim}`);
+          if (dim % config.headDim !== 0) {
+            throw new Error(`fastvit: dim ${dim} is not a multiple of headDim ${config.headDim}`);
+          }
           e.linear(blk("token_mixer.qkv"), dim, 3 * dim, false);
           e.linear(blk("token_mixer.proj"), dim, dim, true);
         }

@@ -8,8 +8,11 @@ import { convformer, convformerS18Config } from "./convformer.ts";
 import { convnext, convnextTinyConfig } from "./convnext.ts";
 import { fastvitModel, fastvitSa24Config } from "./fastvit.ts";
 
+/** Configuration overrides: common fields, or a family's own (e.g. ConvFormer's `headDropout`). */
+export type ModelOverrides = Partial<ModelConfig> & Record<string, unknown>;
+
 /** Builds a model of one registry name from configuration overrides. */
-type Builder = (overrides: Partial<ModelConfig>) => Model;
+type Builder = (overrides: ModelOverrides) => Model;
 
 const NANO = { depths: [1, 1, 1, 1], dims: [8, 16, 32, 64] } as const;
 
@@ -45,7 +48,7 @@ export function modelNames(): string[] {
  * The model registered under `name`, its configuration adjusted by `overrides` (e.g. `{ dropPathRate: 0.4 }`,
  * `{ numClasses: 10, dtype: "f64" }`). Throws listing the known names for an unknown one.
  */
-export function getModel(name: string, overrides: Partial<ModelConfig> = {}): Model {
+export function getModel(name: string, overrides: ModelOverrides = {}): Model {
   const build = Object.hasOwn(BUILDERS, name) ? BUILDERS[name] : undefined;
   if (!build) throw new Error(`unknown model "${name}" (known: ${modelNames().join(", ")})`);
   return build(overrides);

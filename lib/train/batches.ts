@@ -12,6 +12,7 @@ import { foldIn, type Key } from "../random/threefry.ts";
 import { permutation } from "../random/distributions.ts";
 import { augmentWaveform, erasingMask, mixupParams, randomErasingBoxes } from "../data/augment.ts";
 import type { AudioDataset, AudioItem } from "../data/dataset.ts";
+import type { Batch, LoaderSource } from "../data/loader.ts";
 import { padOrTruncate } from "../audio/waveform.ts";
 import { FRONTEND, melFilterbank } from "../audio/mel.ts";
 import { powerSpectrogram } from "../audio/stft_reference.ts";
@@ -38,12 +39,13 @@ export interface AugmentSettings {
   readonly mixupAlpha: number;
 }
 
-/** Key tags folded into a step's key, one per random choice. */
-const TAG = { order: 0x0d, item: 1, erasing: 2, mixup: 3, model: 4 } as const;
+/** Streams folded into the base key (steps, epoch orders, item augmentations), then per-step choices. */
+const ROOT = { step: 0, order: 1, item: 2 } as const;
+const TAG = { erasing: 0, mixup: 1, model: 2 } as const;
 
 /** The key of step `step` of a run with base key `key`. */
 export function stepKey(key: Key, step: number): Key {
-  return foldIn(key, step);
+  return foldIn(foldIn(key, ROOT.step), step);
 }
 
 /** The drop-path key of a step, as a tensor for the compiled step. */
@@ -51,15 +53,16 @@ export function modelKey(key: Key, step: number): Tensor {
   return tensor(foldIn(stepKey(key, step), TAG.model), { dtype: "u32" });
 }
 
-/**
- * Item indices of step `step`: epochs are consecutive blocks of ⌊length / batch⌋ steps (the last partial batch of
- * an epoch is dropped), each epoch a permutation drawn from the base key and the epoch number.
- */
-export function batchIndices(key: Key, step: number, length: number, batch: number): Int32Array {
-  const perEpoch = Math.floor(length / batch);
-  if (perEpoch < 1) throw new Error(`training data has ${length} items, fewer than one batch of ${batch}`);
-  const epoch = Math.floor(step / perEpoch), pos = step % perEpoch;
-  return permutation(foldIn(foldIn(key, TAG.order), epoch), length).slice(pos * batch, (pos + 1) * batch);
+/** Optimizer steps per epoch: the last partial batch of an epoch is dropped. */
+export function stepsPerEpoch(length: number, batch: number): number {
+  const n = Math.floor(length / batch);
+  if (n < 1) throw new Error(`training data has ${length} items, fewer than one batch of ${batch}`);
+  return n;
+}
+
+/** The order of epoch `epoch`: a permutation of the dataset drawn from the base key and the epoch number. */
+export function epochOrder(key: Key, epoch: number, length: number): Int32Array {
+  return permutation(foldIn(foldIn(key, ROOT.order), epoch), length);
 }
 
 function resolved(fe: FrontEndOptions) {
@@ -131,70 +134,68 @@ export function inputsOf(waves: readonly Float32Array[], s: InputSettings, masks
   return tensor(x, { shape: [b, 1, mels, frames] });
 }
 
-async function itemsOf(ds: AudioDataset, indices: ArrayLike<number>): Promise<AudioItem[]> {
-  return await Promise.all(Array.from(indices, (i) => ds.get(i)));
-}
-
-function targetsOf(items: readonly AudioItem[], classes: number): Tensor {
-  const t = new Float32Array(items.length * classes);
-  items.forEach((it, i) => {
-    if (it.target.length !== classes) {
-      throw new Error(`${it.name}: target has ${it.target.length} classes, expected ${classes}`);
-    }
-    t.set(it.target, i * classes);
-  });
-  return tensor(t, { shape: [items.length, classes] });
-}
-
-/** The training batch of step `step`: items, augmentations, erasing and mixup, all from the base key and the step. */
-export async function trainBatch(
-  ds: AudioDataset,
+/** A training batch for the step from a collated loader batch of (augmented) waveforms: erasing and mixup. */
+export function trainInputs(
+  batch: Batch,
   key: Key,
   step: number,
-  batch: number,
   input: InputSettings,
   augment: AugmentSettings,
-): Promise<StepBatch> {
-  const items = await itemsOf(ds, batchIndices(key, step, ds.length, batch));
+): StepBatch {
+  const [b, n] = batch.shape;
+  if (n !== input.clipSamples) throw new Error(`batch clips have ${n} samples, expected ${input.clipSamples}`);
   const sk = stepKey(key, step);
-  const waves = items.map((it, i) => {
-    const w = padOrTruncate(it.waveform, input.clipSamples);
-    return augment.waveform ? augmentWaveform(foldIn(foldIn(sk, TAG.item), i), w) : w;
-  });
-  let masks: Float32Array | undefined;
-  if (augment.erasing) {
-    const { bins, frames } = spectrogramShape(input);
-    const boxes = randomErasingBoxes(foldIn(sk, TAG.erasing), batch, bins, frames);
-    masks = erasingMask(boxes, batch, bins, frames);
-  }
-  const x = inputsOf(waves, input, masks);
+  const waves = Array.from({ length: b }, (_, i) => batch.x.subarray(i * n, (i + 1) * n));
+  const { bins, frames } = spectrogramShape(input);
+  const masks = augment.erasing
+    ? erasingMask(randomErasingBoxes(foldIn(sk, TAG.erasing), b, bins, frames), b, bins, frames)
+    : undefined;
   const mixup = augment.mixupAlpha > 0
-    ? mixupParams(foldIn(sk, TAG.mixup), batch, augment.mixupAlpha)
-    : { lambda: 1, perm: Int32Array.from({ length: batch }, (_, i) => i) };
+    ? mixupParams(foldIn(sk, TAG.mixup), b, augment.mixupAlpha)
+    : { lambda: 1, perm: Int32Array.from({ length: b }, (_, i) => i) };
   const out: StepBatch = {
-    x,
-    targets: targetsOf(items, ds.classNames.length),
+    x: inputsOf(waves, input, masks),
+    targets: tensor(batch.targets, { shape: [b, batch.classes] }),
     lambda: tensor(mixup.lambda, { dtype: "f32" }),
     perm: tensor(mixup.perm, { dtype: "i32" }),
   };
   if (!masks || input.frontEndOn !== "step") return out;
-  const { bins, frames } = spectrogramShape(input);
-  return { ...out, erasing: tensor(masks, { shape: [batch, bins, frames] }) };
+  return { ...out, erasing: tensor(masks, { shape: [b, bins, frames] }) };
 }
 
-/** One evaluation batch: inputs without augmentation and the targets; the last batch is padded by repeating item 0. */
-export async function evalBatch(
-  ds: AudioDataset,
-  start: number,
+/** Inputs of an evaluation batch, padded to `size` rows by repeating its first clip (so one trace serves all). */
+export function evalInputs(batch: Batch, input: InputSettings, size: number): Tensor {
+  const [b, n] = batch.shape;
+  const waves = Array.from({ length: size }, (_, i) => {
+    const r = i < b ? i : 0;
+    return padOrTruncate(batch.x.subarray(r * n, (r + 1) * n), input.clipSamples);
+  });
+  return inputsOf(waves, input);
+}
+
+/**
+ * The loader's view of the rest of an epoch from `position` (in batches): items in the epoch's order, each padded
+ * or truncated to the clip length and, when enabled, augmented with a key from (base key, epoch, item index).
+ */
+export function epochView(
+  ds: AudioDataset & { pathOf?(i: number): string },
+  key: Key,
+  epoch: number,
+  position: number,
   batch: number,
   input: InputSettings,
-): Promise<{ x: Tensor; targets: Float32Array; count: number }> {
-  const count = Math.min(batch, ds.length - start);
-  const indices = Array.from({ length: batch }, (_, i) => (i < count ? start + i : start));
-  const items = await itemsOf(ds, indices);
-  const x = inputsOf(items.map((it) => padOrTruncate(it.waveform, input.clipSamples)), input);
-  const classes = ds.classNames.length;
-  const targets = new Float32Array(count * classes);
-  for (let i = 0; i < count; i++) targets.set(items[i].target, i * classes);
-  return { x, targets, count };
+  augment: AugmentSettings,
+): LoaderSource {
+  const order = epochOrder(key, epoch, ds.length).subarray(position * batch, stepsPerEpoch(ds.length, batch) * batch);
+  const itemKey = foldIn(foldIn(key, ROOT.item), epoch);
+  return {
+    length: order.length,
+    async get(j: number): Promise<AudioItem> {
+      const index = order[j];
+      const item = await ds.get(index);
+      const w = padOrTruncate(item.waveform, input.clipSamples);
+      return { ...item, waveform: augment.waveform ? augmentWaveform(foldIn(itemKey, index), w) : w };
+    },
+    pathOf: ds.pathOf ? (j: number) => ds.pathOf!(order[j]) : undefined,
+  };
 }
