@@ -10,7 +10,7 @@
 import { depthwiseForward, depthwiseInputGrad, depthwiseWeightGrad } from "./depthwise.ts";
 import { chooseGemm, gemmCode, type GemmOperand, type GemmTiles, gemmWorkgroups } from "./gemm.ts";
 import { splitKCombine } from "./matmul.ts";
-import { type KernelProgram, ref } from "./program.ts";
+import { type KernelLimits, type KernelProgram, ref } from "./program.ts";
 import { bindingDecl, foldGrid, u32 } from "./wgsl.ts";
 
 /** Convolution hyper-parameters as the IR carries them. */
@@ -45,11 +45,15 @@ export interface ConvGeometry {
 
 /** Derives (and validates) the geometry from input and weight shapes. */
 export function convGeometry(x: readonly number[], w: readonly number[], p: Conv2dParams): ConvGeometry {
-  if (x.length !== 4 || w.length !== 4) throw new Error(`conv2d: expected x [N,C,H,W] and w [O,C/g,kh,kw], got [${x}] and [${w}]`);
+  if (x.length !== 4 || w.length !== 4) {
+    throw new Error(`conv2d: expected x [N,C,H,W] and w [O,C/g,kh,kw], got [${x}] and [${w}]`);
+  }
   const [N, C, H, W] = x;
   const [O, Cg, kh, kw] = w;
   const G = p.groups;
-  if (C % G || O % G || C / G !== Cg) throw new Error(`conv2d: channels ${C} → ${O} with ${G} groups do not match w [${w}]`);
+  if (C % G || O % G || C / G !== Cg) {
+    throw new Error(`conv2d: channels ${C} → ${O} with ${G} groups do not match w [${w}]`);
+  }
   const [sh, sw] = p.stride;
   const [dh, dw] = p.dilation;
   const [[pt, pb], [pl, pr]] = p.padding;
@@ -65,6 +69,8 @@ export interface ConvOptions {
   readonly forceGemm?: boolean;
   readonly tiles?: GemmTiles;
   readonly splitK?: number;
+  /** Device limits for tile sizing (workgroup memory); WebGPU's defaults otherwise. */
+  readonly limits?: KernelLimits;
 }
 
 function isDepthwise(g: ConvGeometry): boolean {
@@ -86,9 +92,14 @@ function xcolSource(g: ConvGeometry): string {
 }
 
 /** Forward convolution: inputs (x, w), output y `[N, O, Ho, Wo]`. */
-export function conv2dKernel(xShape: readonly number[], wShape: readonly number[], p: Conv2dParams, opts: ConvOptions = {}): KernelProgram {
+export function conv2dKernel(
+  xShape: readonly number[],
+  wShape: readonly number[],
+  p: Conv2dParams,
+  opts: ConvOptions = {},
+): KernelProgram {
   const g = convGeometry(xShape, wShape, p);
-  if (isDepthwise(g) && !opts.forceGemm) return depthwiseForward(g);
+  if (isDepthwise(g) && !opts.forceGemm) return depthwiseForward(g, opts.limits);
   const K = g.Cg * g.kh * g.kw;
   const P = g.Ho * g.Wo;
   const wVec = K % 4 === 0;
@@ -131,16 +142,22 @@ export function conv2dInputGradKernel(
   opts: ConvOptions = {},
 ): KernelProgram {
   const g = convGeometry(p.inputShape, wShape, p);
-  if (dyShape.join() !== [g.N, g.O, g.Ho, g.Wo].join()) throw new Error(`conv2dInputGrad: dy [${dyShape}] does not match the geometry`);
-  if (isDepthwise(g) && !opts.forceGemm) return depthwiseInputGrad(g);
+  if (dyShape.join() !== [g.N, g.O, g.Ho, g.Wo].join()) {
+    throw new Error(`conv2dInputGrad: dy [${dyShape}] does not match the geometry`);
+  }
+  if (isDepthwise(g) && !opts.forceGemm) return depthwiseInputGrad(g, opts.limits);
   const KK = g.kh * g.kw;
   const K = g.Og * KK;
   const HW = g.H * g.W;
   const A: GemmOperand = {
     contiguous: "k",
-    element: (_b, c, k) => `win[((cg * ${u32(g.Og)} + ${k} / ${u32(KK)}) * ${u32(g.Cg)} + ${c}) * ${u32(KK)} + ${k} % ${u32(KK)}]`,
+    element: (_b, c, k) =>
+      `win[((cg * ${u32(g.Og)} + ${k} / ${u32(KK)}) * ${u32(g.Cg)} + ${c}) * ${u32(KK)} + ${k} % ${u32(KK)}]`,
   };
-  const B: GemmOperand = { contiguous: "mn", element: (_b, q, k) => `dycol(cn, cg, ${q} / ${u32(g.W)}, ${q} % ${u32(g.W)}, ${k})` };
+  const B: GemmOperand = {
+    contiguous: "mn",
+    element: (_b, q, k) => `dycol(cn, cg, ${q} / ${u32(g.W)}, ${q} % ${u32(g.W)}, ${k})`,
+  };
   // dy[n, g·Og + o, oy, ox] with oy·sh = h + pt − ky·dh (only where it divides) for im2col row k = (o, ky, kx).
   const dycol = `fn dycol(n: u32, grp: u32, h: u32, w: u32, k: u32) -> f32 {
   let o = k / ${u32(KK)};
@@ -183,23 +200,26 @@ export function conv2dWeightGradKernel(
   opts: ConvOptions = {},
 ): KernelProgram {
   const g = convGeometry(xShape, p.weightShape, p);
-  if (dyShape.join() !== [g.N, g.O, g.Ho, g.Wo].join()) throw new Error(`conv2dWeightGrad: dy [${dyShape}] does not match the geometry`);
-  if (isDepthwise(g) && !opts.forceGemm) return depthwiseWeightGrad(g);
+  if (dyShape.join() !== [g.N, g.O, g.Ho, g.Wo].join()) {
+    throw new Error(`conv2dWeightGrad: dy [${dyShape}] does not match the geometry`);
+  }
+  if (isDepthwise(g) && !opts.forceGemm) return depthwiseWeightGrad(g, opts.limits);
   const KK = g.kh * g.kw;
   const P = g.Ho * g.Wo;
   const Ncols = g.Cg * KK;
   const dyVec = P % 4 === 0;
   const A: GemmOperand = {
     contiguous: "k",
-    element: (b, o, k) => `dyin[((${k} / ${u32(P)}) * ${u32(g.O)} + ${b} * ${u32(g.Og)} + ${o}) * ${u32(P)} + ${k} % ${u32(P)}]`,
+    element: (b, o, k) =>
+      `dyin[((${k} / ${u32(P)}) * ${u32(g.O)} + ${b} * ${u32(g.Og)} + ${o}) * ${u32(P)} + ${k} % ${u32(P)}]`,
     vec4: dyVec
-      ? (b, o, k) => `dyin[(((${k} / ${u32(P)}) * ${u32(g.O)} + ${b} * ${u32(g.Og)} + ${o}) * ${u32(P)} + ${k} % ${u32(P)}) / 4u]`
+      ? (b, o, k) =>
+        `dyin[(((${k} / ${u32(P)}) * ${u32(g.O)} + ${b} * ${u32(g.Og)} + ${o}) * ${u32(P)} + ${k} % ${u32(P)}) / 4u]`
       : undefined,
   };
   const B: GemmOperand = {
     contiguous: "k",
-    element: (b, j, k) =>
-      `xcol(${k} / ${u32(P)}, ${b}, (${k} % ${u32(P)}) / ${u32(g.Wo)}, ${k} % ${u32(g.Wo)}, ${j})`,
+    element: (b, j, k) => `xcol(${k} / ${u32(P)}, ${b}, (${k} % ${u32(P)}) / ${u32(g.Wo)}, ${k} % ${u32(g.Wo)}, ${j})`,
   };
   return convGemm({
     label: `conv2d_dw_${g.N}x${g.C}x${g.H}x${g.W}_k${g.kh}x${g.kw}_o${g.O}`,
@@ -260,8 +280,13 @@ function convGemm(c: ConvGemm): KernelProgram {
     prelude: c.prelude,
     splitK,
     outputDecls: [bindingDecl(2, "out", "f32", "read_write", c.outVec ? 4 : 1)],
-    store: (_b: string, row: string, col: string, v: string, width: 1 | 4) =>
-      [width === 4 ? `out[(${c.outFlat(row, col)}) / 4u] = ${v};` : `out[${c.outFlat(row, col)}] = ${v};`],
+    store: (
+      _b: string,
+      row: string,
+      col: string,
+      v: string,
+      width: 1 | 4,
+    ) => [width === 4 ? `out[(${c.outFlat(row, col)}) / 4u] = ${v};` : `out[${c.outFlat(row, col)}] = ${v};`],
     storeVec4: c.outVec,
     helpers: c.helpers,
   };

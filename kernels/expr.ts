@@ -244,8 +244,11 @@ function opCode(
       return `(${a[0]} - ${a[1]})`;
     case "mul":
       return `(${a[0]} * ${a[1]})`;
+    // Integer division by zero gives 0 (the CPU reference's choice; WGSL alone would give the dividend).
     case "div":
-      return `(${a[0]} / ${a[1]})`;
+      return t === "f32"
+        ? `(${a[0]} / ${a[1]})`
+        : `select(${a[0]} / ${a[1]}, ${splat(0, t, w)}, ${a[1]} == ${splat(0, t, w)})`;
     case "pow":
       return `${helper("pow")}(${a[0]}, ${a[1]})`;
     case "maximum":

@@ -147,14 +147,38 @@ export function flipView(view: View, axes: readonly number[]): View {
   });
 }
 
-/** Pads each axis with `lo[i]` / `hi[i]` elements (non-negative) reading `value`. */
-export function padView(view: View, lo: readonly number[], hi: readonly number[], value: number): View {
+/**
+ * Pads each axis with `lo[i]` / `hi[i]` elements (non-negative) reading `value`, and `interior[i]` elements between
+ * neighbours (XLA's interior padding; done as a reshape through a padded extra axis).
+ */
+export function padView(
+  view: View,
+  lo: readonly number[],
+  hi: readonly number[],
+  value: number,
+  interior?: readonly number[],
+): View {
+  if (interior?.some((g) => g > 0)) {
+    let v = view;
+    const shape = [...viewShape(v)];
+    interior.forEach((g, axis) => {
+      const d = shape[axis];
+      if (g <= 0 || d === 0) return;
+      const split = [...shape.slice(0, axis), d, 1, ...shape.slice(axis + 1)];
+      v = padView(reshapeView(v, split), split.map(() => 0), split.map((_, i) => (i === axis + 1 ? g : 0)), value);
+      const merged = [...shape.slice(0, axis), d * (g + 1), ...shape.slice(axis + 1)];
+      const stops = merged.map((n, i) => (i === axis ? (d - 1) * (g + 1) + 1 : n));
+      v = sliceView(reshapeView(v, merged), merged.map(() => 0), stops);
+      shape[axis] = (d - 1) * (g + 1) + 1;
+    });
+    return padView(v, lo, hi, value);
+  }
   let t = checkRank(view, lo.length, "padView");
   if (lo.some((l) => l < 0) || hi.some((h) => h < 0)) throw new Error("padView: pad widths must be non-negative");
   if (lo.every((l) => l === 0) && hi.every((h) => h === 0)) return view;
   let base = view;
   // A mask with another pad value cannot merge with this one: read the existing view through a fresh layer.
-  if (t.mask && !Object.is(t.padValue, value) && t.padValue !== value) {
+  if (t.mask && !Object.is(t.padValue ?? 0, value)) {
     base = [...view, contiguousView(t.shape)[0]];
     t = base[base.length - 1];
   }
@@ -240,7 +264,13 @@ export function applyMovement(view: View, prim: string, params: Readonly<Record<
     case "slice":
       return sliceView(view, params.starts as number[], params.stops as number[], params.steps as number[]);
     case "pad":
-      return padView(view, params.lo as number[], params.hi as number[], (params.value as number) ?? 0);
+      return padView(
+        view,
+        params.lo as number[],
+        params.hi as number[],
+        (params.value as number) ?? 0,
+        params.interior as number[] | undefined,
+      );
     case "flip":
       return flipView(view, params.axes as number[]);
     default:

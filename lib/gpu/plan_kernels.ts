@@ -11,7 +11,8 @@ import { elementwiseKernel } from "../../kernels/elementwise.ts";
 import { type MatmulOperandLayout, matmulKernel } from "../../kernels/matmul.ts";
 import type { KernelProgram } from "../../kernels/program.ts";
 import { reduceKernel } from "../../kernels/reduce.ts";
-import type { View } from "../../kernels/view.ts";
+import { contiguousOffset, type View } from "../../kernels/view.ts";
+import { conv2dInputGradKernel, conv2dKernel, conv2dWeightGradKernel } from "../../kernels/conv2d.ts";
 import { prod } from "../../kernels/wgsl.ts";
 import {
   conv2dFallback,
@@ -54,9 +55,13 @@ export function matmulLayout(view: View): MatmulOperandLayout | null {
   return { transposed, batchStride: batchStride ?? R * C, offset };
 }
 
+const CONVS = new Set(["conv2d", "conv2dInputGrad", "conv2dWeightGrad"]);
+
 /** Whether the generator of `prim` reads input `index` through `view` without a copy. */
 export function acceptsView(prim: string, index: number, view: View): boolean {
   if (prim === "matmul") return matmulLayout(view) !== null;
+  // The implicit-GEMM convolutions read row-major operands from element 0.
+  if (CONVS.has(prim)) return contiguousOffset(view) === 0;
   return index >= 0;
 }
 
@@ -101,12 +106,21 @@ function opProgram(spec: OpKernelSpec, avals: ReadonlyMap<number, Aval>): Kernel
         b: matmulLayout(spec.inputs[1].view)!,
       });
     }
-    case "conv2d":
-      return conv2dFallback(ins[0], ins[1], spec.out.shape, p as unknown as ConvParams);
-    case "conv2dInputGrad":
-      return conv2dInputGradFallback(ins[0], ins[1], spec.out.shape, p as unknown as ConvParams);
-    case "conv2dWeightGrad":
-      return conv2dWeightGradFallback(ins[0], ins[1], spec.out.shape, p as unknown as ConvParams);
+    case "conv2d": {
+      const cp = p as unknown as ConvParams;
+      if (spec.out.dtype !== "f32") return conv2dFallback(ins[0], ins[1], spec.out.shape, cp);
+      return conv2dKernel(spec.inputs[0].aval.shape, spec.inputs[1].aval.shape, cp);
+    }
+    case "conv2dInputGrad": {
+      const cp = p as unknown as ConvParams & { inputShape: number[] };
+      if (spec.out.dtype !== "f32") return conv2dInputGradFallback(ins[0], ins[1], spec.out.shape, cp);
+      return conv2dInputGradKernel(spec.inputs[0].aval.shape, spec.inputs[1].aval.shape, cp);
+    }
+    case "conv2dWeightGrad": {
+      const cp = p as unknown as ConvParams & { weightShape: number[] };
+      if (spec.out.dtype !== "f32") return conv2dWeightGradFallback(ins[0], ins[1], spec.out.shape, cp);
+      return conv2dWeightGradKernel(spec.inputs[0].aval.shape, spec.inputs[1].aval.shape, cp);
+    }
     case "gather":
       return gatherFallback(ins[0], ins[1], (p as { axis: number }).axis, spec.out.shape);
     case "scatterAdd":

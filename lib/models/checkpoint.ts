@@ -128,9 +128,13 @@ export async function saveCheckpoint(
 
 /** A loaded checkpoint. */
 export interface Checkpoint {
+  /** The model the tensors belong to. */
   model: Model;
+  /** Parameters (shared tensors once, under their owner). */
   params: Params;
+  /** Buffers. */
   state: State;
+  /** The file's metadata (`model`, `config` and any extra fields). */
   metadata: CheckpointMetadata;
 }
 

@@ -72,6 +72,7 @@ export type LayoutEntry =
 
 /** Every state_dict name of a model with its shape, in state_dict order, without allocating any tensor. */
 export interface Layout {
+  /** Parameters, buffers and aliases in state_dict order. */
   readonly entries: readonly LayoutEntry[];
 }
 
@@ -93,12 +94,19 @@ export interface Model<C extends ModelConfig = ModelConfig> {
 export interface ConvDesc {
   /** Module path in state_dict naming, e.g. `stages.0.0.dwconv`. */
   name: string;
+  /** Input channels. */
   inChannels: number;
+  /** Output channels. */
   outChannels: number;
+  /** Kernel (rows, columns). */
   kernelSize: readonly [number, number];
+  /** Stride (rows, columns). */
   stride: readonly [number, number];
+  /** Symmetric padding (rows, columns). */
   padding: readonly [number, number];
+  /** Convolution groups (= channels for a depthwise conv). */
   groups: number;
+  /** Whether the conv has a bias. */
   bias: boolean;
 }
 
@@ -172,9 +180,9 @@ export function initLayout(layout: Layout, key: Tensor, dtype: DType): { params:
 }
 
 /** Zeros (biases). */
-export const zerosInit: Initializer = (_key, shape, dtype) => zeros(shape, dtype);
+export const zerosInit: Initializer = (_key, shape, dtype): Tensor => zeros(shape, dtype);
 /** Ones (norm weights, res-scale). */
-export const onesInit: Initializer = (_key, shape, dtype) => ones(shape, dtype);
+export const onesInit: Initializer = (_key, shape, dtype): Tensor => ones(shape, dtype);
 /** A constant (layer-scale γ, StarReLU scale/bias, DCLS SIG). */
 export function constInit(value: number): Initializer {
   return (_key, shape, dtype) => full(shape, value, dtype);

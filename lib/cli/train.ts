@@ -1,0 +1,154 @@
+/**
+ * `deno task train`: trains a registered model on procedural, HDF5 or folder data with the paper's recipe (AdamW,
+ * LAMB for ConvFormer; warm-up then cosine; mixup, label smoothing, random erasing, waveform augmentation, drop path),
+ * writing checkpoints, the final weights and a JSON-lines log to `--out`. `--resume` continues from the last
+ * checkpoint with the settings stored in it.
+ * @module
+ */
+import { Effect } from "effect";
+import { modelNames } from "../models/registry.ts";
+import { loadTrainingCheckpoint } from "../train/checkpoint_io.ts";
+import { runFiles, type TrainSettings, trainProgram } from "../train/loop.ts";
+import { stepsPerEpoch } from "../train/batches.ts";
+import { type CommandSpec, flag, num, type ParsedArgs, runCommand, str, UsageError } from "./args.ts";
+import { DATA_OPTIONS, type DataArgs, dataArgs, inputSettings, openTrainEval } from "./data.ts";
+import { acquireBackend, BACKEND_CHOICES, resolveBackendChoice } from "./backend.ts";
+
+/** The command's options. */
+export const TRAIN_SPEC: CommandSpec = {
+  name: "train",
+  summary: "Train an audio classifier (the paper's recipe) and write checkpoints, final weights and a log.",
+  options: [
+    { name: "model", kind: "string", value: "NAME", help: `model name (${modelNames().join(", ")})` },
+    ...DATA_OPTIONS,
+    { name: "epochs", kind: "int", min: 1, default: 60, help: "epochs over the training data (ignored with --steps)" },
+    { name: "steps", kind: "int", min: 1, help: "total optimizer steps (overrides --epochs)" },
+    { name: "batch-size", kind: "int", min: 1, default: 8, help: "clips per step" },
+    { name: "lr", kind: "number", min: 0, exclusiveMin: true, default: 1e-3, help: "peak learning rate" },
+    { name: "min-lr", kind: "number", min: 0, default: 1e-6, help: "floor of the cosine schedule" },
+    { name: "warmup-steps", kind: "int", min: 0, help: "linear warm-up steps (default: a third of the run)" },
+    { name: "weight-decay", kind: "number", min: 0, default: 0.05, help: "decoupled weight decay" },
+    {
+      name: "optimizer",
+      kind: "string",
+      choices: ["adamw", "lamb"],
+      help: "optimizer (default: lamb for ConvFormer, else adamw)",
+    },
+    { name: "drop-path", kind: "number", min: 0, default: 0.4, help: "stochastic depth of the last block" },
+    { name: "mixup-alpha", kind: "number", min: 0, default: 0.8, help: "mixup Beta(α, α); 0 disables mixup" },
+    { name: "label-smoothing", kind: "number", min: 0, default: 0.1, help: "label smoothing ε" },
+    { name: "no-augment", kind: "flag", help: "turn off waveform augmentation, random erasing and mixup" },
+    { name: "seed", kind: "int", min: 0, default: 0, help: "seed of initialisation, data order and augmentation" },
+    { name: "out", kind: "string", value: "DIR", help: "output folder (default results/train/<model>-seed<seed>)" },
+    { name: "resume", kind: "flag", help: "continue from DIR/checkpoint.safetensors with its stored settings" },
+    { name: "checkpoint-every", kind: "int", min: 0, default: 50, help: "checkpoint every N steps (0: at the end)" },
+    { name: "eval-every", kind: "int", min: 0, default: 0, help: "evaluate mAP every N steps (0: at the end)" },
+    { name: "eval-batch-size", kind: "int", min: 1, default: 32, help: "clips per evaluation batch" },
+    {
+      name: "frontend",
+      kind: "string",
+      choices: ["host", "step"],
+      help: "run the log-mel front end on the host or inside the compiled step (default: host on CPU)",
+    },
+    { name: "backend", kind: "string", choices: BACKEND_CHOICES, default: "auto", help: "where steps run" },
+    { name: "concurrency", kind: "int", min: 1, default: 4, help: "clips loaded at once" },
+    { name: "prefetch", kind: "int", min: 0, default: 2, help: "batches prepared ahead" },
+  ],
+  notes: [
+    "Examples:",
+    "  deno task train --model convnext_audio_nano --input small --steps 200 --out runs/nano",
+    "  deno task train --model convnext_dcls_audio_tiny --data train.h5 --eval-data eval.h5 --batch-size 128",
+    "Ctrl-C finishes the current step, writes a checkpoint and exits (status 130); resume with --resume.",
+  ],
+};
+
+function defaultOptimizer(model: string): "adamw" | "lamb" {
+  return model.startsWith("convformer") ? "lamb" : "adamw";
+}
+
+/** Settings of a new run from the arguments. */
+function newSettings(a: ParsedArgs, d: DataArgs, steps: number, frontEndOn: "host" | "step"): TrainSettings {
+  const model = str(a, "model")!;
+  const noAugment = flag(a, "no-augment");
+  return {
+    model,
+    steps,
+    batchSize: num(a, "batch-size")!,
+    lr: num(a, "lr")!,
+    minLr: Math.min(num(a, "min-lr")!, num(a, "lr")!),
+    warmupSteps: num(a, "warmup-steps") ?? Math.floor(steps / 3),
+    weightDecay: num(a, "weight-decay")!,
+    optimizer: (str(a, "optimizer") as "adamw" | "lamb" | undefined) ?? defaultOptimizer(model),
+    dropPathRate: num(a, "drop-path")!,
+    seed: num(a, "seed")!,
+    checkpointEvery: num(a, "checkpoint-every")!,
+    evalEvery: num(a, "eval-every")!,
+    evalBatchSize: num(a, "eval-batch-size")!,
+    input: inputSettings(d, frontEndOn),
+    augment: noAugment
+      ? { waveform: false, erasing: false, mixupAlpha: 0 }
+      : { waveform: true, erasing: true, mixupAlpha: num(a, "mixup-alpha")! },
+    labelSmoothing: num(a, "label-smoothing")!,
+    concurrency: num(a, "concurrency")!,
+    prefetch: num(a, "prefetch")!,
+    data: { ...d },
+  };
+}
+
+async function main(a: ParsedArgs): Promise<number> {
+  const choice = await resolveBackendChoice(str(a, "backend")!);
+  const frontEndOn = (str(a, "frontend") as "host" | "step" | undefined) ?? (choice === "gpu" ? "step" : "host");
+  const model = str(a, "model");
+  const out = str(a, "out") ?? (model ? `results/train/${model}-seed${num(a, "seed")}` : undefined);
+  if (!out) throw new UsageError("--model is required (or --resume with --out DIR)");
+  const files = runFiles(out);
+  let settings: TrainSettings;
+  let d: DataArgs;
+  const resumable = flag(a, "resume") && (await Deno.stat(files.checkpoint).then(() => true, () => false));
+  if (resumable) {
+    const snap = await loadTrainingCheckpoint(files.checkpoint);
+    const stored = snap.settings as unknown as TrainSettings;
+    if (model && model !== stored.model) {
+      throw new UsageError(`--model ${model}: ${files.checkpoint} is a checkpoint of ${stored.model}`);
+    }
+    d = a.given.has("data") ? dataArgs(a) : (stored.data as unknown as DataArgs) ?? dataArgs(a);
+    settings = { ...stored, data: { ...d } };
+    console.error(`resuming ${stored.model} from step ${snap.step} with the checkpoint's settings`);
+  } else {
+    if (!model) throw new UsageError("--model is required");
+    if (flag(a, "resume")) console.error(`no checkpoint in ${out}; starting a new run`);
+    d = dataArgs(a);
+    settings = newSettings(a, d, 1, frontEndOn);
+  }
+  const data = await openTrainEval(d);
+  const perEpoch = stepsPerEpoch(data.train.length, settings.batchSize);
+  if (!resumable || a.given.has("steps") || a.given.has("epochs")) {
+    const steps = num(a, "steps") ?? num(a, "epochs")! * perEpoch;
+    const warmupSteps = resumable ? Math.min(settings.warmupSteps, steps) : num(a, "warmup-steps") ??
+      Math.floor(steps / 3);
+    settings = { ...settings, steps, warmupSteps };
+  }
+  const result = await Effect.runPromise(
+    Effect.exit(trainProgram({
+      settings,
+      data,
+      outDir: out,
+      resume: resumable,
+      backend: acquireBackend(choice),
+    })),
+  );
+  if (result._tag === "Failure") {
+    const r = result.cause.reasons[0];
+    throw new Error(r && "error" in r ? (r.error as Error).message : String(r && "defect" in r ? r.defect : r));
+  }
+  const res = result.value;
+  const evalText = res.lastEval ? `, mAP ${res.lastEval.mAP.toFixed(4)}` : "";
+  console.log(
+    res.interrupted
+      ? `interrupted at step ${res.step}/${settings.steps}; resume with --resume --out ${out}`
+      : `trained ${settings.model} for ${res.step} steps${evalText}; weights in ${res.modelFile}`,
+  );
+  return res.interrupted ? 130 : 0;
+}
+
+if (import.meta.main) await runCommand(TRAIN_SPEC, main);
