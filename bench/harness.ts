@@ -1,0 +1,199 @@
+/**
+ * The benchmark harness: a tensor function prepared for the GPU the way `compileGpu` prepares it (trace, static plan,
+ * pipelines and buffers), but with each phase timed and the plan at hand, so replays can be measured with timestamp
+ * queries (`GpuPlan.replay({ timing })`, which `compileGpu` does not expose) as well as by the wall clock.
+ *
+ * A call takes argument trees whose leaves are host tensors or {@link GpuTensor} handles, exactly as a function made by
+ * `compileGpu` does, and resolves to a tree of handles.
+ * @module
+ */
+import type { TypedArray } from "../lib/core/dtype.ts";
+import { type Traced, traceGraph } from "../lib/core/compile.ts";
+import { Tensor } from "../lib/core/tensor.ts";
+import { treeFlatten, treeUnflatten } from "../lib/core/tree.ts";
+import type { Gpu } from "../lib/gpu/device.ts";
+import { buildPlan, type StaticPlan } from "../lib/gpu/plan.ts";
+import { GpuPlan, type PlanInput } from "../lib/gpu/plan_gpu.ts";
+import { GpuTensor } from "../lib/gpu/plan_tensor.ts";
+import { since } from "./report.ts";
+
+/** Milliseconds spent in each preparation phase. */
+export interface PreparePhases {
+  /** Tracing the function into a graph (host). */
+  readonly traceMs: number;
+  /** Fusing, generating kernels and planning memory (host). */
+  readonly planMs: number;
+  /** Creating buffers, compiling pipelines (WGSL → driver code) and bind groups. */
+  readonly pipelinesMs: number;
+}
+
+/** A function traced and planned for one argument signature, instantiated on a GPU. */
+export interface PreparedGpu {
+  /** The traced graph with its tree structures. */
+  readonly traced: Traced;
+  /** The device-independent plan. */
+  readonly plan: StaticPlan;
+  /** The plan on the GPU. */
+  readonly gpuPlan: GpuPlan;
+  /** Preparation times. */
+  readonly phases: PreparePhases;
+  /** Runs the plan once; `timing` also measures the compute pass with timestamp queries (see {@link lastGpuMs}). */
+  call(args: readonly unknown[], opts?: { timing?: boolean }): Promise<unknown>;
+  /** GPU milliseconds of the last call made with `timing`, when the device has timestamp queries. */
+  lastGpuMs(): number | undefined;
+  /** Frees the plan's buffers. */
+  destroy(): void;
+}
+
+/** Options of {@link prepareGpu}. */
+export interface PrepareOptions {
+  /** Argument indices whose leaves outputs may overwrite (as `compileGpu`'s `donate`). */
+  readonly donate?: readonly number[];
+}
+
+/** Replaces GPU handles by shape-only tensors (all tracing needs), remembering which handle each stands for. */
+function standIns(args: readonly unknown[]): { args: unknown[]; handles: Map<Tensor, GpuTensor> } {
+  const handles = new Map<Tensor, GpuTensor>();
+  const walk = (x: unknown): unknown => {
+    if (x instanceof GpuTensor) {
+      const t = new Tensor(x.shape, x.dtype, {});
+      handles.set(t, x);
+      return t;
+    }
+    if (Array.isArray(x)) return x.map(walk);
+    if (typeof x === "object" && x !== null && Object.getPrototypeOf(x) === Object.prototype) {
+      return Object.fromEntries(Object.entries(x).map(([k, v]) => [k, walk(v)]));
+    }
+    return x;
+  };
+  return { args: args.map(walk), handles };
+}
+
+/** The plan inputs of an argument list: host tensors as their storage, handles as they are (tree order). */
+export function planInputs(args: readonly unknown[]): PlanInput[] {
+  const s = standIns(args);
+  return treeFlatten(s.args).leaves.map((t) => s.handles.get(t) ?? (t.toArray() as TypedArray));
+}
+
+/** Flat input indices of the leaves of the given arguments. */
+export function leafRange(args: readonly unknown[], argnums: readonly number[]): number[] {
+  const counts = standIns(args).args.map((a) => treeFlatten(a).leaves.length);
+  const first = counts.map((_, i) => counts.slice(0, i).reduce((s, n) => s + n, 0));
+  return argnums.flatMap((a) => {
+    if (!(Number.isInteger(a) && a >= 0 && a < args.length)) {
+      throw new Error(`prepareGpu: argument index ${a} out of range for ${args.length} arguments`);
+    }
+    return Array.from({ length: counts[a] }, (_, k) => first[a] + k);
+  });
+}
+
+/** Traces, plans and instantiates `fn` for the signature of `args` on `gpu`, timing each phase. */
+export async function prepareGpu(
+  gpu: Gpu,
+  fn: (...args: never[]) => unknown,
+  args: readonly unknown[],
+  opts: PrepareOptions = {},
+): Promise<PreparedGpu> {
+  let t0 = performance.now();
+  const traced = traceGraph(fn, standIns(args).args);
+  const traceMs = since(t0);
+  t0 = performance.now();
+  const plan = buildPlan(traced.graph, {
+    donate: leafRange(args, opts.donate ?? []),
+    maxBindings: gpu.limits.maxStorageBuffersPerShaderStage,
+  });
+  const planMs = since(t0);
+  t0 = performance.now();
+  const gpuPlan = await GpuPlan.create(gpu, plan);
+  await gpu.device.queue.onSubmittedWorkDone();
+  const pipelinesMs = since(t0);
+  let gpuMs: number | undefined;
+  return {
+    traced,
+    plan,
+    gpuPlan,
+    phases: { traceMs, planMs, pipelinesMs },
+    async call(callArgs, callOpts = {}) {
+      const outs = await gpuPlan.replay(planInputs(callArgs), { timing: callOpts.timing });
+      if (callOpts.timing) {
+        const ns = gpuPlan.lastGpuTimeNs;
+        gpuMs = ns === undefined ? undefined : ns / 1e6;
+      }
+      return treeUnflatten(traced.outDef, outs as unknown as Tensor[]);
+    },
+    lastGpuMs: () => gpuMs,
+    destroy: () => gpuPlan.destroy(),
+  };
+}
+
+/** What {@link timeReplays} measured. */
+export interface ReplayTiming {
+  /** The first call (uploads, lazy driver work), milliseconds. */
+  readonly firstMs: number;
+  /** Wall-clock milliseconds per call over back-to-back calls, the queue drained at the end. */
+  readonly wallMs: number;
+  /** Calls in the wall-clock loop (fewer than asked when the warm-up says the budget would run out). */
+  readonly iters: number;
+  /** Median GPU milliseconds of the compute pass over the timed calls; undefined without timestamp queries. */
+  readonly gpuMs: number | undefined;
+  /** Every timed call's GPU milliseconds. */
+  readonly gpuSamplesMs: readonly number[];
+}
+
+/** Options of {@link timeReplays}. */
+export interface ReplayOptions {
+  /** Calls in the wall-clock loop (default 20). */
+  readonly iters?: number;
+  /** Untimed calls after the first (default 2). */
+  readonly warmup?: number;
+  /** Calls measured with timestamp queries, one at a time (default 5). */
+  readonly timed?: number;
+  /** Time the wall-clock loop should take at most (milliseconds, judged from the warm-up; default: no limit). */
+  readonly budgetMs?: number;
+}
+
+/**
+ * Times replays of `prepared`. `step` gives each call's arguments from the previous call's result (undefined before
+ * the first call), so a training step can feed its donated outputs back; inference returns the same arguments.
+ */
+export async function timeReplays(
+  gpu: Gpu,
+  prepared: PreparedGpu,
+  step: (previous: unknown) => readonly unknown[],
+  opts: ReplayOptions = {},
+): Promise<ReplayTiming> {
+  const iters = opts.iters ?? 20, warmup = opts.warmup ?? 2, timed = opts.timed ?? 5;
+  const queue = gpu.device.queue;
+  let t0 = performance.now();
+  let out = await prepared.call(step(undefined));
+  await queue.onSubmittedWorkDone();
+  const firstMs = since(t0);
+  t0 = performance.now();
+  for (let i = 0; i < warmup; i++) out = await prepared.call(step(out));
+  await queue.onSubmittedWorkDone();
+  const warmMs = warmup > 0 ? since(t0) / warmup : firstMs;
+  const gpuSamplesMs: number[] = [];
+  if (gpu.features.timestampQuery) {
+    for (let i = 0; i < timed; i++) {
+      out = await prepared.call(step(out), { timing: true });
+      const ms = prepared.lastGpuMs();
+      if (ms !== undefined) gpuSamplesMs.push(ms);
+    }
+  }
+  // The loop length is fixed up front from the warm-up, so the GPU is never drained mid-loop.
+  const estimate = Math.max(warmMs, 1e-3);
+  const n = opts.budgetMs === undefined ? iters : Math.max(3, Math.min(iters, Math.floor(opts.budgetMs / estimate)));
+  t0 = performance.now();
+  for (let i = 0; i < n; i++) out = await prepared.call(step(out));
+  await queue.onSubmittedWorkDone();
+  const wallMs = since(t0) / n;
+  return { firstMs, wallMs, iters: n, gpuMs: median(gpuSamplesMs), gpuSamplesMs };
+}
+
+/** The median, or undefined for no values. */
+export function median(xs: readonly number[]): number | undefined {
+  if (xs.length === 0) return undefined;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}

@@ -1,0 +1,163 @@
+/**
+ * Shared pieces of the kernel generator tests: the GPU (tests are skipped without one), a runner, plain TS reference
+ * implementations of movement ops on flat arrays, tolerance checks and fast-check arbitraries for small shapes.
+ * The references are deliberately naive (index loops in float64); the CPU backend of lib/core can replace them.
+ */
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { requestGpu } from "../lib/gpu/device.ts";
+import { KernelRunner } from "../kernels/runner.ts";
+
+/** The test GPU (llvmpipe in CI), or undefined when there is none. */
+export const gpu = await requestGpu().catch(() => undefined);
+/** A runner on {@link gpu}. */
+export const runner = gpu ? new KernelRunner(gpu) : (undefined as unknown as KernelRunner);
+
+/** Registers a GPU test (ignored without a GPU; WebGPU keeps resources that the sanitizers would flag). */
+export function gpuTest(name: string, fn: () => Promise<void>): void {
+  Deno.test({ name, ignore: !gpu, sanitizeOps: false, sanitizeResources: false, fn });
+}
+
+/** Property runs per test: llvmpipe compiles a new shader per random shape, so keep this small. */
+export const RUNS = 12;
+
+/** Runs an async property. */
+export function check<T>(arb: fc.Arbitrary<T>, body: (v: T) => Promise<void>, numRuns = RUNS): Promise<void> {
+  return fc.assert(fc.asyncProperty(arb, body), { numRuns });
+}
+
+/** Number of elements of a shape. */
+export function size(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+/** Row-major strides. */
+export function strides(shape: readonly number[]): number[] {
+  const s: number[] = [];
+  let acc = 1;
+  for (let i = shape.length - 1; i >= 0; i--) {
+    s[i] = acc;
+    acc *= shape[i];
+  }
+  return s;
+}
+
+/** Calls `f(coords, flat)` for every element of `shape` in row-major order. */
+export function forEachIndex(shape: readonly number[], f: (c: number[], flat: number) => void): void {
+  const n = size(shape);
+  const c = shape.map(() => 0);
+  for (let i = 0; i < n; i++) {
+    f(c, i);
+    for (let a = shape.length - 1; a >= 0; a--) {
+      if (++c[a] < shape[a]) break;
+      c[a] = 0;
+    }
+  }
+}
+
+/** A flat array with its shape. */
+export interface Arr {
+  readonly data: ArrayLike<number>;
+  readonly shape: readonly number[];
+}
+
+/** Reference of one movement primitive with the IR's params. */
+export function moveRef(x: Arr, prim: string, p: Record<string, unknown>): Arr {
+  const st = strides(x.shape);
+  const at = (c: readonly number[]) => x.data[c.reduce((o, v, i) => o + v * st[i], 0)];
+  const build = (shape: number[], f: (c: number[]) => number): Arr => {
+    const data = new Float64Array(size(shape));
+    forEachIndex(shape, (c, i) => (data[i] = f(c)));
+    return { data, shape };
+  };
+  switch (prim) {
+    case "reshape":
+      return { data: x.data, shape: p.shape as number[] };
+    case "transpose": {
+      const perm = p.perm as number[];
+      return build(perm.map((a) => x.shape[a]), (c) => {
+        const src: number[] = [];
+        perm.forEach((a, i) => (src[a] = c[i]));
+        return at(src);
+      });
+    }
+    case "broadcast":
+      return build([...(p.shape as number[])], (c) => at(c.map((v, i) => (x.shape[i] === 1 ? 0 : v))));
+    case "slice": {
+      const [starts, stops, steps] = [p.starts as number[], p.stops as number[], p.steps as number[]];
+      const shape = starts.map((s, i) => Math.max(0, Math.ceil((stops[i] - s) / steps[i])));
+      return build(shape, (c) => at(c.map((v, i) => starts[i] + v * steps[i])));
+    }
+    case "pad": {
+      const [lo, hi, interior, value] = [p.lo as number[], p.hi as number[], p.interior as number[], p.value as number];
+      const g = interior ?? lo.map(() => 0);
+      const shape = x.shape.map((d, i) => lo[i] + hi[i] + (d === 0 ? 0 : d + (d - 1) * g[i]));
+      return build(shape, (c) => {
+        const src: number[] = [];
+        for (let i = 0; i < c.length; i++) {
+          const o = c[i] - lo[i];
+          if (o < 0 || o % (g[i] + 1) !== 0 || o / (g[i] + 1) >= x.shape[i]) return value;
+          src.push(o / (g[i] + 1));
+        }
+        return at(src);
+      });
+    }
+    case "flip": {
+      const axes = p.axes as number[];
+      return build([...x.shape], (c) => at(c.map((v, i) => (axes.includes(i) ? x.shape[i] - 1 - v : v))));
+    }
+    default:
+      throw new Error(`moveRef: ${prim}`);
+  }
+}
+
+/** Asserts |actual − expected| ≤ atol + rtol·|expected| elementwise (NaNs must match). */
+export function assertClose(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  tol: { rtol: number; atol: number },
+  what: string,
+): void {
+  assert.equal(actual.length, expected.length, `${what}: length`);
+  for (let i = 0; i < expected.length; i++) {
+    const a = actual[i], e = expected[i];
+    if (Number.isNaN(e)) {
+      assert.ok(Number.isNaN(a), `${what}[${i}]: expected NaN, got ${a}`);
+      continue;
+    }
+    if (a === e) continue;
+    const err = Math.abs(a - e);
+    if (!(err <= tol.atol + tol.rtol * Math.abs(e))) {
+      assert.fail(`${what}[${i}]: got ${a}, expected ${e} (|err| ${err.toExponential(2)})`);
+    }
+  }
+}
+
+/** Exact equality of two arrays (integers, bools, movement results). */
+export function assertEqualArrays(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string): void {
+  assertClose(actual, expected, { rtol: 0, atol: 0 }, what);
+}
+
+/** A shape of rank [minRank, maxRank] with dims in [1, maxDim]. */
+export function shapeArb(minRank = 1, maxRank = 4, maxDim = 6): fc.Arbitrary<number[]> {
+  return fc.array(fc.integer({ min: 1, max: maxDim }), { minLength: minRank, maxLength: maxRank });
+}
+
+/** f32 values in [lo, hi] for a shape (exactly representable: drawn as f32). */
+export function f32Arb(n: number, lo = -2, hi = 2): fc.Arbitrary<Float32Array> {
+  return fc.array(fc.float({ min: Math.fround(lo), max: Math.fround(hi), noNaN: true }), { minLength: n, maxLength: n })
+    .map((v) => Float32Array.from(v));
+}
+
+/** Deterministic pseudo-random f32 values in [-1, 1) (for larger tensors where fast-check arrays would be slow). */
+export function pseudoRandom(n: number, seed: number): Float32Array {
+  let s = seed >>> 0 || 1;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    out[i] = ((s >>> 0) / 2 ** 31) - 1;
+  }
+  return out;
+}
