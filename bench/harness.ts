@@ -10,7 +10,7 @@
 import type { TypedArray } from "../lib/core/dtype.ts";
 import { type Traced, traceGraph } from "../lib/core/compile.ts";
 import { Tensor } from "../lib/core/tensor.ts";
-import { treeFlatten, treeUnflatten } from "../lib/core/tree.ts";
+import { treeFlatten, type TreeDef, treeUnflatten } from "../lib/core/tree.ts";
 import type { Gpu } from "../lib/gpu/device.ts";
 import { buildPlan, type StaticPlan } from "../lib/gpu/plan.ts";
 import { GpuPlan, type PlanInput } from "../lib/gpu/plan_gpu.ts";
@@ -37,8 +37,11 @@ export interface PreparedGpu {
   readonly gpuPlan: GpuPlan;
   /** Preparation times. */
   readonly phases: PreparePhases;
-  /** Runs the plan once; `timing` also measures the compute pass with timestamp queries (see {@link lastGpuMs}). */
-  call(args: readonly unknown[], opts?: { timing?: boolean }): Promise<unknown>;
+  /**
+   * Runs the plan once; `timing` also measures the compute pass with timestamp queries (see {@link lastGpuMs});
+   * `check` turns WebGPU errors of the call (validation, out of memory, internal) into a thrown Error.
+   */
+  call(args: readonly unknown[], opts?: { timing?: boolean; check?: boolean }): Promise<unknown>;
   /** GPU milliseconds of the last call made with `timing`, when the device has timestamp queries. */
   lastGpuMs(): number | undefined;
   /** Frees the plan's buffers. */
@@ -87,6 +90,14 @@ export function leafRange(args: readonly unknown[], argnums: readonly number[]):
   });
 }
 
+/** Tree paths of a definition's leaves, in flattening order (as `compileGpu` gives them to the planner). */
+export function leafPaths(def: TreeDef, prefix: (string | number)[] = [], out: (string | number)[][] = []) {
+  if (def.kind === "leaf") out.push(prefix);
+  else if (def.kind === "array") def.items.forEach((d, i) => leafPaths(d, [...prefix, i], out));
+  else if (def.kind === "object") def.items.forEach((d, i) => leafPaths(d, [...prefix, def.keys[i]], out));
+  return out;
+}
+
 /** Traces, plans and instantiates `fn` for the signature of `args` on `gpu`, timing each phase. */
 export async function prepareGpu(
   gpu: Gpu,
@@ -100,6 +111,8 @@ export async function prepareGpu(
   t0 = performance.now();
   const plan = buildPlan(traced.graph, {
     donate: leafRange(args, opts.donate ?? []),
+    inputPaths: leafPaths(traced.inDef),
+    outputPaths: leafPaths(traced.outDef),
     maxBindings: gpu.limits.maxStorageBuffersPerShaderStage,
   });
   const planMs = since(t0);
@@ -114,7 +127,8 @@ export async function prepareGpu(
     gpuPlan,
     phases: { traceMs, planMs, pipelinesMs },
     async call(callArgs, callOpts = {}) {
-      const outs = await gpuPlan.replay(planInputs(callArgs), { timing: callOpts.timing });
+      const replay = () => gpuPlan.replay(planInputs(callArgs), { timing: callOpts.timing });
+      const outs = callOpts.check ? await checked(gpu, replay) : await replay();
       if (callOpts.timing) {
         const ns = gpuPlan.lastGpuTimeNs;
         gpuMs = ns === undefined ? undefined : ns / 1e6;
@@ -124,6 +138,25 @@ export async function prepareGpu(
     lastGpuMs: () => gpuMs,
     destroy: () => gpuPlan.destroy(),
   };
+}
+
+const SCOPES: GPUErrorFilter[] = ["validation", "out-of-memory", "internal"];
+
+/** Runs `f`, throwing the first WebGPU error it raised (an invalid command buffer otherwise fails silently). */
+export async function checked<T>(gpu: Gpu, f: () => Promise<T>): Promise<T> {
+  for (const s of SCOPES) gpu.device.pushErrorScope(s);
+  let result: T | undefined, thrown: unknown;
+  try {
+    result = await f();
+  } catch (e) {
+    thrown = e;
+  }
+  const errors = [];
+  for (let i = 0; i < SCOPES.length; i++) errors.push(await gpu.device.popErrorScope());
+  if (thrown !== undefined) throw thrown;
+  const err = errors.find((e) => e !== null);
+  if (err) throw new Error(`WebGPU ${err.constructor.name}: ${err.message}`);
+  return result as T;
 }
 
 /** What {@link timeReplays} measured. */
@@ -165,7 +198,7 @@ export async function timeReplays(
   const iters = opts.iters ?? 20, warmup = opts.warmup ?? 2, timed = opts.timed ?? 5;
   const queue = gpu.device.queue;
   let t0 = performance.now();
-  let out = await prepared.call(step(undefined));
+  let out = await prepared.call(step(undefined), { check: true });
   await queue.onSubmittedWorkDone();
   const firstMs = since(t0);
   t0 = performance.now();
@@ -196,4 +229,43 @@ export function median(xs: readonly number[]): number | undefined {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** What {@link measureFn} measured. */
+export interface FnTiming {
+  /** GPU milliseconds per call when timestamp queries exist, else wall-clock milliseconds per call. */
+  readonly ms: number;
+  /** Which clock `ms` comes from. */
+  readonly clock: "gpu" | "wall";
+  /** Wall-clock milliseconds per call. */
+  readonly wallMs: number;
+  /** Preparation times. */
+  readonly prepare: PreparePhases;
+  /** Dispatches per call. */
+  readonly dispatches: number;
+  /** Shapes of the outputs, in flattening order. */
+  readonly outputShapes: readonly (readonly number[])[];
+}
+
+/** Prepares `fn` for `args`, times its replays with the same arguments, and frees the plan. */
+export async function measureFn(
+  gpu: Gpu,
+  fn: (...args: never[]) => unknown,
+  args: readonly unknown[],
+  opts: ReplayOptions = {},
+): Promise<FnTiming> {
+  const prepared = await prepareGpu(gpu, fn, args);
+  try {
+    const t = await timeReplays(gpu, prepared, () => args, opts);
+    return {
+      ms: t.gpuMs ?? t.wallMs,
+      clock: t.gpuMs === undefined ? "wall" : "gpu",
+      wallMs: t.wallMs,
+      prepare: prepared.phases,
+      dispatches: prepared.plan.stats.dispatches,
+      outputShapes: prepared.plan.outputs.map((o) => o.aval.shape),
+    };
+  } finally {
+    prepared.destroy();
+  }
 }

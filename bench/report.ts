@@ -19,6 +19,7 @@ export function markdownTable(head: readonly string[], rows: readonly (readonly 
 export function fmt(x: number): string {
   if (!Number.isFinite(x)) return String(x);
   const a = Math.abs(x);
+  if (Number.isInteger(x)) return String(x);
   if (a >= 1000) return x.toFixed(0);
   if (a >= 100) return x.toFixed(1);
   if (a >= 10) return x.toFixed(2);
@@ -49,5 +50,5 @@ export function since(t0: number): number {
 
 /** Logs a progress line on stderr, so stdout carries only the tables. */
 export function progress(msg: string): void {
-  console.error(`[bench] ${msg}`);
+  console.error(`[bench ${(performance.now() / 1000).toFixed(1).padStart(6)} s] ${msg}`);
 }

@@ -57,7 +57,11 @@ export function benchModel(name: string): Model {
   return getModel(name, { dropPathRate: 0 });
 }
 
-/** The measured training step: `(params, state, optState, x, y, lr) → { params, state, optState, loss }`. */
+/**
+ * The measured training step: `(params, state, optState, x, y, lr) → [params, state, optState, loss]`. The result is
+ * positional, in the order of the donated arguments: the planner lends donated buffers to outputs of the same shape in
+ * output order, so this order makes every updated tensor land in its own input's buffer.
+ */
 export type BenchTrainStep = (
   params: Params,
   state: State,
@@ -65,7 +69,7 @@ export type BenchTrainStep = (
   x: Tensor,
   y: Tensor,
   lr: Tensor,
-) => { params: Params; state: State; optState: OptState; loss: Tensor };
+) => [Params, State, OptState, Tensor];
 
 /** Forward in training mode, mean BCE with logits, gradients, and the optimizer update (AdamW by default). */
 export function benchTrainStep(model: Model, optimizer: Optimizer = adamw()): BenchTrainStep {
@@ -79,7 +83,7 @@ export function benchTrainStep(model: Model, optimizer: Optimizer = adamw()): Be
       Params,
     ];
     const updated = optimizer.update(grads, optState, params, lr);
-    return { params: updated.params, state: newState, optState: updated.state, loss };
+    return [updated.params, newState, updated.state, loss];
   };
 }
 
@@ -99,7 +103,7 @@ export interface OnGpuValue<T> {
 async function runOnce<T>(gpu: Gpu, fn: (key: Tensor) => unknown, seed: number): Promise<OnGpuValue<T>> {
   const t0 = performance.now();
   const prepared = await prepareGpu(gpu, fn as never, [randomKey(seed)]);
-  const value = (await prepared.call([randomKey(seed)])) as T;
+  const value = (await prepared.call([randomKey(seed)], { check: true })) as T;
   await gpu.device.queue.onSubmittedWorkDone();
   return { value, ms: performance.now() - t0, prepared };
 }
@@ -125,6 +129,19 @@ export function batchOnGpu(gpu: Gpu, shape: BenchShape, seed = 1): Promise<OnGpu
       x: normal(kx, [shape.batch, 1, shape.mels, shape.frames]),
       y: uniform(ky, [shape.batch, shape.classes]),
     };
+  }, seed);
+}
+
+/** Standard-normal tensors of the given shapes, made on the GPU (inputs that should not be uploaded per call). */
+export function normalOnGpu<K extends string>(
+  gpu: Gpu,
+  shapes: Record<K, readonly number[]>,
+  seed = 2,
+): Promise<OnGpuValue<Record<K, Tensor>>> {
+  const names = Object.keys(shapes).sort() as K[];
+  return runOnce(gpu, (key) => {
+    const keys = split(key, Math.max(2, names.length));
+    return Object.fromEntries(names.map((n, i) => [n, normal(keys[i], shapes[n])]));
   }, seed);
 }
 

@@ -83,12 +83,13 @@ export function reduceKernel(spec: ReduceSpec): KernelProgram {
       S = Math.max(1, Math.min(Math.ceil(FILL_WORKGROUPS / baseWg), Math.floor(R / (T * 16))));
     }
   } else if (O < FILL_THREADS) S = Math.max(1, Math.min(Math.ceil(FILL_THREADS / O), Math.floor(R / 32)));
-  const chunk = Math.ceil(R / S);
+  const chunk = Math.max(1, Math.ceil(R / S));
   S = Math.max(1, Math.ceil(R / chunk));
   const split = S > 1;
 
   // Statements computing `acc` over r in [r0, r1) stepping `step`, for output `o`.
   const accumulate = (step: string): string[] => {
+    if (R === 0) return [];
     const oc = decodeIndex("o", keptShape);
     const coords: string[] = new Array(rank);
     kept.forEach((ax, j) => (coords[ax] = oc[j]));

@@ -330,6 +330,13 @@ prop(
   },
 );
 prop(
+  "conv2d (i32)",
+  fc.tuple(int(1, 2), int(3, 5)).chain(([c, h]) =>
+    fc.tuple(valuesArb([1, c, h, h], -3, 3, "i32"), valuesArb([2, c, 3, 3], -2, 2, "i32"))
+  ),
+  (x, w) => checkParity((a, b) => T.conv2d(a, b, { padding: 1, stride: 2 }), [x, w], EXACT),
+);
+prop(
   "depthwise conv2d",
   fc.tuple(int(1, 4), int(3, 6), int(1, 3)).map(([c, h, k]) =>
     [rand([2, c, h, h + 1], c), rand([c, 1, k, k], k)] as [T.Tensor, T.Tensor]

@@ -124,22 +124,29 @@ async function isSegmentsCsv(path: string): Promise<boolean> {
   return first.startsWith("#") || /\bYTID\b/.test(first);
 }
 
-/** Opens one data source of the given split. */
+/** Sample rate and length of the clips an input setting expects. */
+export function clipOf(input: InputSettings): { sampleRate: number; seconds: number } {
+  const sampleRate = input.frontEnd.sampleRate ?? 32000;
+  return { sampleRate, seconds: input.clipSamples / sampleRate };
+}
+
+/** Opens one data source of the given split, with clips decoded to `clip`'s sample rate and length. */
 export async function openSource(
   src: string,
   labels: string | undefined,
   split: "train" | "eval",
   d: DataArgs,
+  clip: { sampleRate: number; seconds: number },
 ): Promise<AudioDataset> {
-  const preset = INPUT_PRESETS[d.input];
-  const seconds = d.seconds ?? preset.seconds;
-  const sampleRate = preset.sampleRate;
+  const { sampleRate, seconds } = clip;
   if (src === "procedural") {
     const size = split === "train" ? d.trainSize : d.evalSize;
     return proceduralDataset({ seed: d.dataSeed, split, size, sampleRate, seconds });
   }
   if ((await kindOf(src)) === "h5") {
-    if (sampleRate !== 32000) throw new UsageError(`--input ${d.input}: HDF5 data is at 32 kHz; use --input paper`);
+    if (sampleRate !== 32000) {
+      throw new UsageError(`${src}: HDF5 data is at 32 kHz but the model expects ${sampleRate} Hz`);
+    }
     return await hdf5Dataset(src, { classLabelsCsv: d.classLabels });
   }
   if (!labels) throw new UsageError(`--data ${src} is a folder: give its labels with --labels CSV`);
@@ -157,9 +164,13 @@ export async function openSource(
 }
 
 /** The training and evaluation datasets of the arguments. */
-export async function openTrainEval(d: DataArgs): Promise<{ train: AudioDataset; eval?: AudioDataset }> {
-  const train = await openSource(d.data, d.labels, "train", d);
+export async function openTrainEval(
+  d: DataArgs,
+  input: InputSettings,
+): Promise<{ train: AudioDataset; eval?: AudioDataset }> {
+  const clip = clipOf(input);
+  const train = await openSource(d.data, d.labels, "train", d, clip);
   const evalSrc = d.evalData ?? (d.data === "procedural" ? "procedural" : undefined);
-  const evalDs = evalSrc ? await openSource(evalSrc, d.evalLabels ?? d.labels, "eval", d) : undefined;
+  const evalDs = evalSrc ? await openSource(evalSrc, d.evalLabels ?? d.labels, "eval", d, clip) : undefined;
   return { train, eval: evalDs };
 }

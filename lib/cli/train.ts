@@ -8,7 +8,7 @@
 import { Effect } from "effect";
 import { modelNames } from "../models/registry.ts";
 import { loadTrainingCheckpoint } from "../train/checkpoint_io.ts";
-import { runFiles, type TrainSettings, trainProgram } from "../train/loop.ts";
+import { runFiles, trainProgram, type TrainSettings } from "../train/loop.ts";
 import { stepsPerEpoch } from "../train/batches.ts";
 import { type CommandSpec, flag, num, type ParsedArgs, runCommand, str, UsageError } from "./args.ts";
 import { DATA_OPTIONS, type DataArgs, dataArgs, inputSettings, openTrainEval } from "./data.ts";
@@ -120,7 +120,7 @@ async function main(a: ParsedArgs): Promise<number> {
     d = dataArgs(a);
     settings = newSettings(a, d, 1, frontEndOn);
   }
-  const data = await openTrainEval(d);
+  const data = await openTrainEval(d, settings.input);
   const perEpoch = stepsPerEpoch(data.train.length, settings.batchSize);
   if (!resumable || a.given.has("steps") || a.given.has("epochs")) {
     const steps = num(a, "steps") ?? num(a, "epochs")! * perEpoch;

@@ -4,6 +4,8 @@
  * position extraction and inference-time kernel pruning.
  * @module
  */
+// Re-exported so this module's documentation is self-contained (its signatures use them).
+export type { DType, Tensor, TypedArray } from "../core/mod.ts";
 export * from "./construct.ts";
 export * from "./layer.ts";
 export * from "./replace.ts";

@@ -11,7 +11,7 @@ import type { TypedArray } from "../core/dtype.ts";
 import { signatureOf, type Traced, traceGraph } from "../core/compile.ts";
 import { fmt } from "../core/shape.ts";
 import { Tensor } from "../core/tensor.ts";
-import { treeFlatten, type TreeDef, treeUnflatten } from "../core/tree.ts";
+import { type TreeDef, treeFlatten, treeUnflatten } from "../core/tree.ts";
 import type { Gpu, GpuMemoryStats } from "./device.ts";
 import { buildPlan, type PlanStats } from "./plan.ts";
 import { GpuPlan, type PlanCounters, planCounters, type PlanInput } from "./plan_gpu.ts";
@@ -63,8 +63,6 @@ export interface GpuCompileStats extends PlanCounters {
 export type GpuCompiled<A extends unknown[], R> =
   & ((...args: { [K in keyof A]: GpuArg<A[K]> }) => Promise<OnGpu<R>>)
   & {
-    /** Traced graphs by signature. */
-    readonly traced: ReadonlyMap<string, Traced>;
     /** Counters: traces, buffers created, bytes allocated, pipelines compiled, bind groups, replays. */
     stats(): GpuCompileStats;
     /** Frees the buffers of every plan (the function must not be called afterwards). */
@@ -74,7 +72,6 @@ export type GpuCompiled<A extends unknown[], R> =
 interface Entry {
   readonly traced: Traced;
   readonly plan: GpuPlan;
-  readonly readback: ReadonlySet<number>;
 }
 
 /** Replaces GPU handles by shape-only stand-ins (and f64 host tensors by f32 copies when asked). */
@@ -128,7 +125,6 @@ export function compileGpu<A extends unknown[], R>(fn: (...args: A) => R, opts: 
   const gpu = opts.device;
   if (!gpu?.device) throw new Error("compileGpu: options.device must be an acquired Gpu (see requestGpu())");
   const cache = new Map<string, Promise<Entry>>();
-  const traced = new Map<string, Traced>();
   const plans: PlanStats[] = [];
   let traces = 0;
 
@@ -145,12 +141,14 @@ export function compileGpu<A extends unknown[], R>(fn: (...args: A) => R, opts: 
     });
     const plan = buildPlan(t.graph, {
       donate,
+      inputPaths: leafPaths(t.inDef),
+      outputPaths: leafPaths(t.outDef),
       maxBindings: gpu.limits.maxStorageBuffersPerShaderStage,
       maxNodes: opts.maxNodes,
     });
     plans.push(plan.stats);
-    const gplan = await GpuPlan.create(gpu, plan);
-    return { traced: t, plan: gplan, readback: readbackSet(opts.readback, t.outDef) };
+    const gplan = await GpuPlan.create(gpu, plan, { readback: readbackSet(opts.readback, t.outDef) });
+    return { traced: t, plan: gplan };
   };
 
   const run = async (...callArgs: unknown[]): Promise<unknown> => {
@@ -168,16 +166,15 @@ export function compileGpu<A extends unknown[], R>(fn: (...args: A) => R, opts: 
     if (!entry) {
       entry = prepare(args);
       cache.set(sig, entry);
-      entry.then((e) => traced.set(sig, e.traced), () => cache.delete(sig));
+      entry.catch(() => cache.delete(sig));
     }
     const e = await entry;
     const inputs: PlanInput[] = leaves.map((x) => handles.get(x) ?? (x.toArray() as TypedArray));
-    const outs = await e.plan.replay(inputs, { readback: e.readback });
+    const outs = await e.plan.replay(inputs);
     return treeUnflatten(e.traced.outDef, outs as unknown as Tensor[]);
   };
 
   return Object.assign(run, {
-    traced,
     stats: (): GpuCompileStats => ({ ...planCounters(gpu), traces, plans: [...plans], memory: gpu.memory.stats() }),
     dispose: () => {
       for (const p of cache.values()) p.then((e) => e.plan.destroy(), () => undefined);

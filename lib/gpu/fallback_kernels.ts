@@ -1,7 +1,7 @@
 /**
- * Simple, correct WGSL generators for the primitives kernels/ does not cover yet (convolutions and their gradients,
- * gather, scatter-add, random bits): one invocation per output element, inputs read through {@link View}s. They are
- * deliberately plain (no tiling, no workgroup memory); the plan compiler prefers kernels/ generators where they exist.
+ * Simple, correct WGSL generators for what kernels/ does not cover: convolutions (and their gradients) of integer
+ * dtypes, whose implicit-GEMM kernels are f32-only. One invocation per output element, inputs read through
+ * {@link View}s; deliberately plain (no tiling, no workgroup memory).
  *
  * @module
  */
@@ -55,10 +55,6 @@ function perInvocation(
       workgroups: grid.workgroups,
     }],
   };
-}
-
-function store(dtype: DType, v: string): string {
-  return dtype === "bool" ? `select(0u, 1u, ${v})` : v;
 }
 
 function zero(dtype: DType): string {
@@ -116,34 +112,40 @@ export function conv2dInputGradFallback(
   const og = O / p.groups;
   const ins = [dy, w];
   const [sh, sw] = p.stride, [dh, dw] = p.dilation;
-  return perInvocation("conv2d_input_grad_fallback", prod(inputShape), ins, { dtype: dt, size: prod(inputShape) }, (i) => {
-    const [n, ic, ih, iw] = decodeIndex(i, inputShape);
-    const gl = load(ins, 0, [n, "oc", "u32(yq)", "u32(xq)"], "gv");
-    const wl = load(ins, 1, ["oc", "ci", "ki", "kj"], "wv");
-    return [
-      `let n = ${n}; let ic = ${ic}; let ih = i32(${ih}); let iw = i32(${iw});`,
-      `let grp = ic / ${u32(Cg)};`,
-      `let ci = ic % ${u32(Cg)};`,
-      `var acc = ${zero(dt)};`,
-      `for (var oc = grp * ${u32(og)}; oc < (grp + 1u) * ${u32(og)}; oc++) {`,
-      `  for (var ki = 0u; ki < ${u32(KH)}; ki++) {`,
-      `    let ty = ih + ${p.padding[0][0]}i - i32(ki * ${u32(dh)});`,
-      `    if (ty < 0i || ty % ${sh}i != 0i) { continue; }`,
-      `    let yq = ty / ${sh}i;`,
-      `    if (yq >= ${HO}i) { continue; }`,
-      `    for (var kj = 0u; kj < ${u32(KW)}; kj++) {`,
-      `      let tx = iw + ${p.padding[1][0]}i - i32(kj * ${u32(dw)});`,
-      `      if (tx < 0i || tx % ${sw}i != 0i) { continue; }`,
-      `      let xq = tx / ${sw}i;`,
-      `      if (xq >= ${WO}i) { continue; }`,
-      ...[...gl.lines, ...wl.lines].map((l) => "      " + l),
-      `      acc = acc + ${gl.value} * ${wl.value};`,
-      "    }",
-      "  }",
-      "}",
-      `out0[i] = acc;`,
-    ];
-  });
+  return perInvocation(
+    "conv2d_input_grad_fallback",
+    prod(inputShape),
+    ins,
+    { dtype: dt, size: prod(inputShape) },
+    (i) => {
+      const [n, ic, ih, iw] = decodeIndex(i, inputShape);
+      const gl = load(ins, 0, [n, "oc", "u32(yq)", "u32(xq)"], "gv");
+      const wl = load(ins, 1, ["oc", "ci", "ki", "kj"], "wv");
+      return [
+        `let n = ${n}; let ic = ${ic}; let ih = i32(${ih}); let iw = i32(${iw});`,
+        `let grp = ic / ${u32(Cg)};`,
+        `let ci = ic % ${u32(Cg)};`,
+        `var acc = ${zero(dt)};`,
+        `for (var oc = grp * ${u32(og)}; oc < (grp + 1u) * ${u32(og)}; oc++) {`,
+        `  for (var ki = 0u; ki < ${u32(KH)}; ki++) {`,
+        `    let ty = ih + ${p.padding[0][0]}i - i32(ki * ${u32(dh)});`,
+        `    if (ty < 0i || ty % ${sh}i != 0i) { continue; }`,
+        `    let yq = ty / ${sh}i;`,
+        `    if (yq >= ${HO}i) { continue; }`,
+        `    for (var kj = 0u; kj < ${u32(KW)}; kj++) {`,
+        `      let tx = iw + ${p.padding[1][0]}i - i32(kj * ${u32(dw)});`,
+        `      if (tx < 0i || tx % ${sw}i != 0i) { continue; }`,
+        `      let xq = tx / ${sw}i;`,
+        `      if (xq >= ${WO}i) { continue; }`,
+        ...[...gl.lines, ...wl.lines].map((l) => "      " + l),
+        `      acc = acc + ${gl.value} * ${wl.value};`,
+        "    }",
+        "  }",
+        "}",
+        `out0[i] = acc;`,
+      ];
+    },
+  );
 }
 
 /** Gradient of conv2d with respect to its weight: x, dy [N,O,Ho,Wo] → dw of `weightShape`. */
@@ -182,85 +184,5 @@ export function conv2dWeightGradFallback(
       "}",
       `out0[i] = acc;`,
     ];
-  });
-}
-
-/** `take` along `axis`: out = x[..., idx[j...], ...]; out-of-range indices are clamped (the CPU reference throws). */
-export function gatherFallback(x: ViewInput, idx: ViewInput, axis: number, outShape: readonly number[]): KernelProgram {
-  const xShape = x.view[x.view.length - 1].shape;
-  const idxRank = idx.view[idx.view.length - 1].shape.length;
-  const ins = [x, idx];
-  const size = prod(outShape);
-  return perInvocation("gather_fallback", size, ins, { dtype: x.dtype, size }, (i) => {
-    const c = decodeIndex(i, outShape);
-    const il = load(ins, 1, c.slice(axis, axis + idxRank), "at");
-    const xl = load(ins, 0, [...c.slice(0, axis), "k", ...c.slice(axis + idxRank)], "xv");
-    return [
-      ...il.lines,
-      `let k = u32(clamp(${il.value}, 0i, ${xShape[axis] - 1}i));`,
-      ...xl.lines,
-      `out0[i] = ${store(x.dtype, xl.value)};`,
-    ];
-  });
-}
-
-/** Scatter-add along `axis` into `size` slots: the transpose of gather, one invocation per output element. */
-export function scatterAddFallback(
-  u: ViewInput,
-  idx: ViewInput,
-  axis: number,
-  outShape: readonly number[],
-): KernelProgram {
-  const idxShape = idx.view[idx.view.length - 1].shape;
-  const k = prod(idxShape);
-  const ins = [u, idx];
-  const size = prod(outShape);
-  return perInvocation("scatter_add_fallback", size, ins, { dtype: u.dtype, size }, (i) => {
-    const c = decodeIndex(i, outShape);
-    const jc = decodeIndex("j", idxShape);
-    const il = load(ins, 1, jc, "at");
-    const ul = load(ins, 0, [...c.slice(0, axis), ...jc, ...c.slice(axis + 1)], "uv");
-    return [
-      `let s = i32(${c[axis]});`,
-      `var acc = ${zero(u.dtype)};`,
-      `for (var j = 0u; j < ${u32(k)}; j++) {`,
-      ...il.lines.map((l) => "  " + l),
-      `  if (${il.value} != s) { continue; }`,
-      ...ul.lines.map((l) => "  " + l),
-      `  acc = acc + ${ul.value};`,
-      "}",
-      `out0[i] = acc;`,
-    ];
-  });
-}
-
-/**
- * Threefry-2x32 random bits in JAX's original layout (the CPU reference's): counters `i` and `half + i` are hashed
- * together and land at `out[i]` and `out[half + i]`.
- */
-export function randomBitsFallback(key: ViewInput, shape: readonly number[]): KernelProgram {
-  const n = prod(shape);
-  const half = Math.ceil(n / 2);
-  const rot = [13, 15, 26, 6, 17, 29, 16, 24];
-  const k0 = load([key], 0, ["0u"], "k0");
-  const k1 = load([key], 0, ["1u"], "k1");
-  return perInvocation("random_bits_fallback", half, [key], { dtype: "u32", size: n }, (i) => {
-    const lines = [
-      ...k0.lines,
-      ...k1.lines,
-      `let ks = array<u32, 3>(${k0.value}, ${k1.value}, ${k0.value} ^ ${k1.value} ^ 0x1bd11bdau);`,
-      `let hiIndex = ${u32(half)} + ${i};`,
-      `var x0 = ${i} + ks[0];`,
-      `var x1 = select(0u, hiIndex, hiIndex < ${u32(n)}) + ks[1];`,
-    ];
-    for (let g = 0; g < 5; g++) {
-      for (let r = 0; r < 4; r++) {
-        const s = rot[(g & 1) * 4 + r];
-        lines.push(`x0 = x0 + x1; x1 = ((x1 << ${s}u) | (x1 >> ${32 - s}u)) ^ x0;`);
-      }
-      lines.push(`x0 = x0 + ks[${(g + 1) % 3}]; x1 = x1 + ks[${(g + 2) % 3}] + ${g + 1}u;`);
-    }
-    lines.push(`out0[${i}] = x0;`, `if (hiIndex < ${u32(n)}) { out0[hiIndex] = x1; }`);
-    return lines;
   });
 }

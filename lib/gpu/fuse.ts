@@ -13,7 +13,9 @@
 import type { Aval, Graph, Var } from "../core/graph.ts";
 import type { Expr } from "../../kernels/expr.ts";
 import { applyMovement, contiguousView, padView, reshapeView, sliceView, type View } from "../../kernels/view.ts";
-import { isLoad, type LLoad, type LNode, lowerExpr, lstats, mapLoads } from "./fuse_expr.ts";
+import { isIdentityView, isLoad, type LLoad, type LNode, lowerExpr, lstats, mapLoads } from "./fuse_expr.ts";
+import { prod } from "../../kernels/wgsl.ts";
+import { mergeExprs, reshapeExpr, toEpilogue } from "./fuse_rewrite.ts";
 
 /** A fused elementwise kernel writing `outs` (all of `shape`) from the buffers of `srcs`. */
 export interface ElementwiseKernelSpec {
@@ -33,6 +35,9 @@ export interface ReduceKernelSpec {
   readonly expr: Expr;
   readonly srcs: readonly number[];
   readonly outs: readonly [number];
+  /** A fused elementwise consumer, evaluated per output with the reduced value as `acc`; reads `epSrcs`. */
+  readonly epilogue?: Expr;
+  readonly epSrcs?: readonly number[];
 }
 
 /** A non-elementwise primitive whose inputs are buffers read through views. */
@@ -45,6 +50,9 @@ export interface OpKernelSpec {
   readonly out: Aval;
   readonly srcs: readonly number[];
   readonly outs: readonly [number];
+  /** A fused elementwise consumer (matmul only), evaluated per output with the product as `acc`; reads `epSrcs`. */
+  readonly epilogue?: Expr;
+  readonly epSrcs?: readonly number[];
 }
 
 /** What one kernel computes, before code generation. */
@@ -65,6 +73,8 @@ export interface FusedGraph {
   readonly kernels: readonly KernelSpec[];
   /** Avals of all materialized variables (graph variables and synthetic ones the fuser made). */
   readonly avals: ReadonlyMap<number, Aval>;
+  /** Graph outputs that are a reshape of another materialized variable and share its buffer: output → variable. */
+  readonly aliases: ReadonlyMap<number, number>;
 }
 
 const ELEMENTWISE = new Set([
@@ -161,6 +171,7 @@ class Fuser {
   readonly #materialized = new Set<number>();
   readonly #kernels: { order: number; spec: KernelSpec }[] = [];
   readonly #literals = new Map<number, number>();
+  readonly #aliases = new Map<number, number>();
   #nextSynthetic: number;
 
   constructor(graph: Graph, opts: FuseOptions) {
@@ -203,12 +214,21 @@ class Fuser {
       } else if (OPS.has(e.prim)) this.#op(out, e.prim, e.params, ins);
       else throw new Error(`compileGpu: primitive ${e.prim} has no GPU lowering`);
       const many = (consumers.get(out.id) ?? 0) >= 2;
-      if (outputs.has(out.id) || (many && !this.#cheap(this.#lazy.get(out.id)!))) this.#materialize(out.id);
+      const lz = this.#lazy.get(out.id)!;
+      if (
+        outputs.has(out.id) && isLoad(lz) && lz.src !== out.id && this.#materialized.has(lz.src) &&
+        isIdentityView(lz.view, prod(this.#avals.get(lz.src)!.shape))
+      ) {
+        // A reshape of a materialized value: the output shares its buffer instead of copying it.
+        this.#aliases.set(out.id, lz.src);
+      } else if (outputs.has(out.id) || (many && !this.#cheap(lz))) this.#materialize(out.id);
     });
-    const kernels = this.#kernels.sort((a, b) => a.order - b.order).map((k) => k.spec);
+    const sorted = this.#kernels.sort((a, b) => a.order - b.order).map((k) => k.spec);
+    const keep = new Set([...outputs].map((id) => this.#aliases.get(id) ?? id));
+    const kernels = mergeSiblings(fuseEpilogues(sorted, keep, this.#avals, this.#maxSrcs + 1), keep, this.#maxSrcs + 1);
     const avals = new Map<number, Aval>();
     for (const id of this.#materialized) avals.set(id, this.#avals.get(id)!);
-    return { kernels, avals };
+    return { kernels, avals, aliases: this.#aliases };
   }
 
   #leaf(v: Var, order: number) {
@@ -254,17 +274,21 @@ class Fuser {
     this.#kernels.push({ order, spec });
   }
 
-  /** Materializes the biggest lazy input until `build()` fits the limits. */
+  /**
+   * Materializes lazy inputs until `build()` fits the limits: when too many buffers are bound, the input reading the
+   * most of them (materializing one that reads a single buffer would not help); when too big, the biggest input.
+   */
   #shrink(ins: readonly number[], build: () => LNode): LNode {
     let node = build();
     while (!this.#fits(node)) {
-      const candidates = [...new Set(ins)].filter((id) => !isLoad(this.#lazy.get(id)!));
-      if (candidates.length === 0) break;
-      const size = (id: number) => {
+      const tooManySrcs = this.#stats(node).srcs.size > this.#maxSrcs;
+      const score = (id: number) => {
         const s = this.#stats(this.#lazy.get(id)!);
-        return s.srcs.size * 1000 + s.computeNodes;
+        return tooManySrcs ? (s.srcs.size > 1 ? s.srcs.size * 1000 + s.computeNodes : 0) : s.computeNodes;
       };
-      candidates.sort((a, b) => size(b) - size(a));
+      const candidates = [...new Set(ins)].filter((id) => !isLoad(this.#lazy.get(id)!) && score(id) > 0);
+      if (candidates.length === 0) break;
+      candidates.sort((a, b) => score(b) - score(a));
       this.#materialize(candidates[0]);
       node = build();
     }
@@ -277,80 +301,86 @@ class Fuser {
     this.#lazy.set(out.id, node);
   }
 
-  /** The lazy value of `id` seen through a movement; materializes `id` when the movement cannot go inside. */
-  #move(id: number, f: (v: View) => View, opts: { broadcast?: boolean; pad?: boolean } = {}): LNode {
-    let lz = this.#lazy.get(id)!;
-    if (isLoad(lz)) return { ...lz, view: f(lz.view) };
+  /**
+   * The lazy value of `id` seen through a movement; materializes `id` when the movement cannot go inside. With
+   * `keepLiterals`, one-element constants keep their view (a concat never selects them outside their block).
+   */
+  #move(
+    id: number,
+    f: (v: View) => View,
+    opts: { broadcast?: boolean; pad?: boolean; keepLiterals?: boolean } = {},
+  ): LNode {
+    const g = (l: LLoad): LNode => (opts.keepLiterals && this.#isLiteral(l) ? l : { ...l, view: f(l.view) });
+    const lz = this.#lazy.get(id)!;
+    if (isLoad(lz)) return g(lz);
     const s = this.#stats(lz);
     if (s.hasConcat || opts.pad || (opts.broadcast && s.computeNodes > CHEAP)) {
       this.#materialize(id);
-      lz = this.#lazy.get(id)! as LLoad;
-      return { ...lz, view: f((lz as LLoad).view) };
+      return g(this.#lazy.get(id) as LLoad);
     }
-    return mapLoads(lz, (l) => ({ ...l, view: f(l.view) }));
+    return mapLoads(lz, g);
+  }
+
+  /** Input `id` of a concat along `axis`, placed at `offset` of `extent` (padded; the padding is never selected). */
+  #shifted(id: number, axis: number, offset: number, extent: number): LNode {
+    const shape = this.#avals.get(id)!.shape;
+    const lo = shape.map((_, i) => i === axis ? offset : 0);
+    const hi = shape.map((d, i) => i === axis ? extent - offset - d : 0);
+    return this.#move(id, (v) => padView(v, lo, hi, 0), { keepLiterals: true });
   }
 
   #concat(out: Var, axis: number, ins: readonly number[], order: number) {
-    const sizes = ins.map((id) => this.#avals.get(id)!.shape[axis]);
-    const total = sizes.reduce((a, b) => a + b, 0);
-    const shape = out.aval.shape;
-    // An input padded to the full extent; outside its block the value is never selected, so the pad may stay inside.
-    const shifted = (id: number, offset: number): LNode => {
-      const lo = shape.map((_, i) => i === axis ? offset : 0);
-      const hi = shape.map((_, i) => i === axis ? total - offset - sizes[ins.indexOf(id)] : 0);
-      return this.#move(id, (v) => padView(v, lo, hi, 0));
-    };
-    const offsets = sizes.map((_, k) => sizes.slice(0, k).reduce((a, b) => a + b, 0));
-    const build = () =>
-      ({
-        op: "concat",
-        axis,
-        sizes,
-        dtype: out.aval.dtype,
-        args: ins.map((id, k) => shifted(id, offsets[k])),
-      }) as LNode;
-    let node = this.#shrink(ins, build);
-    if (!this.#fits(node)) node = this.#chunkedConcat(out, axis, ins, sizes, order);
-    this.#lazy.set(out.id, node);
+    const node = this.#shrink(ins, () => this.#concatNode(out.aval, axis, ins));
+    this.#lazy.set(out.id, this.#fits(node) ? node : this.#chunkedConcat(out, axis, ins, order));
   }
 
-  /** A concat of more buffers than a kernel may bind: concats of consecutive groups into synthetic variables first. */
-  #chunkedConcat(out: Var, axis: number, ins: readonly number[], sizes: readonly number[], order: number): LNode {
-    const per = Math.max(2, this.#maxSrcs);
-    const parts: number[] = [];
-    const partSizes: number[] = [];
-    const groups = Math.ceil(ins.length / per);
-    for (let g = 0; g < groups; g++) {
-      const ids = ins.slice(g * per, (g + 1) * per);
-      const sz = sizes.slice(g * per, (g + 1) * per);
-      const extent = sz.reduce((a, b) => a + b, 0);
-      const shape = out.aval.shape.map((d, i) => i === axis ? extent : d);
-      const id = this.#nextSynthetic++;
-      const aval: Aval = { shape, dtype: out.aval.dtype };
-      this.#avals.set(id, aval);
-      this.#order.set(id, order - 1 + (g + 1) / (groups + 1));
-      const offs = sz.map((_, k) => sz.slice(0, k).reduce((a, b) => a + b, 0));
-      const args = ids.map((src, k) => {
-        const lo = shape.map((_, i) => i === axis ? offs[k] : 0);
-        const hi = shape.map((_, i) => i === axis ? extent - offs[k] - sz[k] : 0);
-        return this.#move(src, (v) => padView(v, lo, hi, 0));
-      });
-      this.#lazy.set(id, { op: "concat", axis, sizes: sz, dtype: aval.dtype, args } as LNode);
-      this.#materialize(id);
-      parts.push(id);
-      partSizes.push(extent);
-    }
-    if (parts.length > this.#maxSrcs) {
-      return this.#chunkedConcat(out, axis, parts, partSizes, order);
-    }
-    const total = partSizes.reduce((a, b) => a + b, 0);
-    const args = parts.map((id, k) => {
-      const off = partSizes.slice(0, k).reduce((a, b) => a + b, 0);
-      const lo = out.aval.shape.map((_, i) => i === axis ? off : 0);
-      const hi = out.aval.shape.map((_, i) => i === axis ? total - off - partSizes[k] : 0);
-      return this.#move(id, (v) => padView(v, lo, hi, 0));
+  #concatNode(aval: Aval, axis: number, ins: readonly number[]): LNode {
+    const sizes = ins.map((id) => this.#avals.get(id)!.shape[axis]);
+    const total = sizes.reduce((a, b) => a + b, 0);
+    let offset = 0;
+    const args = ins.map((id, k) => {
+      const arg = this.#shifted(id, axis, offset, total);
+      offset += sizes[k];
+      return arg;
     });
-    return { op: "concat", axis, sizes: partSizes, dtype: out.aval.dtype, args } as LNode;
+    return { op: "concat", axis, sizes, dtype: aval.dtype, args } as LNode;
+  }
+
+  /**
+   * A concat that reads more buffers than a kernel may bind: consecutive groups that fit are concatenated into
+   * synthetic variables first (recursively), then those are concatenated.
+   */
+  #chunkedConcat(out: Var, axis: number, ins: readonly number[], order: number): LNode {
+    const groups: number[][] = [];
+    let current: number[] = [];
+    let srcs = new Set<number>();
+    for (const id of ins) {
+      let own = this.#stats(this.#lazy.get(id)!).srcs;
+      if (own.size > this.#maxSrcs) {
+        this.#materialize(id);
+        own = this.#stats(this.#lazy.get(id)!).srcs;
+      }
+      const union = new Set([...srcs, ...own]);
+      if (current.length && union.size > this.#maxSrcs) {
+        groups.push(current);
+        current = [];
+        srcs = new Set(own);
+      } else srcs = union;
+      current.push(id);
+    }
+    groups.push(current);
+    const parts = groups.map((ids, g) => {
+      const extent = ids.reduce((s, id) => s + this.#avals.get(id)!.shape[axis], 0);
+      const aval: Aval = { shape: out.aval.shape.map((d, i) => i === axis ? extent : d), dtype: out.aval.dtype };
+      const id = this.#nextSynthetic++;
+      this.#avals.set(id, aval);
+      this.#order.set(id, order - 1 + (g + 1) / (groups.length + 1));
+      this.#lazy.set(id, this.#concatNode(aval, axis, ids));
+      this.#materialize(id);
+      return id;
+    });
+    if (parts.length > this.#maxSrcs) return this.#chunkedConcat(out, axis, parts, order);
+    return this.#concatNode(out.aval, axis, parts);
   }
 
   #reduce(out: Var, op: "sum" | "max", axes: readonly number[], input: number) {
@@ -381,6 +411,93 @@ class Fuser {
     this.#materialized.add(out.id);
     this.#lazy.set(out.id, { op: "load", src: out.id, view: contiguousView(out.aval.shape), dtype: out.aval.dtype });
   }
+}
+
+/**
+ * Folds an elementwise kernel into the reduction or matmul whose result it alone reads, element for element, as that
+ * kernel's epilogue (mean = sum then divide, bias + activation after a matmul): one dispatch and one buffer less.
+ * `keep` holds variables that must keep their own buffer (outputs).
+ */
+function fuseEpilogues(
+  kernels: readonly KernelSpec[],
+  keep: ReadonlySet<number>,
+  avals: ReadonlyMap<number, Aval>,
+  maxBindings: number,
+): KernelSpec[] {
+  const out: (KernelSpec | undefined)[] = [...kernels];
+  const readers = new Map<number, number[]>();
+  const producer = new Map<number, number>();
+  kernels.forEach((k, i) => {
+    const ins = k.kind === "op" ? k.inputs.map((x) => x.src) : k.srcs;
+    for (const v of new Set(ins)) readers.set(v, [...(readers.get(v) ?? []), i]);
+    for (const v of k.outs) producer.set(v, i);
+  });
+  kernels.forEach((e, i) => {
+    if (e.kind !== "elementwise" || e.outs.length !== 1 || e.expr.nodes.some((n) => n.op === "concat")) return;
+    for (const r of e.srcs) {
+      const pi = producer.get(r);
+      const p = pi === undefined ? undefined : out[pi];
+      if (!p || keep.has(r) || readers.get(r)?.length !== 1) continue;
+      if (!(p.kind === "reduce" || (p.kind === "op" && p.prim === "matmul")) || p.epilogue) continue;
+      const shape = avals.get(r)!.shape;
+      if (prod(shape) !== prod(e.shape)) continue;
+      const ep = toEpilogue(e.expr, e.srcs.indexOf(r), shape);
+      if (!ep) continue;
+      const epSrcs = e.srcs.filter((v) => v !== r);
+      const own = p.kind === "op" ? p.inputs.length : p.srcs.length;
+      if (own + epSrcs.length + 1 > maxBindings) continue;
+      out[pi!] = undefined;
+      out[i] = { ...p, outs: e.outs as [number], epilogue: ep, epSrcs };
+      return;
+    }
+  });
+  return out.filter((k): k is KernelSpec => k !== undefined);
+}
+
+/**
+ * Merges elementwise kernels over the same shape into multi-output kernels: a later kernel joins an earlier one that
+ * it reads element for element, or shares an input with, when nothing in between reads the earlier one's outputs
+ * (the merged kernel runs at the later position). An optimizer update (new moment, new variance, new parameter) then
+ * becomes one dispatch reading the gradient once.
+ */
+function mergeSiblings(kernels: readonly KernelSpec[], keep: ReadonlySet<number>, maxBindings: number): KernelSpec[] {
+  const list: KernelSpec[] = [];
+  const insOf = (k: KernelSpec) =>
+    k.kind === "op"
+      ? [...k.inputs.map((x) => x.src), ...(k.epSrcs ?? [])]
+      : k.kind === "reduce"
+      ? [...k.srcs, ...(k.epSrcs ?? [])]
+      : k.srcs;
+  const readers = new Map<number, number>();
+  for (const k of kernels) for (const v of new Set(insOf(k))) readers.set(v, (readers.get(v) ?? 0) + 1);
+  for (const b of kernels) {
+    let merged: KernelSpec = b;
+    if (b.kind === "elementwise") {
+      for (let j = list.length - 1; j >= 0; j--) {
+        const a = list[j];
+        if (a.kind !== "elementwise" || prod(a.shape) !== prod(b.shape)) continue;
+        if (a.expr.nodes.some((n) => n.op === "concat") || b.expr.nodes.some((n) => n.op === "concat")) continue;
+        const between = list.slice(j + 1);
+        if (between.some((k) => insOf(k).some((v) => a.outs.includes(v)))) continue;
+        const related = b.srcs.some((v) => a.outs.includes(v) || a.srcs.includes(v));
+        if (!related) continue;
+        const fromA = b.srcs.map((v) => a.outs.indexOf(v));
+        // Both write their outputs in row-major order, so `b` may be re-expressed over `a`'s coordinates.
+        const bExpr = a.shape.join() === b.shape.join() ? b.expr : reshapeExpr(b.expr, a.shape);
+        const m = mergeExprs(a.expr, a.srcs, bExpr, b.srcs, fromA, prod(b.shape));
+        if (!m || m.srcs.length + a.outs.length + b.outs.length > maxBindings) continue;
+        list.splice(j, 1);
+        // An output of `a` that only `b` read is now computed inside the kernel and need not be written.
+        const drop = a.outs.map((v) => !keep.has(v) && b.srcs.includes(v) && readers.get(v) === 1);
+        const expr = { ...m.expr, outputs: m.expr.outputs.filter((_, i) => i >= a.outs.length || !drop[i]) };
+        const outs = [...a.outs.filter((_, i) => !drop[i]), ...b.outs];
+        merged = { kind: "elementwise", shape: a.shape, expr, srcs: m.srcs, outs };
+        break;
+      }
+    }
+    list.push(merged);
+  }
+  return list;
 }
 
 /** Which equations contribute to the outputs. */

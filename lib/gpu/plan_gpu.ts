@@ -10,16 +10,23 @@ import type { TypedArray } from "../core/dtype.ts";
 import type { Gpu } from "./device.ts";
 import { toGpuWords } from "../../kernels/runner.ts";
 import type { PlanDispatch, StaticPlan } from "./plan.ts";
-import { type BufferMaker, BufferStore, GpuTensor } from "./plan_tensor.ts";
+import { type BufferMaker, BufferStore, GpuTensor, mapRead } from "./plan_tensor.ts";
 
 /** What the plan machinery has created on one GPU, for asserting that a replay allocates nothing. */
 export interface PlanCounters {
+  /** GPU buffers created by plans (including readback staging buffers). */
   buffersCreated: number;
+  /** Bytes of those buffers. */
   bytesAllocated: number;
+  /** Compute pipelines compiled (cache misses). */
   pipelinesCompiled: number;
+  /** Pipelines found in the cache, shared with an earlier plan or dispatch. */
   pipelineCacheHits: number;
+  /** Bind groups created (once per dispatch of a plan). */
   bindGroupsCreated: number;
+  /** Plans instantiated. */
   plansBuilt: number;
+  /** Replays submitted. */
   replays: number;
 }
 
@@ -56,7 +63,10 @@ export function planCounters(gpu: Gpu): Readonly<PlanCounters> {
 }
 
 /** The compute pipeline for a dispatch, compiled once per device and WGSL source. */
-export function pipelineFor(gpu: Gpu, d: Pick<PlanDispatch, "label" | "code" | "bindings">): Promise<GPUComputePipeline> {
+export function pipelineFor(
+  gpu: Gpu,
+  d: Pick<PlanDispatch, "label" | "code" | "bindings">,
+): Promise<GPUComputePipeline> {
   const st = stateOf(gpu.device);
   const key = d.bindings.map((b) => (b.write ? "w" : "r")).join("") + "\n" + d.code;
   let p = st.pipelines.get(key);
@@ -116,10 +126,16 @@ export function bufferMaker(gpu: Gpu): BufferMaker {
 /** One input of a replay: host data (uploaded into the plan's input buffer) or a GPU handle. */
 export type PlanInput = TypedArray | GpuTensor;
 
+/** Options of a plan on a device. */
+export interface GpuPlanOptions {
+  /** Outputs copied back to the host with every replay (their handles' `read()` is already under way). */
+  readonly readback?: Iterable<number>;
+  /** Replays whose readbacks may be in flight at once (staging buffers per read-back output; default 3). */
+  readonly depth?: number;
+}
+
 /** Options of one replay. */
 export interface ReplayOptions {
-  /** Output indices to read back with this replay; their handles then hold the values. */
-  readonly readback?: ReadonlySet<number>;
   /** Measure the compute pass with timestamp queries (when the device has them); see {@link GpuPlan.lastGpuTimeNs}. */
   readonly timing?: boolean;
 }
@@ -135,12 +151,17 @@ export class GpuPlan {
   readonly #stores: (BufferStore | undefined)[];
   readonly #pipelines: GPUComputePipeline[];
   readonly #bindGroups: GPUBindGroup[];
+  readonly #swaps = new Map<BufferStore, GPUBuffer>();
+  readonly #rings: { readonly output: number; readonly staging: GPUBuffer[]; readonly pending: Promise<unknown>[] }[];
+  readonly #depth: number;
+  #replays = 0;
   #queue: Promise<unknown> = Promise.resolve();
   #timing: { query: GPUQuerySet; resolve: GPUBuffer; store: BufferStore } | undefined;
   #gpuTimeNs: number | undefined;
   #destroyed = false;
+  #validated = false;
 
-  private constructor(gpu: Gpu, plan: StaticPlan, pipelines: GPUComputePipeline[]) {
+  private constructor(gpu: Gpu, plan: StaticPlan, pipelines: GPUComputePipeline[], opts: GpuPlanOptions) {
     this.#gpu = gpu;
     this.#plan = plan;
     this.#maker = bufferMaker(gpu);
@@ -149,7 +170,11 @@ export class GpuPlan {
       b.role === "input" || b.role === "output" ? new BufferStore(this.#maker, this.#buffers[i], b.bytes) : undefined
     );
     for (const c of plan.consts) {
-      gpu.device.queue.writeBuffer(this.#buffers[c.buffer], 0, toGpuWords(c.value, c.dtype) as Float32Array<ArrayBuffer>);
+      gpu.device.queue.writeBuffer(
+        this.#buffers[c.buffer],
+        0,
+        toGpuWords(c.value, c.dtype) as Float32Array<ArrayBuffer>,
+      );
     }
     this.#pipelines = pipelines;
     const counters = stateOf(gpu.device).counters;
@@ -161,13 +186,32 @@ export class GpuPlan {
         entries: d.bindings.map((b, j) => ({ binding: j, resource: { buffer: this.#buffers[b.buffer] } })),
       });
     });
+    this.#depth = Math.max(1, opts.depth ?? 3);
+    this.#rings = [...new Set(opts.readback ?? [])].map((output) => {
+      if (!(output >= 0 && output < plan.outputs.length)) {
+        throw new Error(`compileGpu: no output ${output} to read back`);
+      }
+      const bytes = plan.buffers[plan.outputs[output].buffer].bytes;
+      const staging = Array.from(
+        { length: this.#depth },
+        () => this.#maker.createBuffer(bytes, GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST, "plan_readback"),
+      );
+      return { output, staging, pending: staging.map(() => Promise.resolve()) };
+    });
     counters.plansBuilt++;
   }
 
   /** Creates every buffer, pipeline and bind group of `plan` on `gpu`. */
-  static async create(gpu: Gpu, plan: StaticPlan): Promise<GpuPlan> {
+  static async create(gpu: Gpu, plan: StaticPlan, opts: GpuPlanOptions = {}): Promise<GpuPlan> {
     const pipelines = await Promise.all(plan.dispatches.map((d) => pipelineFor(gpu, d)));
-    return new GpuPlan(gpu, plan, pipelines);
+    gpu.device.pushErrorScope("validation");
+    const p = new GpuPlan(gpu, plan, pipelines, opts);
+    const err = await gpu.device.popErrorScope();
+    if (err) {
+      p.destroy();
+      throw new Error(`compileGpu: creating the plan's buffers and bind groups failed: ${err.message}`);
+    }
+    return p;
   }
 
   /** The static plan this was built from. */
@@ -183,8 +227,8 @@ export class GpuPlan {
   /**
    * Runs the plan once. Inputs are host arrays (uploaded into the plan's input buffers) or GPU handles (used in place
    * when they already are the plan's input buffer, e.g. a donated output of the previous replay; copied on the GPU
-   * otherwise). Resolves with one handle per output once the requested readbacks have arrived. Replays of one plan run
-   * one after another.
+   * otherwise). Resolves with one handle per output as soon as the work is submitted; read-back outputs arrive
+   * asynchronously (`read()`), so several replays can be in flight. Replays of one plan run one after another.
    */
   replay(inputs: readonly PlanInput[], opts: ReplayOptions = {}): Promise<GpuTensor[]> {
     const run = this.#queue.then(() => this.#replay(inputs, opts));
@@ -201,40 +245,51 @@ export class GpuPlan {
     const device = this.#gpu.device;
     const written = new Set<BufferStore>();
     for (const o of plan.outputs) written.add(this.#stores[o.buffer]!);
-    // Reads of buffers this replay overwrites must finish first.
+    // Reads of buffers this replay overwrites must finish first, and so must the readback that last used this slot.
+    const slot = this.#replays++ % this.#depth;
     const waits = [...new Set([...written, ...plan.inputs.map((x) => this.#stores[x.buffer]!)])].map((s) => s.pending);
-    await Promise.all(waits);
-    const enc = device.createCommandEncoder();
-    const copies: { src: GPUBuffer; dst: GPUBuffer; bytes: number }[] = [];
-    const sources = new Set<BufferStore>();
+    await Promise.all([...waits, ...this.#rings.map((r) => r.pending[slot])]);
     inputs.forEach((x, i) => {
-      const slot = plan.inputs[i];
-      const store = this.#stores[slot.buffer]!;
+      if (x instanceof GpuTensor) x.assertFresh(`compileGpu input ${i}`);
+    });
+    const slots = plan.inputs.map((x) => this.#stores[x.buffer]!);
+    const fed = inputs.map((x, i) => (x instanceof GpuTensor && x.store === slots[i] ? undefined : x));
+    const overwritten = new Set(slots.filter((_, i) => fed[i] !== undefined));
+    // A handle on one of this plan's input buffers that this call overwrites (outputs fed back at other positions)
+    // is first staged aside, before any upload or copy lands.
+    const staged = new Map<BufferStore, GPUBuffer>();
+    for (const x of fed) {
+      if (x instanceof GpuTensor && overwritten.has(x.store) && !staged.has(x.store)) {
+        staged.set(x.store, this.#swap(x.store));
+      }
+    }
+    if (staged.size) {
+      const pre = device.createCommandEncoder();
+      for (const [src, dst] of staged) pre.copyBufferToBuffer(src.buffer, 0, dst, 0, src.bytes);
+      device.queue.submit([pre.finish()]);
+    }
+    // A static plan that validates once validates always: only the first replay pays for an error scope.
+    const validate = !this.#validated;
+    if (validate) device.pushErrorScope("validation");
+    const enc = device.createCommandEncoder();
+    fed.forEach((x, i) => {
+      if (x === undefined) return;
+      const store = slots[i];
       if (x instanceof GpuTensor) {
-        x.assertFresh(`compileGpu input ${i}`);
-        if (x.store === store) return;
-        sources.add(x.store);
-        copies.push({ src: x.buffer, dst: store.buffer, bytes: Math.min(store.bytes, x.store.bytes) });
+        const src = staged.get(x.store) ?? x.buffer;
+        enc.copyBufferToBuffer(src, 0, store.buffer, 0, Math.min(store.bytes, x.store.bytes));
       } else {
-        const words = toGpuWords(x, slot.aval.dtype);
+        const words = toGpuWords(x, plan.inputs[i].aval.dtype);
         device.queue.writeBuffer(store.buffer, 0, words as Float32Array<ArrayBuffer>);
       }
       store.version++;
-      written.add(store);
     });
-    for (const s of sources) {
-      if (plan.inputs.some((x) => this.#stores[x.buffer] === s) && written.has(s)) {
-        throw new Error(
-          "compileGpu: an input handle is this plan's own input buffer at another position, which this call overwrites; " +
-            "pass it at its own position or read it first",
-        );
-      }
-    }
-    for (const c of copies) enc.copyBufferToBuffer(c.src, 0, c.dst, 0, c.bytes);
     for (const c of plan.begin) enc.copyBufferToBuffer(this.#buffers[c.src], 0, this.#buffers[c.dst], 0, c.bytes);
     const timing = opts.timing && this.#gpu.features.timestampQuery ? this.#timingState() : undefined;
     const pass = enc.beginComputePass(
-      timing ? { timestampWrites: { querySet: timing.query, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } } : {},
+      timing
+        ? { timestampWrites: { querySet: timing.query, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 } }
+        : {},
     );
     let last: GPUComputePipeline | undefined;
     plan.dispatches.forEach((d, i) => {
@@ -248,10 +303,9 @@ export class GpuPlan {
     for (const c of plan.end) enc.copyBufferToBuffer(this.#buffers[c.src], 0, this.#buffers[c.dst], 0, c.bytes);
     for (const o of plan.outputs) this.#stores[o.buffer]!.version++;
     const outs = plan.outputs.map((o) => new GpuTensor(o.aval.shape, o.aval.dtype, this.#stores[o.buffer]!));
-    const reads: Promise<void>[] = [];
-    for (const j of opts.readback ?? []) {
-      const store = outs[j].store;
-      enc.copyBufferToBuffer(store.buffer, 0, store.staging(), 0, store.bytes);
+    for (const r of this.#rings) {
+      const store = outs[r.output].store;
+      enc.copyBufferToBuffer(store.buffer, 0, r.staging[slot], 0, store.bytes);
     }
     if (timing) {
       enc.resolveQuerySet(timing.query, 0, 2, timing.resolve, 0);
@@ -259,21 +313,33 @@ export class GpuPlan {
     }
     device.queue.submit([enc.finish()]);
     stateOf(device).counters.replays++;
-    for (const j of opts.readback ?? []) {
-      const h = outs[j];
-      const p = h.store.mapStaging(h.size, h.dtype).then((d) => h.setData(d));
-      h.store.pending = p.catch(() => undefined);
-      reads.push(p);
+    for (const r of this.#rings) {
+      const h = outs[r.output];
+      const data = mapRead(r.staging[slot], h.size, h.dtype);
+      r.pending[slot] = data.catch(() => undefined);
+      h.setReadback(data);
+    }
+    if (validate) {
+      const err = await device.popErrorScope();
+      if (err) throw new Error(`compileGpu: the plan failed WebGPU validation: ${err.message}`);
+      this.#validated = true;
     }
     if (timing) {
-      const p = timing.store.mapStaging(4, "u32").then((w) => {
-        const t = new BigUint64Array((w as Uint32Array).buffer);
-        this.#gpuTimeNs = Number(t[1] - t[0]);
-      });
-      reads.push(p);
+      const w = await timing.store.mapStaging(4, "u32");
+      const t = new BigUint64Array((w as Uint32Array).buffer);
+      this.#gpuTimeNs = Number(t[1] - t[0]);
     }
-    await Promise.all(reads);
     return outs;
+  }
+
+  /** A buffer to stage an input handle through when this replay overwrites its buffer (made once per buffer). */
+  #swap(store: BufferStore): GPUBuffer {
+    let b = this.#swaps.get(store);
+    if (!b) {
+      b = this.#maker.createBuffer(store.bytes, STORAGE, "plan_swap");
+      this.#swaps.set(store, b);
+    }
+    return b;
   }
 
   #timingState() {
@@ -296,6 +362,8 @@ export class GpuPlan {
     const destroy = (b: GPUBuffer) => this.#gpu.memory.destroy(b);
     for (const s of this.#stores) s?.destroyStaging(destroy);
     for (const b of this.#buffers) destroy(b);
+    for (const b of this.#swaps.values()) destroy(b);
+    for (const r of this.#rings) r.staging.forEach(destroy);
     if (this.#timing) {
       this.#timing.store.destroyStaging(destroy);
       destroy(this.#timing.resolve);

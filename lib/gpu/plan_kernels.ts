@@ -8,7 +8,7 @@
 import type { Aval } from "../core/graph.ts";
 import type { ConvParams } from "../core/primitive.ts";
 import { elementwiseKernel } from "../../kernels/elementwise.ts";
-import { type MatmulOperandLayout, matmulKernel } from "../../kernels/matmul.ts";
+import { matmulKernel, type MatmulOperandLayout } from "../../kernels/matmul.ts";
 import type { KernelProgram } from "../../kernels/program.ts";
 import { reduceKernel } from "../../kernels/reduce.ts";
 import { contiguousOffset, type View } from "../../kernels/view.ts";
@@ -18,11 +18,10 @@ import {
   conv2dFallback,
   conv2dInputGradFallback,
   conv2dWeightGradFallback,
-  gatherFallback,
-  randomBitsFallback,
-  scatterAddFallback,
   type ViewInput,
 } from "./fallback_kernels.ts";
+import { gatherKernel, scatterAddKernel } from "../../kernels/movement.ts";
+import { randomBitsKernel } from "../../kernels/random.ts";
 import type { KernelSpec, OpKernelSpec } from "./fuse.ts";
 
 /**
@@ -60,8 +59,8 @@ const CONVS = new Set(["conv2d", "conv2dInputGrad", "conv2dWeightGrad"]);
 /** Whether the generator of `prim` reads input `index` through `view` without a copy. */
 export function acceptsView(prim: string, index: number, view: View): boolean {
   if (prim === "matmul") return matmulLayout(view) !== null;
-  // The implicit-GEMM convolutions read row-major operands from element 0.
-  if (CONVS.has(prim)) return contiguousOffset(view) === 0;
+  // The implicit-GEMM convolutions and the random-bits kernel read row-major operands from element 0.
+  if (CONVS.has(prim) || prim === "randomBits") return contiguousOffset(view) === 0;
   return index >= 0;
 }
 
@@ -75,7 +74,13 @@ export function kernelProgram(spec: KernelSpec, avals: ReadonlyMap<number, Aval>
     case "elementwise":
       return elementwiseKernel({ shape: spec.shape, expr: spec.expr, label: labelOf(spec) });
     case "reduce":
-      return reduceKernel({ shape: spec.shape, axes: spec.axes, op: spec.op, expr: spec.expr });
+      return reduceKernel({
+        shape: spec.shape,
+        axes: spec.axes,
+        op: spec.op,
+        expr: spec.expr,
+        epilogue: spec.epilogue,
+      });
     case "op":
       return opProgram(spec, avals);
   }
@@ -104,6 +109,7 @@ function opProgram(spec: OpKernelSpec, avals: ReadonlyMap<number, Aval>): Kernel
         dtype,
         a: matmulLayout(spec.inputs[0].view)!,
         b: matmulLayout(spec.inputs[1].view)!,
+        epilogue: spec.epilogue,
       });
     }
     case "conv2d": {
@@ -122,12 +128,28 @@ function opProgram(spec: OpKernelSpec, avals: ReadonlyMap<number, Aval>): Kernel
       return conv2dWeightGradKernel(spec.inputs[0].aval.shape, spec.inputs[1].aval.shape, cp);
     }
     case "gather":
-      return gatherFallback(ins[0], ins[1], (p as { axis: number }).axis, spec.out.shape);
-    case "scatterAdd":
-      return scatterAddFallback(ins[0], ins[1], (p as { axis: number }).axis, spec.out.shape);
+    case "scatterAdd": {
+      const [x, idx] = spec.inputs;
+      const indexed = {
+        shape: x.aval.shape,
+        dtype: x.aval.dtype,
+        idxShape: idx.aval.shape,
+        axis: (p as { axis: number }).axis,
+        view: x.view,
+        idxView: idx.view,
+      };
+      return spec.prim === "gather"
+        ? gatherKernel(indexed)
+        : scatterAddKernel({ ...indexed, size: (p as { size: number }).size });
+    }
     case "randomBits":
-      return randomBitsFallback(ins[0], spec.out.shape);
+      return randomBitsKernel(spec.out.shape);
     default:
       throw new Error(`compileGpu: no GPU kernel for primitive ${spec.prim}`);
   }
+}
+
+/** Whether a non-elementwise primitive's generator can fuse an elementwise epilogue. */
+export function takesEpilogue(prim: string): boolean {
+  return prim === "matmul";
 }

@@ -19,6 +19,14 @@ export interface BufferMaker {
   createBuffer(bytes: number, usage: number, label: string): GPUBuffer;
 }
 
+/** Maps a MAP_READ buffer (after a submitted copy into it) and decodes `size` elements of `dtype`. */
+export async function mapRead(buffer: GPUBuffer, size: number, dtype: DType): Promise<TypedArray> {
+  await buffer.mapAsync(GPUMapMode.READ);
+  const words = buffer.getMappedRange(0, buffer.size).slice(0, size * 4);
+  buffer.unmap();
+  return fromGpuWords(words, dtype);
+}
+
 /** A device buffer that handles point at, with its version and the staging buffer used to read it back. */
 export class BufferStore {
   /** Incremented each time a replay writes the buffer. */
@@ -41,12 +49,8 @@ export class BufferStore {
   }
 
   /** Maps the staging buffer (after a submitted copy into it) and decodes `size` elements of `dtype`. */
-  async mapStaging(size: number, dtype: DType): Promise<TypedArray> {
-    const st = this.staging();
-    await st.mapAsync(GPUMapMode.READ);
-    const words = st.getMappedRange(0, this.bytes).slice(0, size * 4);
-    st.unmap();
-    return fromGpuWords(words, dtype);
+  mapStaging(size: number, dtype: DType): Promise<TypedArray> {
+    return mapRead(this.staging(), size, dtype);
   }
 
   /** Destroys the staging buffer, if any (the main buffer belongs to its plan). */
@@ -64,15 +68,14 @@ export class GpuTensor {
   readonly dtype: DType;
   readonly #store: BufferStore;
   readonly #version: number;
-  #data: TypedArray | undefined;
+  #data: Promise<TypedArray> | undefined;
 
   /** @internal Handles are made by compiled GPU functions. */
-  constructor(shape: readonly number[], dtype: DType, store: BufferStore, data?: TypedArray) {
+  constructor(shape: readonly number[], dtype: DType, store: BufferStore) {
     this.shape = Object.freeze([...shape]);
     this.dtype = dtype;
     this.#store = store;
     this.#version = store.version;
-    this.#data = data;
   }
 
   /** The device buffer (row-major, 4 bytes per element, possibly longer than the tensor). */
@@ -102,29 +105,31 @@ export class GpuTensor {
 
   /** Throws a clear error when the handle is stale. */
   assertFresh(what = "GpuTensor"): void {
-    if (this.stale) {
-      throw new Error(
-        `${what}: ${this} was overwritten (its input was donated, or its plan ran again); read or pass it before that`,
-      );
-    }
+    if (this.stale) throw new Error(this.#staleMessage(what));
   }
 
-  /** The values, read back from the GPU (cached when the plan already read this output back). */
+  #staleMessage(what: string): string {
+    return `${what}: ${this} was overwritten (its input was donated, or its plan ran again); read or pass it before that`;
+  }
+
+  /**
+   * The values, read back from the GPU. Outputs that the plan reads back with every call already have theirs on the
+   * way (copied in the call's own command buffer), so this never waits for a later call.
+   */
   read(): Promise<TypedArray> {
-    if (this.#data) return Promise.resolve(this.#data);
-    this.assertFresh("read");
+    if (this.#data) return this.#data;
+    if (this.stale) return Promise.reject(new Error(this.#staleMessage("read")));
     const store = this.#store;
-    const result = store.pending.then(async () => {
+    const result = store.pending.then(() => {
       this.assertFresh("read");
-      if (this.#data) return this.#data;
       const device = store.maker.device;
       const enc = device.createCommandEncoder();
       enc.copyBufferToBuffer(store.buffer, 0, store.staging(), 0, store.bytes);
       device.queue.submit([enc.finish()]);
-      this.#data = await store.mapStaging(this.size, this.dtype);
-      return this.#data;
+      return store.mapStaging(this.size, this.dtype);
     });
     store.pending = result.catch(() => undefined);
+    this.#data = result;
     return result;
   }
 
@@ -134,8 +139,8 @@ export class GpuTensor {
     return new Tensor(this.shape, this.dtype, { data });
   }
 
-  /** @internal Records values a plan read back together with its replay. */
-  setData(data: TypedArray): void {
+  /** @internal Records the readback a plan started together with the replay that made this handle. */
+  setReadback(data: Promise<TypedArray>): void {
     this.#data = data;
   }
 

@@ -102,7 +102,7 @@ export function hostLogMel(wave: Float32Array, fe: FrontEndOptions, mask?: Float
   const power = powerSpectrogram(wave, { nFft: o.nFft, hop: o.hop });
   const frames = power.shape[1];
   const p = power.data;
-  if (mask) for (let i = 0; i < p.length; i++) p[i] *= mask[i];
+  if (mask) { for (let i = 0; i < p.length; i++) p[i] *= mask[i]; }
   const mel = new Float64Array(o.nMels * frames);
   for (let f = 0; f < bins; f++) {
     for (let m = 0; m < o.nMels; m++) {

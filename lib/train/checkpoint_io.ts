@@ -14,6 +14,7 @@ import type { Model, Params, State } from "../models/common.ts";
 import { fromStateDict, toStateDict } from "../models/checkpoint.ts";
 import { getModel } from "../models/registry.ts";
 import type { OptState } from "./optim.ts";
+import type { InputSettings } from "./batches.ts";
 
 /** Metadata `format` value of a training checkpoint. */
 export const TRAINING_FORMAT = "dcls-audio-training/1";
@@ -65,7 +66,9 @@ export async function saveTrainingCheckpoint(path: string, s: TrainingSnapshot):
 }
 
 function toTensor(e: SafetensorEntry, name: string, file: string): Tensor {
-  if (e.dtype !== "F32" && e.dtype !== "F64") throw new Error(`${file}: ${name} has dtype ${e.dtype}, expected F32/F64`);
+  if (e.dtype !== "F32" && e.dtype !== "F64") {
+    throw new Error(`${file}: ${name} has dtype ${e.dtype}, expected F32/F64`);
+  }
   return tensor(e.data as Float32Array | Float64Array, { shape: e.shape, dtype: e.dtype === "F64" ? "f64" : "f32" });
 }
 
@@ -86,6 +89,8 @@ export interface ModelFile {
   readonly metadata: Record<string, string>;
   /** Class names stored with the weights, if any. */
   readonly classNames?: readonly string[];
+  /** Clip length and front end the weights were trained with, if stored. */
+  readonly input?: InputSettings;
 }
 
 /** Splits a file's tensors into the model's state dict and the optimizer entries. */
@@ -116,7 +121,9 @@ export async function loadModelFile(path: string, modelName?: string): Promise<M
   const model = modelFor(path, metadata, modelName);
   const { params, state } = fromStateDict(model, modelTensors, { source: path });
   const classNames = parseJson<string[] | undefined>(path, "classNames", metadata.classNames, undefined);
-  return { model, params, state, metadata, classNames };
+  const settings = parseJson<{ input?: InputSettings }>(path, "settings", metadata.settings, {});
+  const input = parseJson<InputSettings | undefined>(path, "input", metadata.input, settings.input);
+  return { model, params, state, metadata, classNames, input };
 }
 
 /** Reads a training checkpoint written by {@link saveTrainingCheckpoint}. */

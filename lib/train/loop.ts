@@ -19,7 +19,7 @@ import { evaluate } from "../metrics/evaluate.ts";
 import type { ModelConfig, Params, State } from "../models/common.ts";
 import { getModel } from "../models/registry.ts";
 import { saveCheckpoint } from "../models/checkpoint.ts";
-import { adamw, lamb, type OptState, type Optimizer } from "./optim.ts";
+import { adamw, lamb, type Optimizer, type OptState } from "./optim.ts";
 import { learningRate } from "./schedule.ts";
 import { type Compiler, evalStep, trainStep } from "./step.ts";
 import {
@@ -161,7 +161,7 @@ function stopFlag(enabled: boolean): Effect.Effect<{ requested: boolean }, never
   const handler = () => void (flag.requested = true);
   return Effect.acquireRelease(
     Effect.sync(() => {
-      if (enabled) for (const s of signals) Deno.addSignalListener(s, handler);
+      if (enabled) { for (const s of signals) Deno.addSignalListener(s, handler); }
       return flag;
     }),
     () => Effect.sync(() => enabled && signals.forEach((s) => Deno.removeSignalListener(s, handler))),
@@ -316,9 +316,7 @@ export function trainProgram(run: TrainRun): Effect.Effect<TrainResult, TrainErr
     }
     const model = snap.model;
     const log: LogEntry[] = resumed ? yield* attemptPromise(() => readLog(files.log, snap.step)) : [];
-    yield* attemptPromise(() =>
-      Deno.writeTextFile(files.log, log.map((e) => JSON.stringify(e) + "\n").join(""))
-    );
+    yield* attemptPromise(() => Deno.writeTextFile(files.log, log.map((e) => JSON.stringify(e) + "\n").join("")));
     const append = (e: LogEntry) =>
       attemptPromise(async () => {
         log.push(e);
@@ -352,7 +350,8 @@ export function trainProgram(run: TrainRun): Effect.Effect<TrainResult, TrainErr
     const schedule = { baseLr: s.lr, warmupSteps: s.warmupSteps, totalSteps: s.steps, minLr: s.minLr };
     const start = done;
     const t0 = performance.now();
-    let tLast = t0, rate = 0, lastEval: EvalEntry | undefined;
+    let tLast = t0, rate = 0;
+    let lastEval = log.findLast((e): e is EvalEntry => e.kind === "eval");
     if (start < s.steps) {
       const firstEpoch = Math.floor(start / perEpoch), lastEpoch = Math.floor((s.steps - 1) / perEpoch);
       const batches = Stream.range(firstEpoch, lastEpoch).pipe(
@@ -405,11 +404,13 @@ export function trainProgram(run: TrainRun): Effect.Effect<TrainResult, TrainErr
     } else {
       if (lastEval?.step !== done) lastEval = yield* evalNow();
       yield* attemptPromise(() =>
-        saveCheckpoint(files.model, model, params, state, { classNames: JSON.stringify(classNames) })
+        saveCheckpoint(files.model, model, params, state, {
+          classNames: JSON.stringify(classNames),
+          input: JSON.stringify(s.input),
+        })
       );
     }
     const samplesPerSecond = seconds > 0 ? ((done - start) * s.batchSize) / seconds : 0;
-    lastEval ??= log.findLast((e): e is EvalEntry => e.kind === "eval");
     return {
       step: done,
       interrupted,

@@ -13,7 +13,7 @@ import { take } from "../ops/movement.ts";
 import { bceWithLogits } from "../ops/nn.ts";
 import { type FrontEndOptions, logMel } from "../audio/frontend.ts";
 import type { Model, Params, State } from "../models/common.ts";
-import type { OptState, Optimizer } from "./optim.ts";
+import type { Optimizer, OptState } from "./optim.ts";
 
 /** One training batch as the step sees it; random choices were made on the host from the step's key. */
 export interface StepBatch {
@@ -69,7 +69,9 @@ export interface StepOptions {
 /** Log-mels of `x`: waveforms go through the front end (with the erasing mask), 4-D input is used as it is. */
 function features(x: Tensor, frontEnd: FrontEndOptions, erasing?: Tensor): Tensor {
   if (x.ndim === 4) return x;
-  if (x.ndim !== 2) throw new Error(`train step: x must be waveforms [B, N] or log-mels [B, 1, M, T], got [${x.shape}]`);
+  if (x.ndim !== 2) {
+    throw new Error(`train step: x must be waveforms [B, N] or log-mels [B, 1, M, T], got [${x.shape}]`);
+  }
   return logMel(x, { ...frontEnd, erasing });
 }
 

@@ -1,0 +1,73 @@
+/**
+ * `deno task tag`: the top-K sound-event tags of audio files. Each file is decoded, mixed down, resampled and padded
+ * or cut to the model's clip length; a damaged, empty or non-audio file stops the command with one line naming the
+ * file and the problem.
+ * @module
+ */
+import { loadClip } from "../audio/waveform.ts";
+import { type CommandSpec, flag, num, type ParsedArgs, runCommand, str } from "./args.ts";
+import { INPUT_PRESETS } from "./data.ts";
+import {
+  BACKEND_OPTION,
+  classNamesFor,
+  clipBatches,
+  compiledModel,
+  loadWeights,
+  readClassLabels,
+  runBatched,
+  withBackend,
+} from "./inference.ts";
+
+/** The command's options. */
+export const TAG_SPEC: CommandSpec = {
+  name: "tag",
+  summary: "Print the top-K tags of audio files (WAV, FLAC, Ogg, MP3, …).",
+  positionals: { name: "<audio files…>", help: "files to tag", min: 1 },
+  options: [
+    { name: "checkpoint", kind: "string", value: "FILE", help: "trained weights (training checkpoint or model file)" },
+    { name: "model", kind: "string", value: "NAME", help: "model name (without --checkpoint: untrained weights)" },
+    { name: "labels", kind: "string", value: "CSV", help: "class_labels_indices.csv for the class names" },
+    { name: "top", kind: "int", min: 1, default: 5, help: "tags per file" },
+    { name: "json", kind: "flag", help: "print JSON: [{ file, tags: [{ label, score }] }]" },
+    { name: "batch-size", kind: "int", min: 1, default: 8, help: "clips per batch" },
+    { name: "seed", kind: "int", min: 0, default: 0, help: "seed of untrained weights (no --checkpoint)" },
+    BACKEND_OPTION,
+  ],
+  notes: ["Class names come from --labels, else from the checkpoint (its training data's classes)."],
+};
+
+async function main(a: ParsedArgs): Promise<void> {
+  const files = a.positionals;
+  const labelNames = str(a, "labels") ? await readClassLabels(str(a, "labels")!) : undefined;
+  const weights = await loadWeights({
+    checkpoint: str(a, "checkpoint"),
+    modelName: str(a, "model"),
+    seed: num(a, "seed"),
+    classes: labelNames?.length ?? 14,
+  });
+  if (weights.untrained) console.error(`tag: no --checkpoint: ${weights.model.name} has untrained weights`);
+  const classes = weights.model.config.numClasses;
+  const names = classNamesFor(classes, labelNames, weights.classNames);
+  const input = { ...(weights.input ?? { ...INPUT_PRESETS.paper, clipSamples: 320000 }), frontEndOn: "host" as const };
+  const sampleRate = input.frontEnd.sampleRate ?? 32000;
+  const waves: Float32Array[] = [];
+  for (const f of files) waves.push(await loadClip(f, { sampleRate, seconds: input.clipSamples / sampleRate }));
+  const scores = await withBackend(str(a, "backend")!, (backend) => {
+    const score = compiledModel(weights, backend, true);
+    return runBatched(clipBatches(waves, input, num(a, "batch-size")!), score);
+  });
+  const top = Math.min(num(a, "top")!, classes);
+  const results = files.map((file, i) => {
+    const row = Array.from(scores.subarray(i * classes, (i + 1) * classes));
+    const order = row.map((s, c) => [s, c] as const).sort((x, y) => y[0] - x[0]).slice(0, top);
+    return { file, tags: order.map(([score, c]) => ({ label: names[c], score })) };
+  });
+  if (flag(a, "json")) console.log(JSON.stringify(results, null, 2));
+  else {
+    for (const r of results) {
+      console.log(`${r.file}: ${r.tags.map((t) => `${t.label} ${t.score.toFixed(3)}`).join(", ")}`);
+    }
+  }
+}
+
+if (import.meta.main) await runCommand(TAG_SPEC, main);
