@@ -148,8 +148,10 @@ export function compareTables(rows: readonly CompareRow[]): string {
       dash(r.torchDclsCostInfer),
     ]),
   );
-  return `Samples/s (higher is better); ratios above 1 mean we are faster.\n\n${main}\n\n` +
-    `DCLS cost: the depthwise model's samples/s over the DCLS model's (1 = free, 2 = DCLS halves throughput).\n\n${cost}`;
+  const head = `Samples/s (higher is better); ratios above 1 mean we are faster.\n\n${main}`;
+  if (dcls.length === 0) return head;
+  return `${head}\n\nDCLS cost: the depthwise model's samples/s over the DCLS model's ` +
+    `(1 = free, 2 = DCLS halves throughput).\n\n${cost}`;
 }
 
 async function main(argv: readonly string[]): Promise<void> {
@@ -180,7 +182,11 @@ async function main(argv: readonly string[]): Promise<void> {
   const device = torch.find((r) => r.device)?.device;
   const head = `## @dcls/audio vs PyTorch, batch ${ours.batch}${ours.small ? " (small models)" : ""}\n\n` +
     `Ours: ${ours.adapter}${device ? `; PyTorch: ${device}` : ""}.\n\n`;
-  const md = head + compareTables(rows);
+  const notes = [
+    ...(ours.failed ?? []).map((f) => `Ours failed on ${f.model}: ${f.error}`),
+    ...(ours.skipped ?? []).map((m) => `Ours skipped ${m} (deadline).`),
+  ];
+  const md = head + compareTables(rows) + notes.map((n) => `\n\n${n}`).join("");
   console.log(md);
   const json = await writeResult("compare.json", { ours: ours.adapter, torch: device, batch: ours.batch, rows });
   if (json) {

@@ -24,7 +24,17 @@ import { type DispatchTimes, timeDispatches } from "./dispatch_timer.ts";
 import { leafPaths, leafRange } from "./harness.ts";
 import { classifyPlan, type DispatchInfo, type InputRole, KERNEL_CLASSES, type KernelClass } from "./kernel_classes.ts";
 import { markdownTable, progress, writeResult } from "./report.ts";
-import { benchEval, benchModel, type BenchShape, benchShape, benchTrainStep, REFERENCE_MODELS, smallVariant } from "./setup.ts";
+import {
+  benchEval,
+  benchModel,
+  type BenchShape,
+  benchShape,
+  benchTrainStep,
+  eachModel,
+  type ModelRuns,
+  REFERENCE_MODELS,
+  smallVariant,
+} from "./setup.ts";
 
 /** The command line of this script. */
 export const PROFILE_COMMAND: CommandSpec = {
@@ -41,6 +51,7 @@ export const PROFILE_COMMAND: CommandSpec = {
     { name: "peak-tflops", kind: "number", min: 0, exclusiveMin: true, default: 67, help: "FP32 peak, TFLOP/s" },
     { name: "peak-gbs", kind: "number", min: 0, exclusiveMin: true, default: 3350, help: "memory peak, GB/s" },
     { name: "small", kind: "flag", help: "nano models on small inputs (for software adapters)" },
+    { name: "deadline", kind: "number", min: 0, exclusiveMin: true, help: "seconds: skip models that would end later" },
   ],
 };
 
@@ -258,21 +269,30 @@ async function main(argv: readonly string[]): Promise<void> {
   const gpu = await requestGpu();
   progress(`adapter: ${gpu.description}`);
   if (!gpu.features.timestampQuery) throw new Error("this adapter has no timestamp queries; per-dispatch times need them");
-  const profiles: ModelProfile[] = [];
-  for (const name of names) {
-    const p = await profileModel(gpu, name, shape, {
-      step: args.values.step as "train" | "infer",
-      frontEnd: args.values["mel-input"] !== true,
-      donate: args.values["no-donate"] !== true,
-      reps: args.values.reps as number,
-      top: args.values.top as number,
-    });
-    profiles.push(p);
-    console.log(`\n${profileTables(p, peakTflops, peakGbs)}`);
-  }
-  const path = await writeResult("profile.json", { adapter: gpu.description, peakTflops, peakGbs, profiles });
+  const t0 = performance.now();
+  const save = (runs: ModelRuns<ModelProfile>) =>
+    writeResult("profile.json", { adapter: gpu.description, peakTflops, peakGbs, ...runs, profiles: runs.results });
+  const runs = await eachModel(
+    names,
+    { t0, deadlineS: args.values.deadline as number | undefined },
+    async (name) => {
+      const p = await profileModel(gpu, name, shape, {
+        step: args.values.step as "train" | "infer",
+        frontEnd: args.values["mel-input"] !== true,
+        donate: args.values["no-donate"] !== true,
+        reps: args.values.reps as number,
+        top: args.values.top as number,
+      });
+      console.log(`\n${profileTables(p, peakTflops, peakGbs)}`);
+      return p;
+    },
+    async (runs) => void (await save(runs)),
+  );
+  for (const f of runs.failed) console.log(`\nFAILED ${f.model}: ${f.error}`);
+  const path = await save(runs);
   if (path) progress(`wrote ${path}`);
   gpu.destroy();
+  if (runs.failed.length) Deno.exit(1);
 }
 
 if (import.meta.main) {

@@ -10,14 +10,16 @@
 #   extra           bench/dcls_vs_dense.ts, bench/frontend_gpu.ts, bench/profile.ts (a separate call: it recompiles)
 #   all             main, then extra
 #
+# BUDGET_S (default 540) is the whole command's time budget: our side skips the models that would run past it.
 # Our scripts run from .device/NAME.js when ../shared/device/pack.sh bundled them there (the GPU machine), else from
-# bench/NAME.ts with the local deno. Results go to $OUT (default results/bench); everything printed also goes to
-# $OUT/run_all.log. The PyTorch side needs timm: carried wheels in .whl/ are installed to /tmp/site first.
+# bench/NAME.ts with the local deno ($DENO, default deno). Results go to $OUT (default results/bench); everything
+# printed also goes to $OUT/run_all.log. The PyTorch side needs timm: wheels carried in .whl/ are installed to
+# /tmp/site first.
 set -uo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 
-only=main small="" batch="" steps="" models=""
+only=main small="" batch="" steps="" models="" budget=${BUDGET_S:-540}
 while [ $# -gt 0 ]; do
   case "$1" in
     --only) only=${2:?--only needs a value}; shift 2 ;;
@@ -25,7 +27,7 @@ while [ $# -gt 0 ]; do
     --batch) batch=${2:?--batch needs a value}; shift 2 ;;
     --steps) steps=${2:?--steps needs a value}; shift 2 ;;
     --models) models=${2:?--models needs a value}; shift 2 ;;
-    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) echo "run_all.sh: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -41,7 +43,7 @@ ours() {
   if [ -f ".device/$name.js" ] && [ -f .device/enter.sh ]; then
     bash .device/enter.sh deno run -A ".device/$name.js" "$@"
   else
-    deno run -A "bench/$name.ts" "$@"
+    "${DENO:-deno}" run -A "bench/$name.ts" "$@"
   fi
 }
 
@@ -75,6 +77,8 @@ run_torch() {
 
 run_ours() {
   local args=("${common[@]}")
+  # Our side stops starting models once the whole command's budget would run out (results so far are kept).
+  args+=(--deadline "$((budget - SECONDS - 20 > 30 ? budget - SECONDS - 20 : 30))")
   [ -n "$steps" ] && args+=(--steps "$steps")
   [ -n "$models" ] && args+=(--models "$models")
   echo "== ours: throughput ${args[*]}"

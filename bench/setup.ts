@@ -13,6 +13,7 @@ import type { Model, Params, State } from "../lib/models/common.ts";
 import { getModel } from "../lib/models/registry.ts";
 import { adamw, type OptState, type Optimizer } from "../lib/train/optim.ts";
 import { prepareGpu, type PreparedGpu } from "./harness.ts";
+import { progress } from "./report.ts";
 
 /** The paper's six models, in the order the tables list them. */
 export const REFERENCE_MODELS = [
@@ -148,4 +149,46 @@ export function normalOnGpu<K extends string>(
 /** The learning rate input of the training step (a scalar, so schedules never retrace). */
 export function learningRate(): Tensor {
   return scalar(1e-4, "f32");
+}
+
+/** What {@link eachModel} did with each model. */
+export interface ModelRuns<T> {
+  readonly results: T[];
+  /** Models not started because the deadline would have passed. */
+  readonly skipped: string[];
+  /** Models whose run threw, with the first line of the error. */
+  readonly failed: { model: string; error: string }[];
+}
+
+/**
+ * Runs `run` for each model in turn. A model is skipped when, judging from the models done so far, it would end after
+ * `deadlineS` seconds from `t0`; a model that throws is recorded and the next one runs (one kernel that does not
+ * compile should not cost the other figures). `after` runs after every model (to save partial results).
+ */
+export async function eachModel<T>(
+  names: readonly string[],
+  opts: { t0: number; deadlineS?: number },
+  run: (name: string) => Promise<T>,
+  after?: (runs: ModelRuns<T>) => Promise<void>,
+): Promise<ModelRuns<T>> {
+  const runs: ModelRuns<T> = { results: [], skipped: [], failed: [] };
+  let done = 0;
+  for (const name of names) {
+    const elapsedS = (performance.now() - opts.t0) / 1000;
+    const perModelS = done ? elapsedS / done : 0;
+    if (opts.deadlineS !== undefined && elapsedS + perModelS > opts.deadlineS) {
+      progress(`${name}: skipped (${elapsedS.toFixed(0)} s spent, ~${perModelS.toFixed(0)} s per model)`);
+      runs.skipped.push(name);
+      continue;
+    }
+    try {
+      runs.results.push(await run(name));
+    } catch (e) {
+      console.error(`${name} failed: ${e instanceof Error ? (e.stack ?? e.message) : e}`);
+      runs.failed.push({ model: name, error: (e instanceof Error ? e.message : String(e)).split("\n")[0] });
+    }
+    done++;
+    await after?.(runs);
+  }
+  return runs;
 }

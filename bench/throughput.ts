@@ -24,9 +24,11 @@ import {
   type BenchShape,
   benchShape,
   benchTrainStep,
+  eachModel,
   familyOf,
   initOnGpu,
   learningRate,
+  type ModelRuns,
   REFERENCE_MODELS,
   smallVariant,
 } from "./setup.ts";
@@ -44,6 +46,13 @@ export const THROUGHPUT_COMMAND: CommandSpec = {
     { name: "no-train", kind: "flag", help: "skip the training step" },
     { name: "no-infer", kind: "flag", help: "skip inference" },
     { name: "no-donate", kind: "flag", help: "do not donate parameters and optimizer state to the training step" },
+    {
+      name: "deadline",
+      kind: "number",
+      min: 0,
+      exclusiveMin: true,
+      help: "seconds: skip the models that would end after it (judged from the models done so far)",
+    },
   ],
 };
 
@@ -87,6 +96,10 @@ export interface ThroughputReport {
   /** Whether the training step overwrote its parameters and optimizer state in place. */
   readonly donate: boolean;
   readonly results: readonly ModelResult[];
+  /** Models left out because the deadline would have passed. */
+  readonly skipped: readonly string[];
+  /** Models whose measurement threw, with the first line of the error. */
+  readonly failed: readonly { readonly model: string; readonly error: string }[];
   readonly totalS: number;
 }
 
@@ -224,35 +237,43 @@ async function main(argv: readonly string[]): Promise<void> {
   const t0 = performance.now();
   const gpu = await requestGpu();
   progress(`adapter: ${gpu.description}; timestamp queries: ${gpu.features.timestampQuery}`);
-  const results: ModelResult[] = [];
-  for (const name of names) {
-    results.push(
-      await measureModel(gpu, name, shape, {
-        steps,
-        budgetS,
-        train: args.values["no-train"] !== true,
-        infer: args.values["no-infer"] !== true,
-        donate: args.values["no-donate"] !== true,
-      }),
-    );
-  }
-  const report: ThroughputReport = {
+  const deadlineS = args.values.deadline as number | undefined;
+  const report = (runs: ModelRuns<ModelResult>): ThroughputReport => ({
     adapter: gpu.description,
     timestampQuery: gpu.features.timestampQuery,
     small,
     batch: shape.batch,
     steps,
     donate: args.values["no-donate"] !== true,
-    results,
+    ...runs,
     totalS: (performance.now() - t0) / 1000,
-  };
+  });
+  const runs = await eachModel(
+    names,
+    { t0, deadlineS },
+    (name) =>
+      measureModel(gpu, name, shape, {
+        steps,
+        budgetS,
+        train: args.values["no-train"] !== true,
+        infer: args.values["no-infer"] !== true,
+        donate: args.values["no-donate"] !== true,
+      }),
+    // Written after every model, so a run cut short still leaves what it measured.
+    async (runs) => void (await writeResult("throughput.json", report(runs))),
+  );
+  const final = report(runs);
+  const { skipped, failed } = runs;
   console.log(
     `\n## Throughput on ${gpu.description}, batch ${shape.batch}, input 1×${shape.mels}×${shape.frames}\n\n` +
-      throughputTables(report) + `\n\nTotal ${report.totalS.toFixed(1)} s.`,
+      throughputTables(final) + `\n\nTotal ${final.totalS.toFixed(1)} s` +
+      (skipped.length ? `; skipped for the deadline: ${skipped.join(", ")}.` : ".") +
+      failed.map((f) => `\n\nFAILED ${f.model}: ${f.error}`).join(""),
   );
-  const path = await writeResult("throughput.json", report);
+  const path = await writeResult("throughput.json", final);
   if (path) progress(`wrote ${path}`);
   gpu.destroy();
+  if (failed.length) Deno.exit(1);
 }
 
 if (import.meta.main) {

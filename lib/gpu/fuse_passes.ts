@@ -1,0 +1,106 @@
+/**
+ * Passes over the fuser's kernel list: folding an elementwise consumer into the reduction or matmul that produces
+ * its input (epilogues), and merging elementwise kernels over the same elements into multi-output kernels.
+ *
+ * @module
+ */
+import type { Aval } from "../core/graph.ts";
+import { prod } from "../../kernels/wgsl.ts";
+import type { KernelSpec } from "./fuse.ts";
+import { mergeExprs, reshapeExpr, toEpilogue } from "./fuse_rewrite.ts";
+
+/** Nodes a multi-output kernel made by merging siblings may hold (keeps shaders small enough to compile fast). */
+const MAX_MERGED = 256;
+
+/**
+ * Folds an elementwise kernel into the reduction or matmul whose result it alone reads, element for element, as that
+ * kernel's epilogue (mean = sum then divide, bias + activation after a matmul): one dispatch and one buffer less.
+ * `keep` holds variables that must keep their own buffer (outputs).
+ */
+export function fuseEpilogues(
+  kernels: readonly KernelSpec[],
+  keep: ReadonlySet<number>,
+  avals: ReadonlyMap<number, Aval>,
+  maxBindings: number,
+): KernelSpec[] {
+  const out: (KernelSpec | undefined)[] = [...kernels];
+  const readers = new Map<number, number[]>();
+  const producer = new Map<number, number>();
+  kernels.forEach((k, i) => {
+    const ins = k.kind === "op" ? k.inputs.map((x) => x.src) : k.srcs;
+    for (const v of new Set(ins)) readers.set(v, [...(readers.get(v) ?? []), i]);
+    for (const v of k.outs) producer.set(v, i);
+  });
+  kernels.forEach((e, i) => {
+    if (e.kind !== "elementwise" || e.outs.length !== 1 || e.expr.nodes.some((n) => n.op === "concat")) return;
+    for (const r of e.srcs) {
+      const pi = producer.get(r);
+      const p = pi === undefined ? undefined : out[pi];
+      if (!p || keep.has(r) || readers.get(r)?.length !== 1) continue;
+      if (!(p.kind === "reduce" || (p.kind === "op" && p.prim === "matmul")) || p.epilogue) continue;
+      const shape = avals.get(r)!.shape;
+      if (prod(shape) !== prod(e.shape)) continue;
+      const ep = toEpilogue(e.expr, e.srcs.indexOf(r), shape);
+      if (!ep) continue;
+      const epSrcs = e.srcs.filter((v) => v !== r);
+      const own = p.kind === "op" ? p.inputs.length : p.srcs.length;
+      if (own + epSrcs.length + 1 > maxBindings) continue;
+      out[pi!] = undefined;
+      out[i] = { ...p, outs: e.outs as [number], epilogue: ep, epSrcs };
+      return;
+    }
+  });
+  return out.filter((k): k is KernelSpec => k !== undefined);
+}
+
+/**
+ * Merges elementwise kernels over the same shape into multi-output kernels: a later kernel joins an earlier one that
+ * it reads element for element, or shares an input with, when nothing in between reads the earlier one's outputs
+ * (the merged kernel runs at the later position). An optimizer update (new moment, new variance, new parameter) then
+ * becomes one dispatch reading the gradient once.
+ */
+export function mergeSiblings(
+  kernels: readonly KernelSpec[],
+  keep: ReadonlySet<number>,
+  maxBindings: number,
+): KernelSpec[] {
+  const list: KernelSpec[] = [];
+  const insOf = (k: KernelSpec) =>
+    k.kind === "op"
+      ? [...k.inputs.map((x) => x.src), ...(k.epSrcs ?? [])]
+      : k.kind === "reduce"
+      ? [...k.srcs, ...(k.epSrcs ?? [])]
+      : k.srcs;
+  const readers = new Map<number, number>();
+  for (const k of kernels) for (const v of new Set(insOf(k))) readers.set(v, (readers.get(v) ?? 0) + 1);
+  for (const b of kernels) {
+    let merged: KernelSpec = b;
+    if (b.kind === "elementwise") {
+      for (let j = list.length - 1; j >= 0; j--) {
+        const a = list[j];
+        if (a.kind !== "elementwise" || prod(a.shape) !== prod(b.shape)) continue;
+        if (a.expr.nodes.some((n) => n.op === "concat") || b.expr.nodes.some((n) => n.op === "concat")) continue;
+        const between = list.slice(j + 1);
+        if (between.some((k) => insOf(k).some((v) => a.outs.includes(v)))) continue;
+        const related = b.srcs.some((v) => a.outs.includes(v) || a.srcs.includes(v));
+        if (!related) continue;
+        const fromA = b.srcs.map((v) => a.outs.indexOf(v));
+        // Both write their outputs in row-major order, so `b` may be re-expressed over `a`'s coordinates.
+        const bExpr = a.shape.join() === b.shape.join() ? b.expr : reshapeExpr(b.expr, a.shape);
+        const m = mergeExprs(a.expr, a.srcs, bExpr, b.srcs, fromA, prod(b.shape));
+        if (!m || m.srcs.length + a.outs.length + b.outs.length > maxBindings || m.expr.nodes.length > MAX_MERGED) {
+          continue;
+        }
+        list.splice(j, 1);
+        // An output of `a` that only `b` read is now computed inside the kernel and need not be written.
+        const drop = a.outs.map((v) => !keep.has(v) && b.srcs.includes(v) && readers.get(v) === 1);
+        const expr = { ...m.expr, outputs: m.expr.outputs.filter((_, i) => i >= a.outs.length || !drop[i]) };
+        const outs = [...a.outs.filter((_, i) => !drop[i]), ...b.outs];
+        merged = { kind: "elementwise", shape: a.shape, expr, srcs: m.srcs, outs };
+        break;
+      }
+    }
+    list.push(merged);
+  }
+  return list;
+}
