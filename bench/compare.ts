@@ -24,31 +24,51 @@ export const COMPARE_COMMAND: CommandSpec = {
 
 /** One line of bench/pytorch_reference.py's output. */
 export interface TorchRecord {
+  /** Model family (convnext, convformer, fastvit). */
   readonly family: string;
+  /** Whether the depthwise convolutions are DCLS. */
   readonly dcls: boolean;
+  /** Parameter count. */
   readonly params?: number;
+  /** Batch size. */
   readonly batch?: number;
+  /** Whether autocast to bf16 was on. */
   readonly bf16?: boolean;
+  /** Training samples per second. */
   readonly train_samples_per_s: number;
+  /** Inference samples per second. */
   readonly infer_samples_per_s: number;
+  /** CUDA device name. */
   readonly device?: string;
 }
 
 /** One row of the comparison. */
 export interface CompareRow {
+  /** Model family. */
   readonly family: string;
+  /** Whether this is the DCLS variant. */
   readonly dcls: boolean;
+  /** Our registry name, when we measured it. */
   readonly model?: string;
+  /** Our training samples/s. */
   readonly oursTrain?: number;
+  /** PyTorch training samples/s. */
   readonly torchTrain?: number;
+  /** Ours over PyTorch, training. */
   readonly trainRatio?: number;
+  /** Our inference samples/s. */
   readonly oursInfer?: number;
+  /** PyTorch inference samples/s. */
   readonly torchInfer?: number;
+  /** Ours over PyTorch, inference. */
   readonly inferRatio?: number;
   /** For a DCLS row: the depthwise model's training samples/s over this one's, ours (how much slower DCLS is). */
   readonly oursDclsCostTrain?: number;
+  /** As `oursDclsCostTrain`, PyTorch. */
   readonly torchDclsCostTrain?: number;
+  /** As `oursDclsCostTrain`, for inference. */
   readonly oursDclsCostInfer?: number;
+  /** As `oursDclsCostInfer`, PyTorch. */
   readonly torchDclsCostInfer?: number;
 }
 
@@ -91,7 +111,9 @@ export function compareRows(ours: ThroughputReport, torch: readonly TorchRecord[
   const keys = [...new Set([...oursBy.keys(), ...torchBy.keys()])];
   const family = (k: string) => k.split("|")[0];
   const order = [...new Set(keys.map(family))];
-  keys.sort((a, b) => order.indexOf(family(a)) - order.indexOf(family(b)) || Number(a.endsWith("true")) - Number(b.endsWith("true")));
+  keys.sort((a, b) =>
+    order.indexOf(family(a)) - order.indexOf(family(b)) || Number(a.endsWith("true")) - Number(b.endsWith("true"))
+  );
   return keys.map((k) => {
     const [fam, d] = k.split("|");
     const dcls = d === "true";

@@ -28,15 +28,25 @@ export const DCLS_VS_DENSE_COMMAND: CommandSpec = {
   options: [
     { name: "batch", kind: "int", min: 1, help: "batch size (default 64; 2 with --small)" },
     { name: "steps", kind: "int", min: 1, default: 20, help: "timed replays per measurement (at most)" },
-    { name: "budget", kind: "number", min: 0, exclusiveMin: true, default: 5, help: "seconds per timed loop (at most)" },
+    {
+      name: "budget",
+      kind: "number",
+      min: 0,
+      exclusiveMin: true,
+      default: 5,
+      help: "seconds per timed loop (at most)",
+    },
     { name: "small", kind: "flag", help: "narrow, small stages (for software adapters)" },
   ],
 };
 
 /** One stage's channels and plane. */
 export interface StageShape {
+  /** Channels. */
   readonly C: number;
+  /** Height (mel axis). */
   readonly H: number;
+  /** Width (time axis). */
   readonly W: number;
 }
 
@@ -56,11 +66,17 @@ const KERNEL_COUNT = 26, GRID = 23, DENSE = 7;
 
 /** Timings of one stage. */
 export interface StageResult extends StageShape {
+  /** Batch size. */
   readonly batch: number;
+  /** DCLS layer forward (construction + convolution). */
   readonly dclsForward: FnTiming;
+  /** DCLS layer forward and backward (gradients of weight, P, SIG, bias and input). */
   readonly dclsForwardBackward: FnTiming;
+  /** Kernel construction alone, forward and backward. */
   readonly constructForwardBackward: FnTiming;
+  /** Dense depthwise 7×7 forward. */
   readonly denseForward: FnTiming;
+  /** Dense depthwise 7×7 forward and backward. */
   readonly denseForwardBackward: FnTiming;
   /** DCLS forward + backward time over the dense one. */
   readonly ratio: number;

@@ -32,14 +32,19 @@ export const FRONTEND_COMMAND: CommandSpec = {
 
 /** The front end's timing for one batch shape. */
 export interface FrontEndResult {
+  /** Clips per batch. */
   readonly batch: number;
+  /** Samples per clip. */
   readonly samples: number;
+  /** Sample rate (Hz). */
   readonly sampleRate: number;
   /** Output shape `[B, 1, mels, frames]`. */
   readonly output: readonly number[];
+  /** The measurement. */
   readonly timing: FnTiming;
   /** Milliseconds per batch (the timing's preferred clock). */
   readonly msPerBatch: number;
+  /** Clips per second. */
   readonly clipsPerS: number;
   /** Seconds of audio processed per second. */
   readonly audioSecondsPerS: number;
@@ -90,7 +95,16 @@ async function main(argv: readonly string[]): Promise<void> {
     budgetMs: (args.values.budget as number) * 1000,
   });
   const table = markdownTable(
-    ["batch", "clip s", "output", `ms/batch (${r.timing.clock})`, "wall ms/batch", "clips/s", "audio s/s", "dispatches"],
+    [
+      "batch",
+      "clip s",
+      "output",
+      `ms/batch (${r.timing.clock})`,
+      "wall ms/batch",
+      "clips/s",
+      "audio s/s",
+      "dispatches",
+    ],
     [[
       batch,
       seconds,

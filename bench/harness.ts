@@ -10,7 +10,7 @@
 import type { TypedArray } from "../lib/core/dtype.ts";
 import { type Traced, traceGraph } from "../lib/core/compile.ts";
 import { Tensor } from "../lib/core/tensor.ts";
-import { treeFlatten, type TreeDef, treeUnflatten } from "../lib/core/tree.ts";
+import { type TreeDef, treeFlatten, treeUnflatten } from "../lib/core/tree.ts";
 import type { Gpu } from "../lib/gpu/device.ts";
 import { buildPlan, type StaticPlan } from "../lib/gpu/plan.ts";
 import { GpuPlan, type PlanInput } from "../lib/gpu/plan_gpu.ts";
@@ -91,7 +91,11 @@ export function leafRange(args: readonly unknown[], argnums: readonly number[]):
 }
 
 /** Tree paths of a definition's leaves, in flattening order (as `compileGpu` gives them to the planner). */
-export function leafPaths(def: TreeDef, prefix: (string | number)[] = [], out: (string | number)[][] = []) {
+export function leafPaths(
+  def: TreeDef,
+  prefix: (string | number)[] = [],
+  out: (string | number)[][] = [],
+): (string | number)[][] {
   if (def.kind === "leaf") out.push(prefix);
   else if (def.kind === "array") def.items.forEach((d, i) => leafPaths(d, [...prefix, i], out));
   else if (def.kind === "object") def.items.forEach((d, i) => leafPaths(d, [...prefix, def.keys[i]], out));
@@ -171,6 +175,10 @@ export interface ReplayTiming {
   readonly gpuMs: number | undefined;
   /** Every timed call's GPU milliseconds. */
   readonly gpuSamplesMs: readonly number[];
+  /** Calls made in all (first, warm-up, timestamp-timed and wall-clock loop). */
+  readonly calls: number;
+  /** The last call's result. */
+  readonly last: unknown;
 }
 
 /** Options of {@link timeReplays}. */
@@ -220,7 +228,8 @@ export async function timeReplays(
   for (let i = 0; i < n; i++) out = await prepared.call(step(out));
   await queue.onSubmittedWorkDone();
   const wallMs = since(t0) / n;
-  return { firstMs, wallMs, iters: n, gpuMs: median(gpuSamplesMs), gpuSamplesMs };
+  const calls = 1 + warmup + (gpu.features.timestampQuery ? timed : 0) + n;
+  return { firstMs, wallMs, iters: n, gpuMs: median(gpuSamplesMs), gpuSamplesMs, calls, last: out };
 }
 
 /** The median, or undefined for no values. */

@@ -46,23 +46,35 @@ export type InputRole = "wave" | "data" | "param" | "dcls" | "state" | "opt";
 
 /** One dispatch with the kernel it belongs to and that kernel's class and work. */
 export interface DispatchInfo {
+  /** The dispatch's label. */
   readonly label: string;
   /** Index of the kernel (fused operation) the dispatch belongs to. */
   readonly kernel: number;
+  /** Class of its kernel. */
   readonly cls: KernelClass;
   /** FLOPs and bytes of the whole kernel (attributed to its first dispatch; 0 on the others). */
   readonly flops: number;
+  /** See `flops`. */
   readonly bytes: number;
 }
 
 /** How the classification was made: from derived kernels (exact), or from labels (the planner changed). */
 export interface Classification {
+  /** One entry per plan dispatch, in order. */
   readonly dispatches: readonly DispatchInfo[];
+  /** Where the classes come from. */
   readonly source: "kernels" | "labels";
 }
 
 const WAVE = 1, DATA = 2, PARAM = 4, DCLS = 8, STATE = 16, OPT = 32, CONSTRUCT = 64;
-const ROLE_BITS: Record<InputRole, number> = { wave: WAVE, data: DATA, param: PARAM, dcls: DCLS, state: STATE, opt: OPT };
+const ROLE_BITS: Record<InputRole, number> = {
+  wave: WAVE,
+  data: DATA,
+  param: PARAM,
+  dcls: DCLS,
+  state: STATE,
+  opt: OPT,
+};
 
 /** Every variable a kernel reads (operands, prologue and epilogue sources). */
 function kernelReads(spec: KernelSpec): number[] {
@@ -136,7 +148,13 @@ export function classifyPlan(
   if (labels.length !== plan.dispatches.length || labels.some((l, i) => l !== plan.dispatches[i].label)) {
     return {
       source: "labels",
-      dispatches: plan.dispatches.map((d, i) => ({ label: d.label, kernel: i, cls: classOfLabel(d.label), flops: 0, bytes: 0 })),
+      dispatches: plan.dispatches.map((d, i) => ({
+        label: d.label,
+        kernel: i,
+        cls: classOfLabel(d.label),
+        flops: 0,
+        bytes: 0,
+      })),
     };
   }
   const tags = new Map<number, number>();
@@ -160,7 +178,9 @@ export function classifyPlan(
     if (classes[k] !== "normalisation") return;
     for (const v of kernelReads(spec)) {
       const p = producer.get(v);
-      if (p !== undefined && fused.kernels[p].kind === "reduce" && classes[p] === "reduction") classes[p] = "normalisation";
+      if (p !== undefined && fused.kernels[p].kind === "reduce" && classes[p] === "reduction") {
+        classes[p] = "normalisation";
+      }
     }
   });
   const dispatches: DispatchInfo[] = [];

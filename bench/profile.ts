@@ -57,34 +57,53 @@ export const PROFILE_COMMAND: CommandSpec = {
 
 /** Time and work of one class. */
 export interface ClassRow {
+  /** The class. */
   readonly cls: KernelClass;
+  /** Summed dispatch milliseconds. */
   readonly ms: number;
   /** Share of the summed dispatch time, percent. */
   readonly pct: number;
+  /** Kernels of the class. */
   readonly kernels: number;
+  /** Dispatches of the class. */
   readonly dispatches: number;
+  /** FLOPs of its kernels. */
   readonly flops: number;
+  /** Minimum bytes its kernels move. */
   readonly bytes: number;
+  /** Achieved TFLOP/s. */
   readonly tflops: number;
+  /** Achieved GB/s. */
   readonly gbs: number;
 }
 
 /** One expensive kernel. */
 export interface KernelRow {
+  /** Label of its first dispatch. */
   readonly label: string;
+  /** Its class. */
   readonly cls: KernelClass;
+  /** Milliseconds (its dispatches summed). */
   readonly ms: number;
+  /** Share of the summed dispatch time, percent. */
   readonly pct: number;
+  /** Achieved TFLOP/s. */
   readonly tflops: number;
+  /** Achieved GB/s. */
   readonly gbs: number;
 }
 
 /** The profile of one model. */
 export interface ModelProfile {
+  /** Registry name. */
   readonly model: string;
+  /** What was profiled. */
   readonly step: "train" | "infer";
+  /** Whether the step started from waveforms. */
   readonly frontEnd: boolean;
+  /** Batch size. */
   readonly batch: number;
+  /** Dispatches per step. */
   readonly dispatches: number;
   /** Sum of the per-dispatch times. */
   readonly sumMs: number;
@@ -92,7 +111,9 @@ export interface ModelProfile {
   readonly onePassMs: number;
   /** Whether classes come from derived kernels ("kernels") or labels alone ("labels"). */
   readonly classifiedBy: "kernels" | "labels";
+  /** Time and work per class (classes with no dispatch left out). */
   readonly classes: readonly ClassRow[];
+  /** The most expensive kernels. */
   readonly top: readonly KernelRow[];
 }
 
@@ -111,7 +132,9 @@ function dclsParams(model: Model): Set<string> {
   const entries = model.layout().entries;
   const layers = new Set(entries.filter((e) => /\.P$/.test(e.name)).map((e) => e.name.slice(0, -2)));
   return new Set(
-    entries.filter((e) => e.kind === "param" && [...layers].some((l) => e.name.startsWith(`${l}.`)) && !e.name.endsWith(".bias"))
+    entries.filter((e) =>
+      e.kind === "param" && [...layers].some((l) => e.name.startsWith(`${l}.`)) && !e.name.endsWith(".bias")
+    )
       .map((e) => e.name),
   );
 }
@@ -193,7 +216,9 @@ export async function profileModel(
     fn = ((p: Params, s: State, o: OptState, x: Tensor, y: Tensor, lr: Tensor) =>
       step(p, s, o, features(x), y, lr)) as never;
     args = [params, state, optState, x, y, lr];
-    const optRoles = treeFlatten(optState).leaves.map((): InputRole => "opt");
+    const optRoles = treeFlatten(optState).leaves.map((): InputRole =>
+      "opt"
+    );
     roles = [...paramRoles, ...stateRoles, ...optRoles, xRole, "data", "opt"];
     if (opts.donate) donate = [0, 1, 2];
   } else {
@@ -249,7 +274,9 @@ export function profileTables(p: ModelProfile, peakTflops: number, peakGbs: numb
     p.top.map((k) => [k.label, k.cls, k.ms, k.pct, k.tflops, k.gbs]),
   );
   return `### ${p.model} (${p.step}, batch ${p.batch}${p.frontEnd ? ", from waveforms" : ""})\n\n` +
-    `${p.dispatches} dispatches; sum of dispatch times ${p.sumMs.toFixed(2)} ms, as one pass ${p.onePassMs.toFixed(2)} ms` +
+    `${p.dispatches} dispatches; sum of dispatch times ${p.sumMs.toFixed(2)} ms, as one pass ${
+      p.onePassMs.toFixed(2)
+    } ms` +
     (p.classifiedBy === "labels" ? " (classified from labels only: the planner's kernels could not be matched)" : "") +
     `\n\n${classes}\n\nMost expensive kernels:\n\n${top}`;
 }
@@ -268,10 +295,12 @@ async function main(argv: readonly string[]): Promise<void> {
   const peakTflops = args.values["peak-tflops"] as number, peakGbs = args.values["peak-gbs"] as number;
   const gpu = await requestGpu();
   progress(`adapter: ${gpu.description}`);
-  if (!gpu.features.timestampQuery) throw new Error("this adapter has no timestamp queries; per-dispatch times need them");
+  if (!gpu.features.timestampQuery) {
+    throw new Error("this adapter has no timestamp queries; per-dispatch times need them");
+  }
   const t0 = performance.now();
-  const save = (runs: ModelRuns<ModelProfile>) =>
-    writeResult("profile.json", { adapter: gpu.description, peakTflops, peakGbs, ...runs, profiles: runs.results });
+  const save = ({ results, skipped, failed }: ModelRuns<ModelProfile>) =>
+    writeResult("profile.json", { adapter: gpu.description, peakTflops, peakGbs, profiles: results, skipped, failed });
   const runs = await eachModel(
     names,
     { t0, deadlineS: args.values.deadline as number | undefined },

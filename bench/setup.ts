@@ -11,8 +11,8 @@ import { bceWithLogits } from "../lib/ops/nn.ts";
 import type { Gpu } from "../lib/gpu/device.ts";
 import type { Model, Params, State } from "../lib/models/common.ts";
 import { getModel } from "../lib/models/registry.ts";
-import { adamw, type OptState, type Optimizer } from "../lib/train/optim.ts";
-import { prepareGpu, type PreparedGpu } from "./harness.ts";
+import { adamw, type Optimizer, type OptState } from "../lib/train/optim.ts";
+import { type PreparedGpu, prepareGpu } from "./harness.ts";
 import { progress } from "./report.ts";
 
 /** The paper's six models, in the order the tables list them. */
@@ -32,6 +32,7 @@ export function smallVariant(name: string): string {
 
 /** Input and batch sizes of a benchmark run. */
 export interface BenchShape {
+  /** Batch size. */
   readonly batch: number;
   /** Mel bands. */
   readonly mels: number;
@@ -95,9 +96,11 @@ export function benchEval(model: Model): (params: Params, state: State, x: Tenso
 
 /** Something made on the GPU by a plan that must stay alive while its outputs are used. */
 export interface OnGpuValue<T> {
+  /** The tree of GPU handles. */
   readonly value: T;
   /** Milliseconds from tracing to the outputs being ready. */
   readonly ms: number;
+  /** The plan that made it (destroy it when done). */
   readonly prepared: PreparedGpu;
 }
 
@@ -153,6 +156,7 @@ export function learningRate(): Tensor {
 
 /** What {@link eachModel} did with each model. */
 export interface ModelRuns<T> {
+  /** Results of the models that ran, in order. */
   readonly results: T[];
   /** Models not started because the deadline would have passed. */
   readonly skipped: string[];

@@ -15,7 +15,7 @@ import { requestGpu } from "../lib/gpu/device.ts";
 import type { Gpu } from "../lib/gpu/device.ts";
 import type { Params, State } from "../lib/models/common.ts";
 import { adamw, type OptState } from "../lib/train/optim.ts";
-import { type PreparePhases, prepareGpu, type ReplayTiming, timeReplays } from "./harness.ts";
+import { prepareGpu, type PreparePhases, type ReplayTiming, timeReplays } from "./harness.ts";
 import { markdownTable, progress, writeResult } from "./report.ts";
 import {
   batchOnGpu,
@@ -41,7 +41,14 @@ export const THROUGHPUT_COMMAND: CommandSpec = {
     { name: "models", kind: "string", value: "LIST", help: "comma-separated registry names (default: the six)" },
     { name: "batch", kind: "int", min: 1, help: "batch size (default 64; 2 with --small)" },
     { name: "steps", kind: "int", min: 1, default: 20, help: "timed replays per measurement (at most)" },
-    { name: "budget", kind: "number", min: 0, exclusiveMin: true, default: 12, help: "seconds per timed loop (at most)" },
+    {
+      name: "budget",
+      kind: "number",
+      min: 0,
+      exclusiveMin: true,
+      default: 10,
+      help: "seconds per timed loop (at most)",
+    },
     { name: "small", kind: "flag", help: "nano models on 1×32×160 inputs (for software adapters)" },
     { name: "no-train", kind: "flag", help: "skip the training step" },
     { name: "no-infer", kind: "flag", help: "skip inference" },
@@ -74,32 +81,47 @@ export interface PhaseResult {
 
 /** The results of one model. */
 export interface ModelResult {
+  /** Registry name. */
   readonly model: string;
+  /** Model family, as the PyTorch side names it. */
   readonly family: string;
+  /** Whether the depthwise convolutions are DCLS. */
   readonly dcls: boolean;
+  /** Parameter count. */
   readonly params: number;
+  /** Batch size. */
   readonly batch: number;
+  /** Input shape of one sample. */
   readonly input: readonly number[];
   /** Milliseconds to initialise parameters and make the batch on the GPU (preparation included). */
   readonly setupMs: number;
+  /** Inference, unless skipped. */
   readonly infer?: PhaseResult;
+  /** Training step, unless skipped. */
   readonly train?: PhaseResult;
 }
 
 /** The whole run, as written to `$OUT/throughput.json`. */
 export interface ThroughputReport {
+  /** The adapter's description. */
   readonly adapter: string;
+  /** Whether GPU times come from timestamp queries. */
   readonly timestampQuery: boolean;
+  /** Whether this was a `--small` run. */
   readonly small: boolean;
+  /** Batch size. */
   readonly batch: number;
+  /** Timed calls asked for per measurement. */
   readonly steps: number;
   /** Whether the training step overwrote its parameters and optimizer state in place. */
   readonly donate: boolean;
+  /** Per model, in run order. */
   readonly results: readonly ModelResult[];
   /** Models left out because the deadline would have passed. */
   readonly skipped: readonly string[];
   /** Models whose measurement threw, with the first line of the error. */
   readonly failed: readonly { readonly model: string; readonly error: string }[];
+  /** Seconds for the whole run. */
   readonly totalS: number;
 }
 

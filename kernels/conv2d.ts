@@ -7,39 +7,67 @@
  *
  * @module
  */
-import { depthwiseForward, depthwiseInputGrad, depthwiseWeightGrad } from "./depthwise.ts";
+import {
+  depthwiseForward,
+  depthwiseForwardTiles,
+  depthwiseInputGrad,
+  depthwiseWeightGrad,
+  depthwiseWeightGradTiles,
+} from "./depthwise.ts";
 import { chooseGemm, gemmCode, type GemmOperand, type GemmTiles, gemmWorkgroups } from "./gemm.ts";
 import { splitKCombine } from "./matmul.ts";
-import { type KernelLimits, type KernelProgram, ref } from "./program.ts";
+import { DEFAULT_LIMITS, type KernelLimits, type KernelProgram, ref } from "./program.ts";
 import { bindingDecl, foldGrid, u32 } from "./wgsl.ts";
 
 /** Convolution hyper-parameters as the IR carries them. */
 export interface Conv2dParams {
+  /** [sh, sw]. */
   readonly stride: readonly [number, number];
+  /** [[top, bottom], [left, right]]. */
   readonly padding: readonly [readonly [number, number], readonly [number, number]];
+  /** [dh, dw]. */
   readonly dilation: readonly [number, number];
+  /** Channel groups. */
   readonly groups: number;
 }
 
 /** All sizes of one convolution. */
 export interface ConvGeometry {
+  /** Batch. */
   readonly N: number;
+  /** Input channels. */
   readonly C: number;
+  /** Input height. */
   readonly H: number;
+  /** Input width. */
   readonly W: number;
+  /** Output channels. */
   readonly O: number;
+  /** Kernel height. */
   readonly kh: number;
+  /** Kernel width. */
   readonly kw: number;
+  /** Output height. */
   readonly Ho: number;
+  /** Output width. */
   readonly Wo: number;
+  /** Groups. */
   readonly G: number;
+  /** Input channels per group. */
   readonly Cg: number;
+  /** Output channels per group. */
   readonly Og: number;
+  /** Vertical stride. */
   readonly sh: number;
+  /** Horizontal stride. */
   readonly sw: number;
+  /** Vertical dilation. */
   readonly dh: number;
+  /** Horizontal dilation. */
   readonly dw: number;
+  /** Top padding. */
   readonly pt: number;
+  /** Left padding. */
   readonly pl: number;
 }
 
@@ -67,7 +95,9 @@ export function convGeometry(x: readonly number[], w: readonly number[], p: Conv
 export interface ConvOptions {
   /** Use the implicit GEMM even for depthwise convolutions. */
   readonly forceGemm?: boolean;
+  /** Override the GEMM tile choice. */
   readonly tiles?: GemmTiles;
+  /** Override the K split (weight gradient only). */
   readonly splitK?: number;
   /** Device limits for tile sizing (workgroup memory); WebGPU's defaults otherwise. */
   readonly limits?: KernelLimits;
@@ -99,7 +129,8 @@ export function conv2dKernel(
   opts: ConvOptions = {},
 ): KernelProgram {
   const g = convGeometry(xShape, wShape, p);
-  if (isDepthwise(g) && !opts.forceGemm) return depthwiseForward(g, opts.limits);
+  const limits = opts.limits ?? DEFAULT_LIMITS;
+  if (isDepthwise(g) && !opts.forceGemm && depthwiseForwardTiles(g, limits)) return depthwiseForward(g, limits);
   const K = g.Cg * g.kh * g.kw;
   const P = g.Ho * g.Wo;
   const wVec = K % 4 === 0;
@@ -109,8 +140,10 @@ export function conv2dKernel(
     element: (_b, m, k) => `win[(cg * ${u32(g.Og)} + ${m}) * ${u32(K)} + ${k}]`,
     vec4: wVec ? (_b, m, k) => `win[((cg * ${u32(g.Og)} + ${m}) * ${u32(K)} + ${k}) / 4u]` : undefined,
   };
+  // Non-overlapping windows (the stem, patchify downsampling): neighbouring output pixels read input far apart, while
+  // neighbouring im2col rows (kx) read adjacent inputs, so walk k with consecutive threads.
   const B: GemmOperand = {
-    contiguous: "mn",
+    contiguous: g.sw > 1 && g.sw >= g.kw ? "k" : "mn",
     element: (_b, q, k) => `xcol(cn, cg, ${q} / ${u32(g.Wo)}, ${q} % ${u32(g.Wo)}, ${k})`,
   };
   return convGemm({
@@ -145,7 +178,7 @@ export function conv2dInputGradKernel(
   if (dyShape.join() !== [g.N, g.O, g.Ho, g.Wo].join()) {
     throw new Error(`conv2dInputGrad: dy [${dyShape}] does not match the geometry`);
   }
-  if (isDepthwise(g) && !opts.forceGemm) return depthwiseInputGrad(g, opts.limits);
+  if (isDepthwise(g) && !opts.forceGemm) return depthwiseInputGrad(g, opts.limits ?? DEFAULT_LIMITS);
   const KK = g.kh * g.kw;
   const K = g.Og * KK;
   const HW = g.H * g.W;
@@ -203,7 +236,9 @@ export function conv2dWeightGradKernel(
   if (dyShape.join() !== [g.N, g.O, g.Ho, g.Wo].join()) {
     throw new Error(`conv2dWeightGrad: dy [${dyShape}] does not match the geometry`);
   }
-  if (isDepthwise(g) && !opts.forceGemm) return depthwiseWeightGrad(g, opts.limits);
+  const limits = opts.limits ?? DEFAULT_LIMITS;
+  const tiles = isDepthwise(g) && !opts.forceGemm ? depthwiseWeightGradTiles(g, limits) : null;
+  if (tiles) return depthwiseWeightGrad(g, limits, tiles);
   const KK = g.kh * g.kw;
   const P = g.Ho * g.Wo;
   const Ncols = g.Cg * KK;

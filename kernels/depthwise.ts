@@ -52,30 +52,38 @@ interface Plane {
 
 /** Tile parameters of the direct forward kernel. */
 export interface DirectTiles {
+  /** Output columns per thread (multiple of 4). */
   readonly VW: number;
+  /** Output rows per thread. */
   readonly RH: number;
+  /** Threads across a tile's width. */
   readonly TWt: number;
+  /** Threads down a tile's height. */
   readonly THt: number;
+  /** Channels per workgroup. */
   readonly CPW: number;
 }
 
-function chooseDirect(p: Plane, limits: KernelLimits): DirectTiles {
+function chooseDirect(p: Plane, limits: KernelLimits): DirectTiles | null {
   const whole = p.Wout <= 16;
   const VW = whole ? roundUp(p.Wout, 4) : 4;
-  const TWt = whole ? 1 : Math.min(16, Math.ceil(p.Wout / VW));
-  const RH = Math.min(VW >= 16 ? 2 : 4, p.Hout);
+  let RH = Math.min(VW >= 16 ? 2 : 4, p.Hout);
   const budget = limits.maxWorkgroupStorage / 4;
-  const words = (THt: number) => {
+  const words = (THt: number, TWt: number) => {
     const IH = (THt * RH - 1) * p.sh + (p.kh - 1) * p.dh + 1;
     const IW = (TWt * VW - 1) * p.sw + (p.kw - 1) * p.dw + 1;
     return IH * roundUp(IW, 4) + p.kh * roundUp(p.kw, 4);
   };
+  let TWt = whole ? 1 : Math.min(16, Math.ceil(p.Wout / VW));
   let THt = Math.max(1, Math.min(Math.ceil(p.Hout / RH), Math.floor(64 / TWt)));
-  while (THt > 1 && words(THt) > budget) THt--;
-  if (words(THt) > budget) {
-    throw new Error(`depthwise: a ${p.kh}×${p.kw} kernel tile does not fit ${limits.maxWorkgroupStorage} B`);
+  // Shrink the tile (height, then width, then rows per thread) until the input tile, its halo and the kernel fit.
+  while (words(THt, TWt) > budget) {
+    if (THt > 1) THt--;
+    else if (TWt > 1) TWt--;
+    else if (RH > 1) RH--;
+    else return null;
   }
-  const CPW = Math.max(1, Math.min(p.C, Math.floor(128 / (TWt * THt)), Math.floor(budget / words(THt))));
+  const CPW = Math.max(1, Math.min(p.C, Math.floor(128 / (TWt * THt)), Math.floor(budget / words(THt, TWt))));
   return { VW, RH, TWt, THt, CPW };
 }
 
@@ -84,8 +92,14 @@ function directProgram(
   flip: boolean,
   label: string,
   limits: KernelLimits,
-  t = chooseDirect(p, limits),
+  tiles?: DirectTiles,
 ): KernelProgram {
+  const t = tiles ?? chooseDirect(p, limits);
+  if (!t) {
+    throw new Error(
+      `depthwise: a ${p.kh}×${p.kw} kernel tile does not fit ${limits.maxWorkgroupStorage} B of workgroup memory`,
+    );
+  }
   const { VW, RH, TWt, THt, CPW } = t;
   const PER = TWt * THt;
   const NT = PER * CPW;
@@ -214,22 +228,34 @@ function tag(g: ConvGeometry): string {
   return `${g.N}x${g.C}x${g.H}x${g.W}_k${g.kh}x${g.kw}`;
 }
 
+function forwardPlane(g: ConvGeometry): Plane {
+  return { ...g, Hin: g.H, Win: g.W, Hout: g.Ho, Wout: g.Wo };
+}
+
+/** Tiles of the direct forward kernel for a geometry, or null when even the smallest tile overflows workgroup memory. */
+export function depthwiseForwardTiles(g: ConvGeometry, limits: KernelLimits = DEFAULT_LIMITS): DirectTiles | null {
+  return chooseDirect(forwardPlane(g), limits);
+}
+
 /** Depthwise forward: inputs (x, w), output y. */
 export function depthwiseForward(
   g: ConvGeometry,
   limits: KernelLimits = DEFAULT_LIMITS,
   tiles?: DirectTiles,
 ): KernelProgram {
-  const p: Plane = { ...g, Hin: g.H, Win: g.W, Hout: g.Ho, Wout: g.Wo };
-  return directProgram(p, false, `depthwise_${tag(g)}`, limits, tiles);
+  return directProgram(forwardPlane(g), false, `depthwise_${tag(g)}`, limits, tiles);
 }
 
-/** Depthwise input gradient: inputs (dy, w), output dx. Stride 1 runs the flipped direct kernel. */
+/**
+ * Depthwise input gradient: inputs (dy, w), output dx. Stride 1 runs the direct kernel with the kernel flipped;
+ * strided convolutions (or tiles that do not fit) use a per-element gather kernel.
+ */
 export function depthwiseInputGrad(g: ConvGeometry, limits: KernelLimits = DEFAULT_LIMITS): KernelProgram {
   const pt = (g.kh - 1) * g.dh - g.pt, pl = (g.kw - 1) * g.dw - g.pl;
   if (g.sh === 1 && g.sw === 1 && pt >= 0 && pl >= 0) {
     const p: Plane = { ...g, Hin: g.Ho, Win: g.Wo, Hout: g.H, Wout: g.W, pt, pl };
-    return directProgram(p, true, `depthwise_dx_${tag(g)}`, limits);
+    const tiles = chooseDirect(p, limits);
+    if (tiles) return directProgram(p, true, `depthwise_dx_${tag(g)}`, limits, tiles);
   }
   return gatherInputGrad(g);
 }
@@ -285,11 +311,13 @@ function gatherInputGrad(g: ConvGeometry): KernelProgram {
 
 /** Tile parameters of the weight-gradient kernel. */
 export interface WeightGradTiles {
-  /** Output tile (multiple of 4 wide). */
+  /** Output tile width (multiple of 4). */
   readonly TW: number;
+  /** Output tile height. */
   readonly TH: number;
-  /** Taps per thread: RK rows × VK columns (VK a multiple of 4). */
+  /** Kernel rows per thread. */
   readonly RK: number;
+  /** Kernel columns per thread (multiple of 4). */
   readonly VK: number;
   /** Row subsets per tap block (threads = tap blocks × PG). */
   readonly PG: number;
@@ -297,27 +325,44 @@ export interface WeightGradTiles {
   readonly NB: number;
 }
 
-function chooseWeightGrad(g: ConvGeometry, limits: KernelLimits): WeightGradTiles {
-  const TW = Math.min(16, roundUp(g.Wo, 4));
+function chooseWeightGrad(g: ConvGeometry, limits: KernelLimits): WeightGradTiles | null {
+  let TW = Math.min(16, roundUp(g.Wo, 4));
   let TH = Math.min(16, g.Ho);
   const VK = g.kw >= 8 ? 8 : 4;
-  const RK = g.kh >= 12 ? 2 : 1;
+  // Thread blocks of RK×VK taps; more kernel rows per thread for large kernels, and at most 256 blocks.
+  let RK = g.kh >= 12 ? 2 : 1;
+  while (Math.ceil(g.kh / RK) * Math.ceil(g.kw / VK) > 256) RK++;
   const blocks = Math.ceil(g.kh / RK) * Math.ceil(g.kw / VK);
-  const words = (th: number) =>
-    ((th - 1) * g.sh + (g.kh - 1) * g.dh + 1) * roundUp((TW - 1) * g.sw + (g.kw - 1) * g.dw + 1 + VK, 4) + th * TW;
-  while (TH > 1 && words(TH) * 4 > limits.maxWorkgroupStorage) TH--;
+  const words = () =>
+    ((TH - 1) * g.sh + (g.kh - 1) * g.dh + 1) * roundUp((TW - 1) * g.sw + (g.kw - 1) * g.dw + 1 + VK, 4) + TH * TW;
+  while (words() * 4 > limits.maxWorkgroupStorage) {
+    if (TH > 1) TH--;
+    else if (TW > 4) TW -= 4;
+    else return null;
+  }
   const PG = Math.max(1, Math.min(TH, Math.floor(160 / blocks)));
   const tiles = Math.ceil(g.Ho / TH) * Math.ceil(g.Wo / TW);
   const NB = Math.max(1, Math.min(g.N, Math.floor((g.N * g.C * tiles) / 2048)));
   return { TW, TH, RK, VK, PG, NB };
 }
 
+/** Tiles of the weight-gradient kernel for a geometry, or null when they overflow workgroup memory. */
+export function depthwiseWeightGradTiles(
+  g: ConvGeometry,
+  limits: KernelLimits = DEFAULT_LIMITS,
+): WeightGradTiles | null {
+  return chooseWeightGrad(g, limits);
+}
+
 /** Depthwise weight gradient: inputs (x, dy), output dw `[C, 1, kh, kw]`. */
 export function depthwiseWeightGrad(
   g: ConvGeometry,
   limits: KernelLimits = DEFAULT_LIMITS,
-  tiles: WeightGradTiles = chooseWeightGrad(g, limits),
+  tiles: WeightGradTiles | null = chooseWeightGrad(g, limits),
 ): KernelProgram {
+  if (!tiles) {
+    throw new Error(`depthwise: a ${g.kh}×${g.kw} weight-gradient tile does not fit ${limits.maxWorkgroupStorage} B`);
+  }
   const { TW, TH, RK, VK, PG, NB } = tiles;
   const KB = Math.ceil(g.kh / RK), XB = Math.ceil(g.kw / VK);
   const NT = KB * XB * PG;

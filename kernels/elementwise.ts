@@ -13,8 +13,11 @@ import { bindingDecl, decodeIndex, foldGrid, prod, regType, shaderSource, u32 } 
 
 /** A fused elementwise operation: every output of `expr` has `shape` and is written contiguously. */
 export interface ElementwiseSpec {
+  /** Output shape (every output). */
   readonly shape: readonly number[];
+  /** The fused expression; loads see output coordinates. */
   readonly expr: Expr;
+  /** Label for the pipeline (profiling). */
   readonly label?: string;
 }
 

@@ -64,8 +64,11 @@ export type ExprNode =
 
 /** An expression DAG: input buffer dtypes, topologically ordered nodes, and the nodes that are written out. */
 export interface Expr {
+  /** Element type of each input buffer (loads refer to them by index). */
   readonly inputs: readonly DType[];
+  /** Nodes in topological order. */
   readonly nodes: readonly ExprNode[];
+  /** Nodes whose values the kernel writes out, one output each. */
   readonly outputs: readonly number[];
 }
 
@@ -129,6 +132,7 @@ export interface EmitEnv {
   readonly load: (node: Extract<ExprNode, { op: "load" }>, id: number) => { lines: string[]; value: string };
   /** Name of the `acc` value, when the kernel provides one. */
   readonly acc?: string;
+  /** Dtype of the `acc` value. */
   readonly accDType?: DType;
   /** Coordinate (u32 expression) on an axis of the current element; needed by concat (scalar code only). */
   readonly coord?: (axis: number) => string;
@@ -138,8 +142,11 @@ export interface EmitEnv {
 
 /** Emitted statements, the value name of every output, and the helper functions the statements call. */
 export interface EmittedExpr {
+  /** `let` statements, in order. */
   readonly lines: string[];
+  /** Value name of each output node. */
   readonly values: string[];
+  /** Helper functions the statements call (see helperSource). */
   readonly helpers: Set<string>;
 }
 

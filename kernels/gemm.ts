@@ -18,10 +18,15 @@ import { u32 } from "./wgsl.ts";
 
 /** Tile sizes: BM×BN outputs per workgroup, BK depth per stage, TM×TN outputs per thread (multiples of 4). */
 export interface GemmTiles {
+  /** Output rows per workgroup. */
   readonly BM: number;
+  /** Output columns per workgroup. */
   readonly BN: number;
+  /** Depth of one workgroup-memory stage. */
   readonly BK: number;
+  /** Output rows per thread (multiple of 4). */
   readonly TM: number;
+  /** Output columns per thread (multiple of 4). */
   readonly TN: number;
 }
 
@@ -252,8 +257,9 @@ export function gemmCode(spec: GemmSpec, flatId: string, guard: string): string 
 }
 
 /**
- * Picks tiles and a K split: 128-tiles when they give at least `fill` workgroups, else smaller tiles, and split-K
- * (up to 32 ways, keeping ≥ 8 K-steps per split) while still under-filled.
+ * Picks tiles and a K split so that at least `fill` workgroups run (default: two per SM of a 132-SM H100): the
+ * largest tile that reaches `fill` by itself or with a split of at most 64 ways that keeps ≥ 8 K-steps per split;
+ * small tiles with the largest such split otherwise.
  */
 export function chooseGemm(
   batch: number,
@@ -262,15 +268,17 @@ export function chooseGemm(
   K: number,
   fill = 264,
 ): { tiles: GemmTiles; splitK: number } {
-  let tiles = TILES_128;
-  for (const t of [TILES_128, TILES_64, TILES_32]) {
-    tiles = t;
-    if (gemmWorkgroups({ M, N, tiles: t, batch, splitK: 1 }) >= fill) break;
+  const pick = (tiles: GemmTiles, want: number) => {
+    let splitK = Math.max(1, Math.min(64, want, Math.floor(K / (8 * tiles.BK))));
+    // Drop splits that would be empty after rounding the chunk up to BK.
+    while (splitK > 1 && splitChunk(K, splitK, tiles.BK) * (splitK - 1) >= K) splitK--;
+    return { tiles, splitK };
+  };
+  for (const tiles of [TILES_128, TILES_64, TILES_32]) {
+    const wg = gemmWorkgroups({ M, N, tiles, batch, splitK: 1 });
+    if (wg >= fill) return { tiles, splitK: 1 };
+    const maxSplit = Math.min(64, Math.floor(K / (8 * tiles.BK)));
+    if (wg * maxSplit >= fill) return pick(tiles, Math.ceil(fill / wg));
   }
-  const wg = gemmWorkgroups({ M, N, tiles, batch, splitK: 1 });
-  let splitK = 1;
-  if (wg < fill) splitK = Math.max(1, Math.min(32, Math.ceil(fill / wg), Math.floor(K / (8 * tiles.BK))));
-  // Drop splits that would be empty after rounding the chunk to BK.
-  while (splitK > 1 && splitChunk(K, splitK, tiles.BK) * (splitK - 1) >= K) splitK--;
-  return { tiles, splitK };
+  return pick(TILES_32, 64);
 }

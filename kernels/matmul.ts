@@ -35,11 +35,17 @@ export interface MatmulOperandLayout {
 export interface MatmulSpec {
   /** Batch dimensions of the output (the operands are flattened over them via `batchStride`). */
   readonly batchShape: readonly number[];
+  /** Rows of A and of the output. */
   readonly M: number;
+  /** Columns of B and of the output. */
   readonly N: number;
+  /** Contraction length. */
   readonly K: number;
+  /** Element type (f32 default). */
   readonly dtype?: "f32" | "i32" | "u32";
+  /** Layout of A (row-major, one matrix per batch element, by default). */
   readonly a?: MatmulOperandLayout;
+  /** Layout of B (row-major, one matrix per batch element, by default). */
   readonly b?: MatmulOperandLayout;
   /** One output; `acc` is the product; loads see output coordinates `[...batchShape, M, N]`; inputs bind after a, b. */
   readonly epilogue?: Expr;
@@ -47,6 +53,7 @@ export interface MatmulSpec {
   readonly tiles?: GemmTiles;
   /** Override the K split. */
   readonly splitK?: number;
+  /** Label for the pipeline (profiling). */
   readonly label?: string;
 }
 

@@ -4,6 +4,8 @@
  *
  * @module
  */
+export type { DType, TypedArray } from "../lib/core/dtype.ts";
+export type { Aval } from "../lib/core/graph.ts";
 export * from "./program.ts";
 export * from "./view.ts";
 export * from "./expr.ts";
@@ -20,7 +22,15 @@ export {
   convGeometry,
   type ConvOptions,
 } from "./conv2d.ts";
-export { depthwiseForward, depthwiseInputGrad, depthwiseWeightGrad } from "./depthwise.ts";
+export {
+  depthwiseForward,
+  depthwiseForwardTiles,
+  depthwiseInputGrad,
+  depthwiseWeightGrad,
+  depthwiseWeightGradTiles,
+  type DirectTiles,
+  type WeightGradTiles,
+} from "./depthwise.ts";
 export {
   concatKernel,
   copyKernel,

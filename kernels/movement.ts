@@ -58,10 +58,15 @@ export function concatKernel(shapes: readonly (readonly number[])[], dtype: DTyp
 export interface IndexedSpec {
   /** Shape of the data operand (x for gather, updates for scatter-add). */
   readonly shape: readonly number[];
+  /** Element type of the data operand. */
   readonly dtype: DType;
+  /** Shape of the i32 index operand. */
   readonly idxShape: readonly number[];
+  /** Axis of the data operand that the indices address. */
   readonly axis: number;
+  /** View the data operand is read through (contiguous if absent). */
   readonly view?: View;
+  /** View the index operand is read through (contiguous if absent). */
   readonly idxView?: View;
 }
 

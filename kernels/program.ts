@@ -12,13 +12,17 @@ import type { DType } from "../lib/core/dtype.ts";
 
 /** Which buffer a binding refers to: the program's n-th input, n-th output, or n-th scratch buffer. */
 export interface BufferRef {
+  /** Which list the buffer comes from. */
   readonly kind: "input" | "output" | "scratch";
+  /** Position in that list. */
   readonly index: number;
 }
 
 /** A buffer bound to a dispatch; `write` bindings are declared `read_write` in the WGSL, the others `read`. */
 export interface KernelBinding {
+  /** The buffer bound. */
   readonly buffer: BufferRef;
+  /** Whether the dispatch writes it. */
   readonly write: boolean;
 }
 
@@ -52,7 +56,9 @@ export interface KernelProgram {
 
 /** Element type and count of a buffer a program uses. `bool` is stored as one u32 per element. */
 export interface BufferSpec {
+  /** Element type. */
   readonly dtype: DType;
+  /** Element count. */
   readonly size: number;
 }
 

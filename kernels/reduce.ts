@@ -21,13 +21,17 @@ import { bindingDecl, decodeIndex, foldGrid, literal, prod, shaderSource, storeT
 
 /** A reduction of `expr` (one output) over `axes` of the domain `shape`; reduced axes are kept with size 1. */
 export interface ReduceSpec {
+  /** Shape of the reduced domain. */
   readonly shape: readonly number[];
+  /** Axes to reduce (negative counts from the end). */
   readonly axes: readonly number[];
+  /** Combining operation. */
   readonly op: "sum" | "max";
   /** Evaluated at each domain element; loads see domain coordinates. */
   readonly expr: Expr;
   /** Optional, one output: `acc` is the reduced value; loads see output coordinates. Its inputs bind after `expr`'s. */
   readonly epilogue?: Expr;
+  /** Label for the pipeline (profiling). */
   readonly label?: string;
 }
 
@@ -82,7 +86,7 @@ export function reduceKernel(spec: ReduceSpec): KernelProgram {
     if (baseWg < FILL_WORKGROUPS) {
       S = Math.max(1, Math.min(Math.ceil(FILL_WORKGROUPS / baseWg), Math.floor(R / (T * 16))));
     }
-  } else if (O < FILL_THREADS) S = Math.max(1, Math.min(Math.ceil(FILL_THREADS / O), Math.floor(R / 32)));
+  } else if (O < FILL_THREADS) S = Math.max(1, Math.min(Math.ceil(FILL_THREADS / O), Math.floor(R / 128)));
   const chunk = Math.max(1, Math.ceil(R / S));
   S = Math.max(1, Math.ceil(R / chunk));
   const split = S > 1;

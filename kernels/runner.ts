@@ -10,14 +10,19 @@ import { type BufferSpec, kernelBufferBytes, type KernelDispatch, type KernelPro
 
 /** Real buffers for a program's abstract inputs, outputs and scratch. */
 export interface ProgramBuffers {
+  /** One buffer per program input. */
   readonly inputs: readonly GPUBuffer[];
+  /** One buffer per program output. */
   readonly outputs: readonly GPUBuffer[];
+  /** One buffer per program scratch buffer. */
   readonly scratch: readonly GPUBuffer[];
 }
 
 /** A program whose pipelines are compiled. */
 export interface PreparedProgram {
+  /** The program. */
   readonly program: KernelProgram;
+  /** One compiled pipeline per dispatch. */
   readonly pipelines: readonly GPUComputePipeline[];
 }
 

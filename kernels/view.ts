@@ -14,8 +14,11 @@ import { contiguousStrides, decodeIndex, literal, prod, u32 } from "./wgsl.ts";
 
 /** One strided layer of a {@link View}. */
 export interface StridedView {
+  /** Logical shape of this layer. */
   readonly shape: readonly number[];
+  /** Element strides per axis (0 broadcasts, negative flips). */
   readonly strides: readonly number[];
+  /** Index of the element at coordinates 0. */
   readonly offset: number;
   /** Per-axis valid half-open ranges `[lo, hi)`; absent means every coordinate is valid. */
   readonly mask?: readonly (readonly [number, number])[];

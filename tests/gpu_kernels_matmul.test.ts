@@ -104,7 +104,7 @@ gpuTest("gpu kernels: split-K sums partials in a second pass", async () => {
   );
   // The default choice splits a long-K product with a tiny output.
   const p = matmulKernel({ batchShape: [], M: 8, N: 8, K: 50000 });
-  assert.ok(p.dispatches.length === 2 && p.scratch.length >= 1, "auto split-K");
+  assert.ok(p.dispatches.length >= 2 && p.scratch.length >= 1, "auto split-K");
 });
 
 gpuTest("gpu kernels: matmul epilogue fuses bias and activation (vec4 and scalar stores)", async () => {

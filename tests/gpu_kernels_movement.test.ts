@@ -47,7 +47,7 @@ gpuTest("gpu kernels: each movement primitive matches its reference", async () =
     const cases: [string, Record<string, unknown>][] = [
       ["reshape", { shape: [size(shape)] }],
       ["transpose", { perm }],
-      ["broadcast", { shape: shape.map((d, i) => (d === 1 ? 3 : d)) }],
+      ["broadcast", { shape: shape.map((d) => (d === 1 ? 3 : d)) }],
       ["slice", {
         starts,
         stops: shape.map((d, i) => starts[i] + 1 + (r[i + 4] % (d - starts[i]))),

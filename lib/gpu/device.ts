@@ -54,15 +54,21 @@ export class GpuMemory {
 
 /** A snapshot of {@link GpuMemory}. */
 export interface GpuMemoryStats {
+  /** Buffers created so far. */
   readonly buffersCreated: number;
+  /** Buffers destroyed so far. */
   readonly buffersDestroyed: number;
+  /** Buffers currently alive. */
   readonly buffersLive: number;
+  /** Bytes held by live buffers. */
   readonly bytesLive: number;
+  /** Largest `bytesLive` seen (since the last resetPeak). */
   readonly bytesPeak: number;
 }
 
 /** An acquired GPU. */
 export interface Gpu {
+  /** The WebGPU device. */
   readonly device: GPUDevice;
   /** Adapter description, e.g. "NVIDIA H100 80GB HBM3" or "llvmpipe (LLVM 15.0.6, 256 bits)". */
   readonly description: string;
