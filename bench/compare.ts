@@ -8,7 +8,7 @@
  * Prints markdown; writes `$OUT/compare.json` and `$OUT/compare.md` when `$OUT` is set.
  * @module
  */
-import { type CommandSpec, helpText, parseArgs } from "../lib/cli/args.ts";
+import { type CommandSpec, helpText, parseArgs, UsageError } from "../lib/cli/args.ts";
 import { markdownTable, progress, writeResult } from "./report.ts";
 import type { ThroughputReport } from "./throughput.ts";
 
@@ -179,7 +179,7 @@ export function compareTables(rows: readonly CompareRow[]): string {
 async function main(argv: readonly string[]): Promise<void> {
   const args = parseArgs(COMPARE_COMMAND, argv);
   if (args.help) {
-    console.log(helpText(COMPARE_COMMAND));
+    console.log(helpText(COMPARE_COMMAND).replace(/^deno task /, "deno run -A "));
     return;
   }
   const oursFile = String(args.values.ours);
@@ -221,7 +221,9 @@ if (import.meta.main) {
   try {
     await main(Deno.args);
   } catch (e) {
-    console.error(`bench/compare.ts: ${e instanceof Error ? e.message : e}`);
-    Deno.exit(1);
+    // A bad command line is one line; anything else keeps its stack, which a benchmark log needs.
+    const usage = e instanceof UsageError;
+    console.error(`bench/compare.ts: ${usage ? e.message : e instanceof Error ? e.message : e}`);
+    Deno.exit(usage ? 2 : 1);
   }
 }

@@ -15,7 +15,7 @@ import { vjp } from "../lib/core/autodiff.ts";
 import { conv2d, mul, normal, randomKey, split } from "../lib/core/mod.ts";
 import { construct } from "../lib/dcls/construct.ts";
 import { dcls2d, type DclsParams, initDcls2d } from "../lib/dcls/layer.ts";
-import { type CommandSpec, helpText, parseArgs } from "../lib/cli/args.ts";
+import { type CommandSpec, helpText, parseArgs, UsageError } from "../lib/cli/args.ts";
 import { type Gpu, requestGpu } from "../lib/gpu/device.ts";
 import { type FnTiming, measureFn } from "./harness.ts";
 import { markdownTable, progress, writeResult } from "./report.ts";
@@ -165,7 +165,7 @@ export function dclsTable(results: readonly StageResult[]): string {
 async function main(argv: readonly string[]): Promise<void> {
   const args = parseArgs(DCLS_VS_DENSE_COMMAND, argv);
   if (args.help) {
-    console.log(helpText(DCLS_VS_DENSE_COMMAND));
+    console.log(helpText(DCLS_VS_DENSE_COMMAND).replace(/^deno task /, "deno run -A "));
     return;
   }
   const small = args.values.small === true;
@@ -192,7 +192,9 @@ if (import.meta.main) {
   try {
     await main(Deno.args);
   } catch (e) {
-    console.error(`bench/dcls_vs_dense.ts: ${e instanceof Error ? (e.stack ?? e.message) : e}`);
-    Deno.exit(1);
+    // A bad command line is one line; anything else keeps its stack, which a benchmark log needs.
+    const usage = e instanceof UsageError;
+    console.error(`bench/dcls_vs_dense.ts: ${usage ? e.message : e instanceof Error ? (e.stack ?? e.message) : e}`);
+    Deno.exit(usage ? 2 : 1);
   }
 }

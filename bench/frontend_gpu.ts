@@ -11,7 +11,7 @@
 import { logMel } from "../lib/audio/frontend.ts";
 import { FRONTEND } from "../lib/audio/mel.ts";
 import type { Tensor } from "../lib/core/tensor.ts";
-import { type CommandSpec, helpText, parseArgs } from "../lib/cli/args.ts";
+import { type CommandSpec, helpText, parseArgs, UsageError } from "../lib/cli/args.ts";
 import { type Gpu, requestGpu } from "../lib/gpu/device.ts";
 import { type FnTiming, measureFn } from "./harness.ts";
 import { markdownTable, progress, writeResult } from "./report.ts";
@@ -81,7 +81,7 @@ export async function measureFrontEnd(
 async function main(argv: readonly string[]): Promise<void> {
   const args = parseArgs(FRONTEND_COMMAND, argv);
   if (args.help) {
-    console.log(helpText(FRONTEND_COMMAND));
+    console.log(helpText(FRONTEND_COMMAND).replace(/^deno task /, "deno run -A "));
     return;
   }
   const small = args.values.small === true;
@@ -126,7 +126,9 @@ if (import.meta.main) {
   try {
     await main(Deno.args);
   } catch (e) {
-    console.error(`bench/frontend_gpu.ts: ${e instanceof Error ? (e.stack ?? e.message) : e}`);
-    Deno.exit(1);
+    // A bad command line is one line; anything else keeps its stack, which a benchmark log needs.
+    const usage = e instanceof UsageError;
+    console.error(`bench/frontend_gpu.ts: ${usage ? e.message : e instanceof Error ? (e.stack ?? e.message) : e}`);
+    Deno.exit(usage ? 2 : 1);
   }
 }

@@ -15,7 +15,7 @@ import { traceGraph } from "../lib/core/compile.ts";
 import { treeFlatten } from "../lib/core/tree.ts";
 import { logMel } from "../lib/audio/frontend.ts";
 import { FRONTEND } from "../lib/audio/mel.ts";
-import { type CommandSpec, helpText, parseArgs } from "../lib/cli/args.ts";
+import { type CommandSpec, helpText, parseArgs, UsageError } from "../lib/cli/args.ts";
 import { type Gpu, requestGpu } from "../lib/gpu/device.ts";
 import { buildPlan } from "../lib/gpu/plan.ts";
 import type { Model, Params, State } from "../lib/models/common.ts";
@@ -284,7 +284,7 @@ export function profileTables(p: ModelProfile, peakTflops: number, peakGbs: numb
 async function main(argv: readonly string[]): Promise<void> {
   const args = parseArgs(PROFILE_COMMAND, argv);
   if (args.help) {
-    console.log(helpText(PROFILE_COMMAND));
+    console.log(helpText(PROFILE_COMMAND).replace(/^deno task /, "deno run -A "));
     return;
   }
   const small = args.values.small === true;
@@ -328,7 +328,9 @@ if (import.meta.main) {
   try {
     await main(Deno.args);
   } catch (e) {
-    console.error(`bench/profile.ts: ${e instanceof Error ? (e.stack ?? e.message) : e}`);
-    Deno.exit(1);
+    // A bad command line is one line; anything else keeps its stack, which a benchmark log needs.
+    const usage = e instanceof UsageError;
+    console.error(`bench/profile.ts: ${usage ? e.message : e instanceof Error ? (e.stack ?? e.message) : e}`);
+    Deno.exit(usage ? 2 : 1);
   }
 }

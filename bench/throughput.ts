@@ -10,7 +10,7 @@
  * Preparation (trace, plan, pipelines) is timed separately. Prints a markdown table; writes `$OUT/throughput.json`.
  * @module
  */
-import { type CommandSpec, helpText, parseArgs } from "../lib/cli/args.ts";
+import { type CommandSpec, helpText, parseArgs, UsageError } from "../lib/cli/args.ts";
 import { requestGpu } from "../lib/gpu/device.ts";
 import type { Gpu } from "../lib/gpu/device.ts";
 import type { Params, State } from "../lib/models/common.ts";
@@ -247,7 +247,7 @@ export function throughputTables(report: ThroughputReport): string {
 async function main(argv: readonly string[]): Promise<void> {
   const args = parseArgs(THROUGHPUT_COMMAND, argv);
   if (args.help) {
-    console.log(helpText(THROUGHPUT_COMMAND));
+    console.log(helpText(THROUGHPUT_COMMAND).replace(/^deno task /, "deno run -A "));
     return;
   }
   const small = args.values.small === true;
@@ -302,7 +302,9 @@ if (import.meta.main) {
   try {
     await main(Deno.args);
   } catch (e) {
-    console.error(`bench/throughput.ts: ${e instanceof Error ? (e.stack ?? e.message) : e}`);
-    Deno.exit(1);
+    // A bad command line is one line; anything else keeps its stack, which a benchmark log needs.
+    const usage = e instanceof UsageError;
+    console.error(`bench/throughput.ts: ${usage ? e.message : e instanceof Error ? (e.stack ?? e.message) : e}`);
+    Deno.exit(usage ? 2 : 1);
   }
 }
