@@ -16,7 +16,7 @@ export const EVAL_SPEC: CommandSpec = {
   options: [
     { name: "checkpoint", kind: "string", value: "FILE", required: true, help: "training checkpoint or model weights" },
     { name: "model", kind: "string", value: "NAME", help: "model name, for weight files without metadata" },
-    ...DATA_OPTIONS.filter((o) => !o.name.startsWith("eval-") && o.name !== "train-size"),
+    ...DATA_OPTIONS.filter((o) => !["eval-data", "eval-labels", "train-size"].includes(o.name)),
     { name: "batch-size", kind: "int", min: 1, default: 32, help: "clips per batch" },
     { name: "json", kind: "flag", help: "print the result as JSON" },
     { name: "out", kind: "string", value: "FILE", help: "also write the result as JSON to FILE" },

@@ -5,8 +5,9 @@
  * @module
  */
 import { loadClip } from "../audio/waveform.ts";
-import { type CommandSpec, flag, num, type ParsedArgs, runCommand, str } from "./args.ts";
-import { INPUT_PRESETS } from "./data.ts";
+import { PROCEDURAL_CLASSES } from "../data/procedural.ts";
+import { type CommandSpec, flag, num, type ParsedArgs, runCommand, str, UsageError } from "./args.ts";
+import { clipOf, DATA_OPTIONS, dataArgs, inputSettings } from "./data.ts";
 import {
   BACKEND_OPTION,
   classNamesFor,
@@ -31,27 +32,34 @@ export const TAG_SPEC: CommandSpec = {
     { name: "json", kind: "flag", help: "print JSON: [{ file, tags: [{ label, score }] }]" },
     { name: "batch-size", kind: "int", min: 1, default: 8, help: "clips per batch" },
     { name: "seed", kind: "int", min: 0, default: 0, help: "seed of untrained weights (no --checkpoint)" },
+    ...DATA_OPTIONS.filter((o) => o.name === "input" || o.name === "seconds"),
     BACKEND_OPTION,
   ],
-  notes: ["Class names come from --labels, else from the checkpoint (its training data's classes)."],
+  notes: [
+    "Class names come from --labels, else from the checkpoint (its training data's classes).",
+    "Clip length and front end come from the checkpoint; --input/--seconds apply to files without them.",
+  ],
 };
 
 async function main(a: ParsedArgs): Promise<void> {
   const files = a.positionals;
   const labelNames = str(a, "labels") ? await readClassLabels(str(a, "labels")!) : undefined;
+  const checkpoint = str(a, "checkpoint");
+  if (!checkpoint && !str(a, "model")) throw new UsageError("give --checkpoint FILE (or --model NAME)");
   const weights = await loadWeights({
-    checkpoint: str(a, "checkpoint"),
+    checkpoint,
     modelName: str(a, "model"),
     seed: num(a, "seed"),
-    classes: labelNames?.length ?? 14,
+    classes: labelNames?.length ?? PROCEDURAL_CLASSES.length,
   });
+  const input = weights.input ?? inputSettings(dataArgs(a), "host");
+  const { sampleRate, seconds } = clipOf(input);
+  // Every file is decoded before anything is printed, so a bad file fails with its one line alone.
+  const waves: Float32Array[] = [];
+  for (const f of files) waves.push(await loadClip(f, { sampleRate, seconds }));
   if (weights.untrained) console.error(`tag: no --checkpoint: ${weights.model.name} has untrained weights`);
   const classes = weights.model.config.numClasses;
   const names = classNamesFor(classes, labelNames, weights.classNames);
-  const input = { ...(weights.input ?? { ...INPUT_PRESETS.paper, clipSamples: 320000 }), frontEndOn: "host" as const };
-  const sampleRate = input.frontEnd.sampleRate ?? 32000;
-  const waves: Float32Array[] = [];
-  for (const f of files) waves.push(await loadClip(f, { sampleRate, seconds: input.clipSamples / sampleRate }));
   const scores = await withBackend(str(a, "backend")!, (backend) => {
     const score = compiledModel(weights, backend, true);
     return runBatched(clipBatches(waves, input, num(a, "batch-size")!), score);
