@@ -1,7 +1,10 @@
 /**
  * Timings on this machine: seconds per training step of a configuration (to size the smoke profile from a
- * measurement rather than a guess), and inference throughput in samples per second (Table 1's throughput column).
- * Both run the compiled functions on synthetic inputs of the profile's shape; values never affect the cost.
+ * measurement rather than a guess), the host data pipeline's seconds per batch, and inference throughput in samples
+ * per second (Table 1's throughput column). The compiled functions run on synthetic inputs of the profile's shape
+ * (values never affect the cost). Each configuration is measured in a fresh process ({@link measureInSubprocess}):
+ * JavaScript engines tune code to what ran before, so one process timing several models one after another would
+ * slow the later ones down.
  * @module
  */
 import type { Tensor } from "../lib/core/tensor.ts";
@@ -10,6 +13,10 @@ import { tensor, zeros } from "../lib/ops/create.ts";
 import { getModel } from "../lib/models/registry.ts";
 import { adamw, lamb } from "../lib/train/optim.ts";
 import { compiledEvalStep, compiledTrainStep, type Compiler } from "../lib/train/step.ts";
+import { type InputSettings, inputsOf } from "../lib/train/batches.ts";
+import { proceduralDataset } from "../lib/data/procedural.ts";
+import { padOrTruncate } from "../lib/audio/waveform.ts";
+import { withBackend } from "../lib/cli/inference.ts";
 
 /** Input shape of the network for a profile: `[mels, frames]`. */
 export type InputShape = readonly [number, number];
@@ -68,3 +75,78 @@ export function throughput(
   } while ((performance.now() - t0) / 1000 < minSeconds);
   return (n * batch) / ((performance.now() - t0) / 1000);
 }
+
+/** Seconds to generate and prepare one batch of procedural clips on the host (front end included). */
+export function dataSecondsPerBatch(input: InputSettings, batch: number, classes = 14): number {
+  const sampleRate = input.frontEnd.sampleRate ?? 32000;
+  const ds = proceduralDataset({
+    seed: 0,
+    split: "train",
+    size: 4 * batch,
+    sampleRate,
+    seconds: input.clipSamples / sampleRate,
+  });
+  const run = (b: number) => {
+    const waves = Array.from(
+      { length: batch },
+      (_, i) => padOrTruncate(ds.get(b * batch + i).waveform, input.clipSamples),
+    );
+    inputsOf(waves, input);
+  };
+  run(0);
+  const t0 = performance.now();
+  for (let b = 1; b < 4; b++) run(b);
+  void classes;
+  return (performance.now() - t0) / 3000;
+}
+
+/** What {@link measureInSubprocess} measures for one configuration. */
+export interface Measurement {
+  /** Seconds per training step (median after a warm-up). */
+  readonly stepSeconds: number;
+  /** Seconds of the first step (tracing included). */
+  readonly firstStepSeconds: number;
+  /** Inference samples per second at the throughput batch. */
+  readonly throughput: number;
+  /** Host seconds per training batch of procedural data. */
+  readonly dataSeconds: number;
+}
+
+/** What to measure. */
+export interface MeasureRequest {
+  readonly model: string;
+  readonly classes: number;
+  readonly batch: number;
+  readonly throughputBatch: number;
+  readonly input: InputSettings;
+  readonly shape: InputShape;
+  readonly backend: string;
+}
+
+/** Measures one configuration in this process. */
+export async function measure(r: MeasureRequest): Promise<Measurement> {
+  return await withBackend(r.backend, (b) => {
+    const { seconds, warmup } = secondsPerStep(r.model, r.classes, r.batch, r.shape, b.compile);
+    return {
+      stepSeconds: seconds,
+      firstStepSeconds: warmup,
+      throughput: throughput(r.model, r.classes, r.throughputBatch, r.shape, b.compile),
+      dataSeconds: dataSecondsPerBatch(r.input, r.batch),
+    };
+  });
+}
+
+/** Measures one configuration in a fresh `deno` process (see the module comment). */
+export async function measureInSubprocess(r: MeasureRequest): Promise<Measurement> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", new URL(import.meta.url).pathname, JSON.stringify(r)],
+    stdout: "piped",
+    stderr: "piped",
+    stdin: "null",
+  }).output();
+  const dec = new TextDecoder();
+  if (!out.success) throw new Error(`measuring ${r.model} failed: ${dec.decode(out.stderr).trim().split("\n").at(-1)}`);
+  return JSON.parse(dec.decode(out.stdout)) as Measurement;
+}
+
+if (import.meta.main) console.log(JSON.stringify(await measure(JSON.parse(Deno.args[0]) as MeasureRequest)));
