@@ -1,5 +1,5 @@
 /**
- * Kernel generator benchmark: matmul (4096² and the ConvNeXt-T pointwise shapes, forward and weight gradient),
+ * Kernel generator benchmark: matmul (4096² and the ConvNeXt-T pointwise shapes: forward, input and weight gradient),
  * streaming elementwise add, depthwise 7×7 / 23×23 forward, input gradient and weight gradient at the four
  * ConvNeXt-T stage shapes (batch 64), the (2,16)-stride stem and the 2×2 stride-2 downsampling conv.
  *
@@ -14,7 +14,7 @@
 import { requestGpu } from "../lib/gpu/device.ts";
 import { conv2dInputGradKernel, conv2dKernel, type Conv2dParams, conv2dWeightGradKernel } from "../kernels/conv2d.ts";
 import { elementwiseKernel } from "../kernels/elementwise.ts";
-import { chooseGemm, type GemmTiles, TILES_128, TILES_64 } from "../kernels/gemm.ts";
+import { chooseGemm, type GemmTiles, TILES_128, TILES_128x64, TILES_64 } from "../kernels/gemm.ts";
 import { matmulKernel } from "../kernels/matmul.ts";
 import type { KernelLimits, KernelProgram } from "../kernels/program.ts";
 import { KernelRunner, type ProgramBuffers } from "../kernels/runner.ts";
@@ -181,12 +181,12 @@ async function bench(
   console.error(`${group} ${name}: ${r.ms.toFixed(3)} ms, ${r.tflops.toFixed(2)} TFLOP/s, ${r.gbps.toFixed(0)} GB/s`);
 }
 
-const tilesName = (t: GemmTiles) => `${t.BM}x${t.BN}x${t.BK}/${t.TM}x${t.TN}`;
+const tilesName = (t: GemmTiles) => `${t.BM}x${t.BN}x${t.BK}/${t.TM}x${t.TN}${t.stages === 2 ? " 2 stages" : ""}`;
 
 // --- matmul 4096² with each tile configuration.
 {
   const n = small ? 256 : 4096;
-  for (const tiles of [TILES_128, { ...TILES_128, BK: 16 }, TILES_64]) {
+  for (const tiles of [TILES_128, { ...TILES_128, BK: 16, stages: 2 as const }, TILES_128x64, TILES_64]) {
     await bench(
       "matmul",
       `${n}³ tiles ${tilesName(tiles)}`,
@@ -212,6 +212,9 @@ for (const [H, W, C] of stages) {
     const fwd = matmulKernel({ batchShape: [], M, N, K, b: { transposed: true } });
     const ch = chooseGemm(1, M, N, K);
     await bench("pointwise", `${H}×${W} fwd M=${M} ${K}→${N}`, fwd, `${tilesName(ch.tiles)} split ${ch.splitK}`);
+    // dx [M, K] = dy [M, N] · W [N, K]: the same sizes as the other layer's forward, B not transposed.
+    const dx = matmulKernel({ batchShape: [], M, N, K });
+    await bench("pointwise", `${H}×${W} dx M=${M} ${K}→${N}`, dx, `${tilesName(ch.tiles)} split ${ch.splitK}`);
     // dW [N, K] = dyᵀ [N, M] · x [M, K]: A = dy stored [M, N] (transposed), long K = M.
     const dw = matmulKernel({ batchShape: [], M: N, N: K, K: M, a: { transposed: true } });
     const cw = chooseGemm(1, N, K, M);

@@ -8,6 +8,11 @@ import { barChartScene, lineChartScene, renderPng, scatterPanels, type Scene, ty
 import type { StagePositions } from "../lib/dcls/positions.ts";
 import type { LogEntry } from "../lib/train/loop.ts";
 
+/** The bitmap font has printable ASCII only: spell the few other characters our labels use. */
+export function ascii(text: string): string {
+  return text.replace(/×/g, "x").replace(/±/g, "+/-").replace(/′/g, "'").replace(/[^\x20-\x7e]/g, "?");
+}
+
 /** Scenes one above the other, in one image as wide as the widest. */
 export function stackScenes(scenes: readonly Scene[]): Scene {
   const shapes: Shape[] = [];
@@ -32,20 +37,21 @@ export function stackScenes(scenes: readonly Scene[]): Scene {
 export interface ConfigBars {
   /** Family label (x axis). */
   readonly label: string;
-  /** Per variant (depthwise, DCLS): mean, std of mAP and the throughput. */
+  /** Per variant (depthwise, DCLS): mean and std of mAP. */
   readonly map: readonly [number, number][];
+  /** Per variant: inference samples/s. */
   readonly throughput: readonly number[];
 }
 
 /** mAP (mean ± std over seeds) and throughput per configuration, grouped by family. */
 export function tablePlot(groups: readonly ConfigBars[], variants: readonly string[], title: string): Uint8Array {
-  const labels = groups.map((g) => g.label);
+  const labels = groups.map((g) => ascii(g.label));
   const mapScene = barChartScene({
-    title: `${title}: mAP (mean ± std over seeds)`,
+    title: ascii(`${title}: mAP (mean ± std over seeds)`),
     labels,
     yLabel: "mAP",
     series: variants.map((name, v) => ({
-      name,
+      name: ascii(name),
       values: groups.map((g) => g.map[v][0]),
       errors: groups.map((g) => g.map[v][1]),
     })),
@@ -55,7 +61,7 @@ export function tablePlot(groups: readonly ConfigBars[], variants: readonly stri
     title: "Inference throughput",
     labels,
     yLabel: "samples/s",
-    series: variants.map((name, v) => ({ name, values: groups.map((g) => g.throughput[v]) })),
+    series: variants.map((name, v) => ({ name: ascii(name), values: groups.map((g) => g.throughput[v]) })),
     height: 400,
   });
   return renderPng(stackScenes([mapScene, tpScene]));
@@ -86,11 +92,11 @@ function meanLoss(logs: readonly (readonly LogEntry[])[]): { steps: number[]; lo
 export function curvesPlot(configs: readonly { name: string; logs: readonly (readonly LogEntry[])[] }[]): Uint8Array {
   const series = configs.map((c) => {
     const { steps, loss } = meanLoss(c.logs);
-    return { name: c.name, xs: steps, ys: movingAverage(loss, Math.max(1, Math.round(steps.length / 15))) };
+    return { name: ascii(c.name), xs: steps, ys: movingAverage(loss, Math.max(1, Math.round(steps.length / 15))) };
   });
   const scenes = [
     lineChartScene({
-      title: "Training loss (BCE on mixed targets; moving average, mean over seeds)",
+      title: "Training loss (BCE; moving average, mean over seeds)",
       xLabel: "step",
       yLabel: "loss",
       series,
@@ -104,7 +110,7 @@ export function curvesPlot(configs: readonly { name: string; logs: readonly (rea
       for (const e of log) if (e.kind === "eval") by.set(e.step, [...(by.get(e.step) ?? []), e.mAP]);
     }
     const xs = [...by.keys()].sort((a, b) => a - b);
-    return { name: c.name, xs, ys: xs.map((s) => by.get(s)!.reduce((a, b) => a + b, 0) / by.get(s)!.length) };
+    return { name: ascii(c.name), xs, ys: xs.map((s) => by.get(s)!.reduce((a, b) => a + b, 0) / by.get(s)!.length) };
   });
   if (evalSeries.some((s) => s.xs.length > 1)) {
     scenes.push(
@@ -123,12 +129,12 @@ export function curvesPlot(configs: readonly { name: string; logs: readonly (rea
 /** Learned positions, one panel per stage: every kernel element of every channel at its (column, row) grid cell. */
 export function positionsPlot(stages: readonly StagePositions[], title: string): Uint8Array {
   return scatterPanels({
-    title,
+    title: ascii(title),
     columns: Math.min(4, stages.length),
     pointRadius: 1.5,
     width: 300 * Math.min(4, stages.length),
     panels: stages.map((s, i) => ({
-      title: `stage ${i + 1} (${s.channels} ch × ${s.kernelCount})`,
+      title: `stage ${i + 1} (${s.channels} ch x ${s.kernelCount})`,
       points: s.rows.flatMap((row, c) => row.map((r, k) => [s.cols[c][k], s.grid[0] - 1 - r] as const)),
       xRange: [-0.5, s.grid[1] - 0.5],
       yRange: [-0.5, s.grid[0] - 0.5],

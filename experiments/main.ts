@@ -11,7 +11,6 @@
  */
 import { type CommandSpec, flag, num, type ParsedArgs, runCommand, str, UsageError } from "../lib/cli/args.ts";
 import { resolveBackendChoice } from "../lib/cli/backend.ts";
-import { withBackend } from "../lib/cli/inference.ts";
 import { describeModel } from "../lib/cli/models.ts";
 import { getModel } from "../lib/models/registry.ts";
 import { learnedPositions } from "../lib/dcls/positions.ts";
@@ -21,7 +20,7 @@ import { PROCEDURAL_CLASSES } from "../lib/data/procedural.ts";
 import { spectrogramShape } from "../lib/train/batches.ts";
 import { INPUT_PRESETS } from "../lib/cli/data.ts";
 import { paperProfile, type Profile, SMOKE_DATA, smokeProfile } from "./profiles.ts";
-import { secondsPerStep, throughput } from "./measure.ts";
+import { measureInSubprocess, type Measurement } from "./measure.ts";
 import { Interrupted, runAll, type RunSpec } from "./runs.ts";
 import { tableMarkdown, tableRows, VARIANT_LABEL } from "./report.ts";
 import { curvesPlot, positionsPlot, tablePlot } from "./figures.ts";
@@ -39,7 +38,7 @@ export const EXPERIMENTS_SPEC: CommandSpec = {
       help: "smoke: nano models, procedural data, CPU minutes; paper: full models on AudioSet (auto: paper on a GPU)",
     },
     { name: "out", kind: "string", value: "DIR", default: "results", help: "output folder" },
-    { name: "budget", kind: "number", min: 30, default: 540, help: "smoke: seconds for the whole experiment" },
+    { name: "budget", kind: "number", min: 30, default: 480, help: "smoke: seconds for the whole experiment" },
     { name: "steps", kind: "int", min: 1, help: "steps per run (smoke: instead of sizing from the budget)" },
     { name: "jobs", kind: "int", min: 1, help: "training runs at once (default: 2 smoke, 1 paper)" },
     { name: "epochs", kind: "int", min: 1, default: 60, help: "paper: epochs per run" },
@@ -84,37 +83,27 @@ async function chooseProfile(a: ParsedArgs): Promise<Profile> {
   return { ...p, jobs: num(a, "jobs") ?? p.jobs };
 }
 
-/** Smoke: steps per run so that calibration, runs, throughput and figures fit the budget. */
-function sizeSmoke(
-  p: Profile,
-  shape: readonly [number, number],
-  budget: number,
-  compile: Parameters<typeof secondsPerStep>[4],
-) {
-  const t0 = performance.now();
-  const classes = PROCEDURAL_CLASSES.length;
-  const perModel = new Map<string, { seconds: number; overhead: number }>();
-  for (const f of p.families) {
-    for (const model of [f.dsc, f.dcls]) {
-      const { seconds, warmup } = secondsPerStep(model, classes, p.batchSize, shape, compile);
-      // Per run: process start, tracing the train and eval steps, and the evaluation pass (≈ a third of a
-      // training step per clip).
-      const evalCost = (SMOKE_DATA.evalSize * seconds) / (3 * p.batchSize);
-      perModel.set(model, { seconds, overhead: 3 + 1.5 * Math.max(0, warmup - seconds) + evalCost });
-      log(`  ${model}: ${seconds.toFixed(2)} s/step (batch ${p.batchSize}), first step ${warmup.toFixed(2)} s`);
-    }
-  }
-  const calibration = (performance.now() - t0) / 1000;
+/** Seconds a process takes to start and load the modules (estimate). */
+const STARTUP_SECONDS = 1.5;
+/** Seconds for the figures, tables and parameter counts at the end (estimate). */
+const REPORT_SECONDS = 10;
+
+/**
+ * Smoke: steps per run so that the measurements, every run and the report fit the budget. A run costs its start,
+ * tracing, `steps` × (step + data) and the evaluation pass; runs go `jobs` at a time.
+ */
+function sizeSmoke(p: Profile, measured: ReadonlyMap<string, Measurement>, spent: number, budget: number): number {
   const runs = p.seeds.length;
-  const sumStep = [...perModel.values()].reduce((n, m) => n + runs * m.seconds, 0);
-  const sumOverhead = [...perModel.values()].reduce((n, m) => n + runs * m.overhead, 0);
-  // Two processes on two cores do not quite double the throughput.
-  const parallel = p.jobs > 1 ? 0.85 * p.jobs : 1;
-  const tail = 6 * 3 + 5; // throughput measurements and figures
-  const available = budget - calibration - tail - sumOverhead / parallel;
-  const steps = Math.max(10, Math.min(2000, Math.floor((available * parallel) / sumStep)));
-  log(`  calibration ${calibration.toFixed(0)} s → ${steps} steps per run (budget ${budget} s)`);
-  return { steps, perModel };
+  let perStep = 0, fixed = 0;
+  for (const m of measured.values()) {
+    perStep += runs * (m.stepSeconds + m.dataSeconds);
+    const evalSeconds = SMOKE_DATA.evalSize * (1 / m.throughput + m.dataSeconds / p.batchSize);
+    fixed += runs * (STARTUP_SECONDS + 2 * Math.max(0, m.firstStepSeconds - m.stepSeconds) + evalSeconds);
+  }
+  // Runs of different lengths do not pack perfectly into `jobs` lanes.
+  const lanes = p.jobs > 1 ? 0.9 * p.jobs : 1;
+  const available = budget - spent - REPORT_SECONDS - fixed / lanes;
+  return Math.max(10, Math.min(5000, Math.floor((available * lanes) / perStep)));
 }
 
 async function main(a: ParsedArgs): Promise<void> {
@@ -133,24 +122,40 @@ async function main(a: ParsedArgs): Promise<void> {
   const classes = p.name === "smoke" ? PROCEDURAL_CLASSES.length : 527;
   await Deno.mkdir(`${out}/runs`, { recursive: true });
 
-  const { stepsArgs, costOf } = await withBackend(backendChoice, (backend) => {
-    if (p.name === "paper") return { stepsArgs: [] as string[], costOf: (_m: string) => 1 };
-    log(`smoke profile: timing one step of every configuration on ${backend.name}`);
-    const given = num(a, "steps");
-    const sized = sizeSmoke(p, shape, num(a, "budget")!, backend.compile);
-    const steps = given ?? sized.steps;
-    return {
-      stepsArgs: [
-        "--steps",
-        String(steps),
-        "--warmup-steps",
-        String(Math.round(steps * p.warmupFraction)),
-        "--checkpoint-every",
-        String(Math.max(10, Math.floor(steps / 4))),
-      ],
-      costOf: (m: string) => sized.perModel.get(m)!.seconds,
-    };
-  });
+  log(`timing every configuration (each in a fresh process) on ${backendChoice}`);
+  const measured = new Map<string, Measurement>();
+  for (const f of p.families) {
+    for (const model of [f.dsc, f.dcls]) {
+      const m = await measureInSubprocess({
+        model,
+        classes,
+        batch: p.batchSize,
+        throughputBatch: p.throughputBatch,
+        input,
+        shape,
+        backend: backendChoice,
+      });
+      measured.set(model, m);
+      log(
+        `  ${model}: ${m.stepSeconds.toFixed(2)} s/step (batch ${p.batchSize}) + ${m.dataSeconds.toFixed(2)} s data, ` +
+          `${m.throughput.toFixed(1)} samples/s inference`,
+      );
+    }
+  }
+  const stepsArgs: string[] = [];
+  if (p.name === "smoke") {
+    const steps = num(a, "steps") ?? sizeSmoke(p, measured, (performance.now() - t0) / 1000, num(a, "budget")!);
+    log(`  → ${steps} steps per run${a.given.has("steps") ? "" : ` to fit the ${num(a, "budget")} s budget`}`);
+    stepsArgs.push(
+      "--steps",
+      String(steps),
+      "--warmup-steps",
+      String(Math.round(steps * p.warmupFraction)),
+      "--checkpoint-every",
+      String(Math.max(10, Math.floor(steps / 4))),
+    );
+  }
+  const costOf = (m: string) => measured.get(m)!.stepSeconds;
 
   const common = [
     ...p.dataArgs,
@@ -165,6 +170,7 @@ async function main(a: ParsedArgs): Promise<void> {
     String(p.dropPath),
     "--backend",
     backendChoice,
+    ...(p.augment ? [] : ["--no-augment"]),
   ];
   const specs: RunSpec[] = p.families.flatMap((family) =>
     (["dsc", "dcls"] as const).flatMap((variant) =>
@@ -190,17 +196,13 @@ async function main(a: ParsedArgs): Promise<void> {
     );
   });
 
-  log("measuring parameters, GFLOPs and inference throughput");
   const info = new Map<string, { params: number; gflops: number; throughput: number }>();
-  await withBackend(backendChoice, (backend) => {
-    for (const f of p.families) {
-      for (const model of [f.dsc, f.dcls]) {
-        const d = describeModel(getModel(model, { numClasses: classes }), mels, frames);
-        const tp = throughput(model, classes, p.throughputBatch, shape, backend.compile);
-        info.set(model, { params: d.params, gflops: d.gflops, throughput: tp });
-      }
+  for (const f of p.families) {
+    for (const model of [f.dsc, f.dcls]) {
+      const d = describeModel(getModel(model, { numClasses: classes }), mels, frames);
+      info.set(model, { params: d.params, gflops: d.gflops, throughput: measured.get(model)!.throughput });
     }
-  });
+  }
   const rows = tableRows(p.families, results, (m) => info.get(m)!);
   const seconds = (performance.now() - t0) / 1000;
   const steps = results[0].log.filter((e) => e.kind === "train").length;
@@ -210,7 +212,8 @@ async function main(a: ParsedArgs): Promise<void> {
       ? `procedural (${SMOKE_DATA.trainSize} training / ${SMOKE_DATA.evalSize} evaluation clips, ${classes} classes)`
       : p.dataArgs.join(" "),
     input: `${preset.seconds} s at ${preset.sampleRate / 1000} kHz → ${mels} × ${frames} log-mels`,
-    training: `${steps} steps × batch ${p.batchSize}, lr ${p.lr}, drop path ${p.dropPath}, seeds ${p.seeds.join(", ")}`,
+    training: `${steps} steps × batch ${p.batchSize}, lr ${p.lr}, drop path ${p.dropPath}, ` +
+      `augmentation ${p.augment ? "on (recipe)" : "off"}, seeds ${p.seeds.join(", ")}`,
     machine: `${Deno.build.os}/${Deno.build.arch}, ${navigator.hardwareConcurrency} cores, backend ${backendChoice}`,
     "wall time": `${seconds.toFixed(0)} s`,
   };

@@ -12,27 +12,27 @@ import { normal, randomKey } from "../lib/ops/random.ts";
 import { tensor, zeros } from "../lib/ops/create.ts";
 import { getModel } from "../lib/models/registry.ts";
 import { adamw, lamb } from "../lib/train/optim.ts";
-import { compiledEvalStep, compiledTrainStep, type Compiler } from "../lib/train/step.ts";
+import { evalStep, trainStep } from "../lib/train/step.ts";
+import type { Backend } from "../lib/train/loop.ts";
 import { type InputSettings, inputsOf } from "../lib/train/batches.ts";
 import { proceduralDataset } from "../lib/data/procedural.ts";
-import { padOrTruncate } from "../lib/audio/waveform.ts";
 import { withBackend } from "../lib/cli/inference.ts";
 
 /** Input shape of the network for a profile: `[mels, frames]`. */
 export type InputShape = readonly [number, number];
 
 /** Seconds per training step of `model` at batch `batch` (median of `steps` timed steps after one warm-up). */
-export function secondsPerStep(
+export async function secondsPerStep(
   model: string,
   classes: number,
   batch: number,
   shape: InputShape,
-  compiler: Compiler,
+  backend: Backend,
   steps = 2,
-): { seconds: number; warmup: number } {
+): Promise<{ seconds: number; warmup: number }> {
   const m = getModel(model, { numClasses: classes, dropPathRate: 0.1 });
   const optimizer = model.startsWith("convformer") ? lamb() : adamw();
-  const step = compiledTrainStep({ model: m, optimizer }, compiler);
+  const step = backend.compile(trainStep({ model: m, optimizer }), { donate: [0, 1, 2] });
   let { params, state } = m.init(randomKey(0));
   let optState = optimizer.init(params);
   const batchIn = {
@@ -44,9 +44,10 @@ export function secondsPerStep(
   const times: number[] = [];
   for (let i = 0; i <= steps; i++) {
     const t0 = performance.now();
-    const r = step(params, state, optState, batchIn, randomKey(i), tensor(1e-3));
+    const r = await step(params, state, optState, batchIn, randomKey(i), tensor(1e-3));
     ({ params, state, optState } = r);
-    r.loss.item();
+    // Reading the loss waits for the step to finish on any backend.
+    (await backend.toHost(r.loss)).item();
     times.push((performance.now() - t0) / 1000);
   }
   const timed = times.slice(1).sort((a, b) => a - b);
@@ -54,30 +55,30 @@ export function secondsPerStep(
 }
 
 /** Inference throughput (samples/s) of `model` in evaluation mode, timed for at least `minSeconds`. */
-export function throughput(
+export async function throughput(
   model: string,
   classes: number,
   batch: number,
   shape: InputShape,
-  compiler: Compiler,
+  backend: Backend,
   minSeconds = 1.5,
-): number {
+): Promise<number> {
   const m = getModel(model, { numClasses: classes });
-  const score = compiledEvalStep({ model: m }, compiler);
+  const score = backend.compile(evalStep({ model: m }));
   const { params, state } = m.init(randomKey(0));
   const x: Tensor = normal(randomKey(1), [batch, 1, ...shape]);
-  score(params, state, x).toArray(); // trace and warm up
+  await backend.toHost(await score(params, state, x)); // trace and warm up
   let n = 0;
   const t0 = performance.now();
   do {
-    score(params, state, x).toArray();
+    await backend.toHost(await score(params, state, x));
     n++;
   } while ((performance.now() - t0) / 1000 < minSeconds);
   return (n * batch) / ((performance.now() - t0) / 1000);
 }
 
 /** Seconds to generate and prepare one batch of procedural clips on the host (front end included). */
-export function dataSecondsPerBatch(input: InputSettings, batch: number, classes = 14): number {
+export function dataSecondsPerBatch(input: InputSettings, batch: number): number {
   const sampleRate = input.frontEnd.sampleRate ?? 32000;
   const ds = proceduralDataset({
     seed: 0,
@@ -89,14 +90,13 @@ export function dataSecondsPerBatch(input: InputSettings, batch: number, classes
   const run = (b: number) => {
     const waves = Array.from(
       { length: batch },
-      (_, i) => padOrTruncate(ds.get(b * batch + i).waveform, input.clipSamples),
+      (_, i) => ds.get(b * batch + i).waveform,
     );
     inputsOf(waves, input);
   };
   run(0);
   const t0 = performance.now();
   for (let b = 1; b < 4; b++) run(b);
-  void classes;
   return (performance.now() - t0) / 3000;
 }
 
@@ -114,23 +114,30 @@ export interface Measurement {
 
 /** What to measure. */
 export interface MeasureRequest {
+  /** Registry name. */
   readonly model: string;
+  /** Output classes. */
   readonly classes: number;
+  /** Training batch size. */
   readonly batch: number;
+  /** Inference batch size. */
   readonly throughputBatch: number;
+  /** Clip and front-end settings (for the data timing). */
   readonly input: InputSettings;
+  /** Network input `[mels, frames]`. */
   readonly shape: InputShape;
+  /** `--backend` choice. */
   readonly backend: string;
 }
 
 /** Measures one configuration in this process. */
 export async function measure(r: MeasureRequest): Promise<Measurement> {
-  return await withBackend(r.backend, (b) => {
-    const { seconds, warmup } = secondsPerStep(r.model, r.classes, r.batch, r.shape, b.compile);
+  return await withBackend(r.backend, async (b) => {
+    const { seconds, warmup } = await secondsPerStep(r.model, r.classes, r.batch, r.shape, b);
     return {
       stepSeconds: seconds,
       firstStepSeconds: warmup,
-      throughput: throughput(r.model, r.classes, r.throughputBatch, r.shape, b.compile),
+      throughput: await throughput(r.model, r.classes, r.throughputBatch, r.shape, b),
       dataSeconds: dataSecondsPerBatch(r.input, r.batch),
     };
   });

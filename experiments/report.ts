@@ -11,16 +11,25 @@ export const VARIANT_LABEL = { dsc: "Depthwise 7×7", dcls: "DCLS-Gauss" } as co
 
 /** One row of Table 1. */
 export interface TableRow {
+  /** Family label. */
   readonly family: string;
+  /** Convolution. */
   readonly variant: keyof typeof VARIANT_LABEL;
+  /** Registry name. */
   readonly model: string;
+  /** Trainable scalars. */
   readonly params: number;
+  /** Forward GFLOPs for one clip. */
   readonly gflops: number;
+  /** Seeds of the runs. */
   readonly seeds: readonly number[];
   /** mAP per seed, in seed order. */
   readonly mAPs: readonly number[];
+  /** mAP mean and sample standard deviation over seeds. */
   readonly mAP: { readonly mean: number; readonly std: number };
+  /** Mean mAUC over seeds. */
   readonly mAUC: number;
+  /** Mean d′ over seeds. */
   readonly dPrime: number;
   /** Mean training samples/s (data pipeline included) over the seeds' runs. */
   readonly trainSamplesPerSecond: number;

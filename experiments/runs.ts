@@ -10,9 +10,13 @@ import type { Family } from "./profiles.ts";
 
 /** One training run. */
 export interface RunSpec {
+  /** The model family. */
   readonly family: Family;
+  /** Depthwise or DCLS. */
   readonly variant: "dsc" | "dcls";
+  /** Registry name. */
   readonly model: string;
+  /** Seed of the run. */
   readonly seed: number;
   /** Run folder. */
   readonly dir: string;
@@ -24,6 +28,7 @@ export interface RunSpec {
 
 /** A finished run. */
 export interface RunResult {
+  /** What was run. */
   readonly spec: RunSpec;
   /** The final evaluation. */
   readonly eval: EvalEntry;
@@ -77,6 +82,7 @@ async function runOne(spec: RunSpec, stop: { requested: boolean; children: Set<D
 
 /** Raised when SIGINT stopped the experiment. */
 export class Interrupted extends Error {
+  /** The experiment was interrupted. */
   constructor() {
     super("interrupted");
     this.name = "Interrupted";

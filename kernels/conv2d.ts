@@ -1,9 +1,19 @@
 /**
  * 2-D convolutions (NCHW, weights `[O, C/groups, kh, kw]`, PyTorch semantics) as implicit GEMMs on the tiled core:
  * the im2col matrix is never materialised, its elements are gathered inside the tile loads (WGSL helper functions
- * `xcol` / `dycol` that return 0 in the padding). Forward, input gradient (transposed convolution) and weight gradient
- * are three GEMM shapes over the same index math. Depthwise convolutions (groups == C == O) go to the direct kernels
- * in depthwise.ts, which the GEMM formulation (M = 1 per group) would waste.
+ * `xcol` / `dycol` that return 0 in the padding). One GEMM per group, with the batch folded into the pixel columns so
+ * small planes (8×7) still fill whole tiles.
+ *
+ * - Forward: rows O/G, columns N·Ho·Wo, depth C/G·kh·kw. Pointwise (1×1, stride 1) convolutions read x as vec4s.
+ * - Input gradient, strided (dilation 1): a transposed convolution touches each input pixel from only the taps that
+ *   divide its offset, so the gradient is split by output phase `(y mod sh, x mod sw)`; each phase is a GEMM over its
+ *   own taps (no zero taps multiplied). When the kernel equals the stride (patchify stems and downsampling) every
+ *   pixel receives from exactly one output pixel and all phases share one GEMM: rows `(c, i, j)` = C/G·kh·kw,
+ *   columns the output pixels, depth O/G, stored to `(oy·kh + i, ox·kw + j)`.
+ * - Input gradient, stride 1: rows C/G, columns N·H·W, depth O/G·kh·kw.
+ * - Weight gradient: rows O/G, columns C/G·kh·kw, depth N·Ho·Wo (split-K when the output is small).
+ * Channel-wise convolutions (groups == C, any multiplier) go to the direct kernels in depthwise.ts, which the GEMM
+ * formulation (one row per group) would waste.
  *
  * @module
  */
@@ -13,11 +23,12 @@ import {
   depthwiseInputGrad,
   depthwiseWeightGrad,
   depthwiseWeightGradTiles,
+  isChannelwise,
 } from "./depthwise.ts";
 import { chooseGemm, gemmCode, type GemmOperand, type GemmTiles, gemmWorkgroups } from "./gemm.ts";
 import { splitKCombine } from "./matmul.ts";
-import { DEFAULT_LIMITS, type KernelLimits, type KernelProgram, ref } from "./program.ts";
-import { bindingDecl, foldGrid, u32 } from "./wgsl.ts";
+import { DEFAULT_LIMITS, type KernelDispatch, type KernelLimits, type KernelProgram, ref } from "./program.ts";
+import { bindingDecl, foldGrid, shaderSource, u32 } from "./wgsl.ts";
 
 /** Convolution hyper-parameters as the IR carries them. */
 export interface Conv2dParams {
@@ -93,7 +104,7 @@ export function convGeometry(x: readonly number[], w: readonly number[], p: Conv
 
 /** Generator options (for tests and benchmarks). */
 export interface ConvOptions {
-  /** Use the implicit GEMM even for depthwise convolutions. */
+  /** Use the implicit GEMM even for channel-wise (depthwise) convolutions. */
   readonly forceGemm?: boolean;
   /** Override the GEMM tile choice. */
   readonly tiles?: GemmTiles;
@@ -103,8 +114,19 @@ export interface ConvOptions {
   readonly limits?: KernelLimits;
 }
 
-function isDepthwise(g: ConvGeometry): boolean {
-  return g.G === g.C && g.G === g.O && g.Cg === 1;
+function useDirect(g: ConvGeometry, opts: ConvOptions): boolean {
+  return isChannelwise(g) && !opts.forceGemm;
+}
+
+/** 1×1, stride 1, no padding: the im2col matrix is the input itself, read as vec4s. */
+function isPointwise(g: ConvGeometry): boolean {
+  return g.kh === 1 && g.kw === 1 && g.sh === 1 && g.sw === 1 && g.pt === 0 && g.pl === 0 && g.Ho === g.H &&
+    g.Wo === g.W;
+}
+
+/** Bindings 0 (x or dy) and 1 (w) of a convolution GEMM, as vec4 arrays where every load of them is a vec4. */
+function convDecls(first: string, firstVec: boolean, wVec: boolean): string[] {
+  return [bindingDecl(0, first, "f32", "read", firstVec ? 4 : 1), bindingDecl(1, "win", "f32", "read", wVec ? 4 : 1)];
 }
 
 // x[n, g·Cg + c, y·sh + ky·dh − pt, x·sw + kx·dw − pl] for im2col row k = (c, ky, kx); u32 wrap makes negatives huge.
@@ -130,35 +152,41 @@ export function conv2dKernel(
 ): KernelProgram {
   const g = convGeometry(xShape, wShape, p);
   const limits = opts.limits ?? DEFAULT_LIMITS;
-  if (isDepthwise(g) && !opts.forceGemm && depthwiseForwardTiles(g, limits)) return depthwiseForward(g, limits);
+  if (useDirect(g, opts) && depthwiseForwardTiles(g, limits)) return depthwiseForward(g, limits);
   const K = g.Cg * g.kh * g.kw;
   const P = g.Ho * g.Wo;
   const wVec = K % 4 === 0;
-  const yVec = P % 4 === 0;
+  const xVec = isPointwise(g) && P % 4 === 0;
   const A: GemmOperand = {
     contiguous: "k",
     element: (_b, m, k) => `win[(cg * ${u32(g.Og)} + ${m}) * ${u32(K)} + ${k}]`,
     vec4: wVec ? (_b, m, k) => `win[((cg * ${u32(g.Og)} + ${m}) * ${u32(K)} + ${k}) / 4u]` : undefined,
   };
+  const xAt = (q: string, c: string) =>
+    `((${q} / ${u32(P)}) * ${u32(g.C)} + cg * ${u32(g.Cg)} + ${c}) * ${u32(P)} + ${q} % ${u32(P)}`;
   // Non-overlapping windows (the stem, patchify downsampling): neighbouring output pixels read input far apart, while
   // neighbouring im2col rows (kx) read adjacent inputs, so walk k with consecutive threads.
-  const B: GemmOperand = {
-    contiguous: g.sw > 1 && g.sw >= g.kw ? "k" : "mn",
-    element: (_b, q, k) => `xcol(cn, cg, ${q} / ${u32(g.Wo)}, ${q} % ${u32(g.Wo)}, ${k})`,
-  };
-  return convGemm({
+  const B: GemmOperand = xVec
+    ? { contiguous: "mn", element: (_b, q, k) => `xin[${xAt(q, k)}]`, vec4: (_b, q, k) => `xin[(${xAt(q, k)}) / 4u]` }
+    : {
+      contiguous: g.sw > 1 && g.sw >= g.kw ? "k" : "mn",
+      element: (_b, q, k) => `xcol(${q} / ${u32(P)}, cg, (${q} % ${u32(P)}) / ${u32(g.Wo)}, ${q} % ${u32(g.Wo)}, ${k})`,
+    };
+  const outAt = (m: string, q: string) =>
+    `((${q} / ${u32(P)}) * ${u32(g.O)} + cg * ${u32(g.Og)} + ${m}) * ${u32(P)} + ${q} % ${u32(P)}`;
+  return convProgram({
     label: `conv2d_${g.N}x${g.C}x${g.H}x${g.W}_k${g.kh}x${g.kw}_o${g.O}`,
-    batch: g.N * g.G,
-    M: g.Og,
-    N: P,
-    K,
-    A,
-    B,
-    decls: [bindingDecl(0, "xin", "f32", "read"), bindingDecl(1, "win", "f32", "read", wVec ? 4 : 1)],
-    helpers: xcolSource(g),
-    prelude: (bi) => [`let cn = ${bi} / ${u32(g.G)};`, `let cg = ${bi} % ${u32(g.G)};`],
-    outFlat: (m, q) => `(cn * ${u32(g.O)} + cg * ${u32(g.Og)} + ${m}) * ${u32(P)} + ${q}`,
-    outVec: yVec,
+    gemms: [{
+      batch: g.G,
+      M: g.Og,
+      N: g.N * P,
+      K,
+      A,
+      B,
+      decls: convDecls("xin", xVec, wVec),
+      helpers: xVec ? "" : xcolSource(g),
+      store: flatStore(outAt, P % 4 === 0),
+    }],
     inputs: [{ dtype: "f32", size: g.N * g.C * g.H * g.W }, { dtype: "f32", size: g.O * K }],
     outSize: g.N * g.O * P,
     flops: 2 * g.N * g.O * P * K,
@@ -178,19 +206,50 @@ export function conv2dInputGradKernel(
   if (dyShape.join() !== [g.N, g.O, g.Ho, g.Wo].join()) {
     throw new Error(`conv2dInputGrad: dy [${dyShape}] does not match the geometry`);
   }
-  if (isDepthwise(g) && !opts.forceGemm) return depthwiseInputGrad(g, opts.limits ?? DEFAULT_LIMITS);
+  if (useDirect(g, opts)) return depthwiseInputGrad(g, opts.limits ?? DEFAULT_LIMITS);
+  const common = {
+    label: `conv2d_dx_${g.N}x${g.C}x${g.H}x${g.W}_k${g.kh}x${g.kw}_o${g.O}`,
+    inputs: [{ dtype: "f32" as const, size: g.N * g.O * g.Ho * g.Wo }, {
+      dtype: "f32" as const,
+      size: g.O * g.Cg * g.kh * g.kw,
+    }],
+    outSize: g.N * g.C * g.H * g.W,
+    flops: 2 * g.N * g.O * g.Ho * g.Wo * g.Cg * g.kh * g.kw,
+    splittable: false,
+    opts,
+  };
+  if (g.dh === 1 && g.dw === 1 && (g.sh > 1 || g.sw > 1)) {
+    if (g.kh === g.sh && g.kw === g.sw) return convProgram({ ...common, gemms: [patchInputGrad(g)] });
+    return convProgram({ ...common, gemms: phaseInputGrads(g) });
+  }
   const KK = g.kh * g.kw;
   const K = g.Og * KK;
   const HW = g.H * g.W;
+  // w[g·Og + o, c, ky, kx] for row c and depth k = (o, ky, kx): contiguous along k in runs of kh·kw, along c for 1×1.
+  const wAt = (c: string, k: string) =>
+    KK === 1
+      ? `(cg * ${u32(g.Og)} + ${k}) * ${u32(g.Cg)} + ${c}`
+      : `((cg * ${u32(g.Og)} + ${k} / ${u32(KK)}) * ${u32(g.Cg)} + ${c}) * ${u32(KK)} + ${k} % ${u32(KK)}`;
+  const wVec = KK === 1 && g.Cg % 4 === 0;
   const A: GemmOperand = {
-    contiguous: "k",
-    element: (_b, c, k) =>
-      `win[((cg * ${u32(g.Og)} + ${k} / ${u32(KK)}) * ${u32(g.Cg)} + ${c}) * ${u32(KK)} + ${k} % ${u32(KK)}]`,
+    contiguous: KK === 1 ? "mn" : "k",
+    element: (_b, c, k) => `win[${wAt(c, k)}]`,
+    vec4: wVec ? (_b, c, k) => `win[(${wAt(c, k)}) / 4u]` : undefined,
   };
-  const B: GemmOperand = {
-    contiguous: "mn",
-    element: (_b, q, k) => `dycol(cn, cg, ${q} / ${u32(g.W)}, ${q} % ${u32(g.W)}, ${k})`,
-  };
+  const dyVec = isPointwise(g) && HW % 4 === 0;
+  const dyAt = (q: string, o: string) =>
+    `((${q} / ${u32(HW)}) * ${u32(g.O)} + cg * ${u32(g.Og)} + ${o}) * ${u32(HW)} + ${q} % ${u32(HW)}`;
+  const B: GemmOperand = dyVec
+    ? {
+      contiguous: "mn",
+      element: (_b, q, k) => `dyin[${dyAt(q, k)}]`,
+      vec4: (_b, q, k) => `dyin[(${dyAt(q, k)}) / 4u]`,
+    }
+    : {
+      contiguous: "mn",
+      element: (_b, q, k) =>
+        `dycol(${q} / ${u32(HW)}, cg, (${q} % ${u32(HW)}) / ${u32(g.W)}, ${q} % ${u32(g.W)}, ${k})`,
+    };
   // dy[n, g·Og + o, oy, ox] with oy·sh = h + pt − ky·dh (only where it divides) for im2col row k = (o, ky, kx).
   const dycol = `fn dycol(n: u32, grp: u32, h: u32, w: u32, k: u32) -> f32 {
   let o = k / ${u32(KK)};
@@ -204,25 +263,148 @@ export function conv2dInputGradKernel(
   let i = ((n * ${u32(g.O)} + grp * ${u32(g.Og)} + o) * ${u32(g.Ho)} + oy) * ${u32(g.Wo)} + ox;
   return select(0.0, dyin[select(0u, i, ok)], ok);
 }`;
-  return convGemm({
-    label: `conv2d_dx_${g.N}x${g.C}x${g.H}x${g.W}_k${g.kh}x${g.kw}_o${g.O}`,
-    batch: g.N * g.G,
-    M: g.Cg,
-    N: HW,
-    K,
+  const outAt = (c: string, q: string) =>
+    `((${q} / ${u32(HW)}) * ${u32(g.C)} + cg * ${u32(g.Cg)} + ${c}) * ${u32(HW)} + ${q} % ${u32(HW)}`;
+  return convProgram({
+    ...common,
+    gemms: [{
+      batch: g.G,
+      M: g.Cg,
+      N: g.N * HW,
+      K,
+      A,
+      B,
+      decls: convDecls("dyin", dyVec, wVec),
+      helpers: dyVec ? "" : dycol,
+      store: flatStore(outAt, HW % 4 === 0),
+    }],
+  });
+}
+
+/**
+ * Kernel == stride (dilation 1): pixel `(oy·kh + i − pt, ox·kw + j − pl)` of channel c receives only from output pixel
+ * `(oy, ox)` through tap `(i, j)`, so dx is one GEMM: rows `(c, i, j)`, columns `(n, oy, ox)` over a grid that covers
+ * the whole input (outputs beyond Ho×Wo read zeros, so uncovered pixels get their zeros from the same store), depth o.
+ */
+function patchInputGrad(g: ConvGeometry): ConvGemm {
+  const KK = g.kh * g.kw;
+  const M = g.Cg * KK;
+  const Hv = Math.ceil((g.H + g.pt) / g.kh), Wv = Math.ceil((g.W + g.pl) / g.kw), Pv = Hv * Wv;
+  const exact = Hv === g.Ho && Wv === g.Wo;
+  const dyVec = exact && Pv % 4 === 0;
+  const wVec = M % 4 === 0;
+  const wAt = (m: string, o: string) => `(cg * ${u32(g.Og)} + ${o}) * ${u32(M)} + ${m}`;
+  const A: GemmOperand = {
+    contiguous: "mn",
+    element: (_b, m, o) => `win[${wAt(m, o)}]`,
+    vec4: wVec ? (_b, m, o) => `win[(${wAt(m, o)}) / 4u]` : undefined,
+  };
+  const dyAt = (q: string, o: string) =>
+    `((${q} / ${u32(Pv)}) * ${u32(g.O)} + cg * ${u32(g.Og)} + ${o}) * ${u32(Pv)} + ${q} % ${u32(Pv)}`;
+  const B: GemmOperand = dyVec
+    ? {
+      contiguous: "mn",
+      element: (_b, q, o) => `dyin[${dyAt(q, o)}]`,
+      vec4: (_b, q, o) => `dyin[(${dyAt(q, o)}) / 4u]`,
+    }
+    : { contiguous: "mn", element: (_b, q, o) => (exact ? `dyin[${dyAt(q, o)}]` : `dyv(${q}, cg, ${o})`) };
+  const dyv = `fn dyv(q: u32, grp: u32, o: u32) -> f32 {
+  let p = q % ${u32(Pv)};
+  let oy = p / ${u32(Wv)};
+  let ox = p % ${u32(Wv)};
+  let ok = oy < ${u32(g.Ho)} && ox < ${u32(g.Wo)};
+  let i = (((q / ${u32(Pv)}) * ${u32(g.O)} + grp * ${u32(g.Og)} + o) * ${u32(g.Ho)} + oy) * ${u32(g.Wo)} + ox;
+  return select(0.0, dyin[select(0u, i, ok)], ok);
+}`;
+  const store = (m: string, q: string, v: string): string[] => [
+    `let sp = ${q} % ${u32(Pv)};`,
+    `let sy = (sp / ${u32(Wv)}) * ${u32(g.kh)} + (${m} / ${u32(g.kw)}) % ${u32(g.kh)} - ${u32(g.pt)};`,
+    `let sx = (sp % ${u32(Wv)}) * ${u32(g.kw)} + ${m} % ${u32(g.kw)} - ${u32(g.pl)};`,
+    `if (sy < ${u32(g.H)} && sx < ${u32(g.W)}) {`,
+    `  out[(((${q} / ${u32(Pv)}) * ${u32(g.C)} + cg * ${u32(g.Cg)} + ${m} / ${u32(KK)}) * ${u32(g.H)} + sy) * ${
+      u32(g.W)
+    } + sx] = ${v};`,
+    "}",
+  ];
+  return {
+    batch: g.G,
+    M,
+    N: g.N * Pv,
+    K: g.Og,
     A,
     B,
-    decls: [bindingDecl(0, "dyin", "f32", "read"), bindingDecl(1, "win", "f32", "read")],
-    helpers: dycol,
-    prelude: (bi) => [`let cn = ${bi} / ${u32(g.G)};`, `let cg = ${bi} % ${u32(g.G)};`],
-    outFlat: (c, q) => `(cn * ${u32(g.C)} + cg * ${u32(g.Cg)} + ${c}) * ${u32(HW)} + ${q}`,
-    outVec: HW % 4 === 0,
-    inputs: [{ dtype: "f32", size: g.N * g.O * g.Ho * g.Wo }, { dtype: "f32", size: g.O * g.Cg * KK }],
-    outSize: g.N * g.C * HW,
-    flops: 2 * g.N * g.O * g.Ho * g.Wo * g.Cg * KK,
-    splittable: false,
-    opts,
-  });
+    decls: convDecls("dyin", dyVec, wVec),
+    helpers: dyVec || exact ? "" : dyv,
+    store: { scalar: store },
+  };
+}
+
+/**
+ * Strided input gradient (dilation 1) by output phase: pixels `y = py + sh·a` receive only from taps
+ * `ky = ky0 + sh·u` (ky0 = (py + pt) mod sh) through `oy = a + ⌊(py + pt)/sh⌋ − u`, and likewise along x, so each
+ * phase is a stride-1 correlation with its own taps: rows c, columns `(n, a, b)`, depth `(o, u, v)`. Phases no tap
+ * reaches (kernel smaller than the stride) are zero-filled.
+ */
+function phaseInputGrads(g: ConvGeometry): (ConvGemm | ZeroFill)[] {
+  const out: (ConvGemm | ZeroFill)[] = [];
+  const KK = g.kh * g.kw;
+  for (let py = 0; py < Math.min(g.sh, g.H); py++) {
+    for (let px = 0; px < Math.min(g.sw, g.W); px++) {
+      const Hp = Math.ceil((g.H - py) / g.sh), Wp = Math.ceil((g.W - px) / g.sw), Pp = Hp * Wp;
+      const ky0 = (py + g.pt) % g.sh, kx0 = (px + g.pl) % g.sw;
+      const nky = ky0 < g.kh ? Math.ceil((g.kh - ky0) / g.sh) : 0;
+      const nkx = kx0 < g.kw ? Math.ceil((g.kw - kx0) / g.sw) : 0;
+      const cy = Math.floor((py + g.pt) / g.sh), cx = Math.floor((px + g.pl) / g.sw);
+      const outAt = (c: string, q: string) =>
+        `((${q} / ${u32(Pp)}) * ${u32(g.C)} + cg * ${u32(g.Cg)} + ${c}) * ${u32(g.H)} * ${u32(g.W)} + (${u32(py)} + ${
+          u32(g.sh)
+        } * ((${q} / ${u32(Wp)}) % ${u32(Hp)})) * ${u32(g.W)} + ${u32(px)} + ${u32(g.sw)} * (${q} % ${u32(Wp)})`;
+      if (nky === 0 || nkx === 0) {
+        const CP = g.C * Pp;
+        out.push({
+          zeros: g.N * CP,
+          at: (e) =>
+            `((${e} / ${u32(CP)}) * ${u32(g.C)} + (${e} / ${u32(Pp)}) % ${u32(g.C)}) * ${u32(g.H * g.W)} + (${
+              u32(py)
+            } + ${u32(g.sh)} * ((${e} / ${u32(Wp)}) % ${u32(Hp)})) * ${u32(g.W)} + ${u32(px)} + ${
+              u32(g.sw)
+            } * (${e} % ${u32(Wp)})`,
+        });
+        continue;
+      }
+      const T = nky * nkx;
+      const A: GemmOperand = {
+        contiguous: "k",
+        element: (_b, c, k) =>
+          `win[((cg * ${u32(g.Og)} + ${k} / ${u32(T)}) * ${u32(g.Cg)} + ${c}) * ${u32(KK)} + ${
+            u32(ky0 * g.kw + kx0)
+          } + ((${k} / ${u32(nkx)}) % ${u32(nky)}) * ${u32(g.sh * g.kw)} + (${k} % ${u32(nkx)}) * ${u32(g.sw)}]`,
+      };
+      const B: GemmOperand = { contiguous: "mn", element: (_b, q, k) => `dyp(${q}, cg, ${k})` };
+      const dyp = `fn dyp(q: u32, grp: u32, k: u32) -> f32 {
+  let oy = (q / ${u32(Wp)}) % ${u32(Hp)} + ${u32(cy)} - (k / ${u32(nkx)}) % ${u32(nky)};
+  let ox = q % ${u32(Wp)} + ${u32(cx)} - k % ${u32(nkx)};
+  let ok = oy < ${u32(g.Ho)} && ox < ${u32(g.Wo)};
+  let i = (((q / ${u32(Pp)}) * ${u32(g.O)} + grp * ${u32(g.Og)} + k / ${u32(T)}) * ${u32(g.Ho)} + oy) * ${
+        u32(g.Wo)
+      } + ox;
+  return select(0.0, dyin[select(0u, i, ok)], ok);
+}`;
+      out.push({
+        batch: g.G,
+        M: g.Cg,
+        N: g.N * Pp,
+        K: g.Og * T,
+        A,
+        B,
+        decls: convDecls("dyin", false, false),
+        helpers: dyp,
+        store: flatStore(outAt, false),
+        tag: `_p${py}${px}`,
+      });
+    }
+  }
+  return out;
 }
 
 /** Weight gradient: inputs (x, dy), output dw with `weightShape`. */
@@ -237,37 +419,47 @@ export function conv2dWeightGradKernel(
     throw new Error(`conv2dWeightGrad: dy [${dyShape}] does not match the geometry`);
   }
   const limits = opts.limits ?? DEFAULT_LIMITS;
-  const tiles = isDepthwise(g) && !opts.forceGemm ? depthwiseWeightGradTiles(g, limits) : null;
+  const tiles = useDirect(g, opts) ? depthwiseWeightGradTiles(g, limits) : null;
   if (tiles) return depthwiseWeightGrad(g, limits, tiles);
   const KK = g.kh * g.kw;
   const P = g.Ho * g.Wo;
   const Ncols = g.Cg * KK;
   const dyVec = P % 4 === 0;
+  const dyAt = (b: string, o: string, k: string) =>
+    `((${k} / ${u32(P)}) * ${u32(g.O)} + ${b} * ${u32(g.Og)} + ${o}) * ${u32(P)} + ${k} % ${u32(P)}`;
   const A: GemmOperand = {
     contiguous: "k",
-    element: (b, o, k) =>
-      `dyin[((${k} / ${u32(P)}) * ${u32(g.O)} + ${b} * ${u32(g.Og)} + ${o}) * ${u32(P)} + ${k} % ${u32(P)}]`,
-    vec4: dyVec
-      ? (b, o, k) =>
-        `dyin[(((${k} / ${u32(P)}) * ${u32(g.O)} + ${b} * ${u32(g.Og)} + ${o}) * ${u32(P)} + ${k} % ${u32(P)}) / 4u]`
-      : undefined,
+    element: (b, o, k) => `dyin[${dyAt(b, o, k)}]`,
+    vec4: dyVec ? (b, o, k) => `dyin[(${dyAt(b, o, k)}) / 4u]` : undefined,
   };
-  const B: GemmOperand = {
-    contiguous: "k",
-    element: (b, j, k) => `xcol(${k} / ${u32(P)}, ${b}, (${k} % ${u32(P)}) / ${u32(g.Wo)}, ${k} % ${u32(g.Wo)}, ${j})`,
-  };
-  return convGemm({
+  // Pointwise: x[n, g·Cg + c, p] for depth k = (n, p) is contiguous along k.
+  const xVec = isPointwise(g) && P % 4 === 0;
+  const xAt = (b: string, c: string, k: string) =>
+    `((${k} / ${u32(P)}) * ${u32(g.C)} + ${b} * ${u32(g.Cg)} + ${c}) * ${u32(P)} + ${k} % ${u32(P)}`;
+  const B: GemmOperand = xVec
+    ? {
+      contiguous: "k",
+      element: (b, c, k) => `xin[${xAt(b, c, k)}]`,
+      vec4: (b, c, k) => `xin[(${xAt(b, c, k)}) / 4u]`,
+    }
+    : {
+      contiguous: "k",
+      element: (b, j, k) =>
+        `xcol(${k} / ${u32(P)}, ${b}, (${k} % ${u32(P)}) / ${u32(g.Wo)}, ${k} % ${u32(g.Wo)}, ${j})`,
+    };
+  return convProgram({
     label: `conv2d_dw_${g.N}x${g.C}x${g.H}x${g.W}_k${g.kh}x${g.kw}_o${g.O}`,
-    batch: g.G,
-    M: g.Og,
-    N: Ncols,
-    K: g.N * P,
-    A,
-    B,
-    decls: [bindingDecl(0, "xin", "f32", "read"), bindingDecl(1, "dyin", "f32", "read", dyVec ? 4 : 1)],
-    helpers: xcolSource(g),
-    outFlat: (o, j) => `(bi * ${u32(g.Og)} + ${o}) * ${u32(Ncols)} + ${j}`,
-    outVec: Ncols % 4 === 0,
+    gemms: [{
+      batch: g.G,
+      M: g.Og,
+      N: Ncols,
+      K: g.N * P,
+      A,
+      B,
+      decls: [bindingDecl(0, "xin", "f32", "read", xVec ? 4 : 1), bindingDecl(1, "dyin", "f32", "read", dyVec ? 4 : 1)],
+      helpers: xVec ? "" : xcolSource(g),
+      store: flatStore((o, j) => `(cg * ${u32(g.Og)} + ${o}) * ${u32(Ncols)} + ${j}`, Ncols % 4 === 0),
+    }],
     inputs: [{ dtype: "f32", size: g.N * g.C * g.H * g.W }, { dtype: "f32", size: g.N * g.O * P }],
     outSize: g.O * Ncols,
     flops: 2 * g.N * g.O * P * Ncols,
@@ -276,8 +468,17 @@ export function conv2dWeightGradKernel(
   });
 }
 
+/** How a convolution GEMM writes its results: a flat index (vec4 when 4 columns are contiguous), or statements. */
+type ConvStore =
+  | { readonly flat: (row: string, col: string) => string; readonly vec4: boolean }
+  | { readonly scalar: (row: string, col: string, v: string) => string[] };
+
+function flatStore(flat: (row: string, col: string) => string, vec4: boolean): ConvStore {
+  return { flat, vec4 };
+}
+
+/** One GEMM of a convolution; `cg` (the group, the GEMM batch index) is in scope of the operands and the store. */
 interface ConvGemm {
-  readonly label: string;
   readonly batch: number;
   readonly M: number;
   readonly N: number;
@@ -286,60 +487,92 @@ interface ConvGemm {
   readonly B: GemmOperand;
   readonly decls: string[];
   readonly helpers: string;
-  readonly prelude?: (bi: string) => string[];
-  /** Flat output index of (row, col) in the current batch (WGSL). */
-  readonly outFlat: (row: string, col: string) => string;
-  readonly outVec: boolean;
+  readonly store: ConvStore;
+  /** Label suffix (one GEMM of several). */
+  readonly tag?: string;
+}
+
+/** A dispatch writing zeros to `zeros` outputs: `at(e)` is the flat output index of the e-th (WGSL, u32). */
+interface ZeroFill {
+  readonly zeros: number;
+  readonly at: (e: string) => string;
+}
+
+interface ConvJob {
+  readonly label: string;
+  readonly gemms: readonly (ConvGemm | ZeroFill)[];
   readonly inputs: { dtype: "f32"; size: number }[];
   readonly outSize: number;
   readonly flops: number;
-  /** Whether split-K may be used: only when the output is the contiguous `[batch, M, N]` of the GEMM. */
+  /** Whether split-K may be used: only for one GEMM whose output is the contiguous `[batch, M, N]`. */
   readonly splittable: boolean;
   readonly opts: ConvOptions;
 }
 
-function convGemm(c: ConvGemm): KernelProgram {
-  const choice = chooseGemm(c.batch, c.M, c.N, c.K);
-  const tiles = c.opts.tiles ?? choice.tiles;
-  const splitK = c.splittable ? (c.opts.splitK ?? (c.opts.tiles ? 1 : choice.splitK)) : 1;
-  const spec = {
-    dtype: "f32" as const,
-    batch: c.batch,
-    M: c.M,
-    N: c.N,
-    K: c.K,
-    tiles,
-    a: c.A,
-    b: c.B,
-    inputDecls: c.decls,
-    prelude: c.prelude,
-    splitK,
-    outputDecls: [bindingDecl(2, "out", "f32", "read_write", c.outVec ? 4 : 1)],
-    store: (
-      _b: string,
-      row: string,
-      col: string,
-      v: string,
-      width: 1 | 4,
-    ) => [width === 4 ? `out[(${c.outFlat(row, col)}) / 4u] = ${v};` : `out[${c.outFlat(row, col)}] = ${v};`],
-    storeVec4: c.outVec,
-    helpers: c.helpers,
-  };
-  const grid = foldGrid(gemmWorkgroups(spec));
-  const main = {
-    label: c.label,
-    code: gemmCode(spec, grid.flatId, grid.guard),
-    bindings: [ref.input(0), ref.input(1), splitK > 1 ? ref.scratch(0, true) : ref.output(0)],
-    workgroups: grid.workgroups,
-  };
+function convProgram(c: ConvJob): KernelProgram {
   const outputs = [{ dtype: "f32" as const, size: c.outSize }];
   const bytes = (c.inputs[0].size + c.inputs[1].size + c.outSize) * 4;
   const base = { inputs: c.inputs, outputs, flops: c.flops, bytes };
-  if (splitK === 1) return { ...base, scratch: [], dispatches: [main] };
-  const combine = splitKCombine(c.label, "f32", splitK, [c.batch, c.M, c.N]);
+  const dispatches: KernelDispatch[] = [];
+  let splitK = 1;
+  let splitShape: number[] = [];
+  for (const gm of c.gemms) {
+    if ("zeros" in gm) {
+      const grid = foldGrid(Math.ceil(gm.zeros / 256));
+      const body = [
+        ...(grid.guard ? [grid.guard] : []),
+        `let e = ${grid.flatId} * 256u + lid;`,
+        `if (e >= ${u32(gm.zeros)}) { return; }`,
+        `out[${gm.at("e")}] = 0.0;`,
+      ];
+      dispatches.push({
+        label: `${c.label}_zero`,
+        code: shaderSource({ decls: [bindingDecl(0, "out", "f32", "read_write")], workgroupSize: 256, body }),
+        bindings: [ref.output(0)],
+        workgroups: grid.workgroups,
+      });
+      continue;
+    }
+    const choice = chooseGemm(gm.batch, gm.M, gm.N, gm.K);
+    const tiles = c.opts.tiles ?? choice.tiles;
+    const split = c.splittable && c.gemms.length === 1 ? (c.opts.splitK ?? (c.opts.tiles ? 1 : choice.splitK)) : 1;
+    const st = gm.store;
+    const vec = "flat" in st && st.vec4;
+    const spec = {
+      dtype: "f32" as const,
+      batch: gm.batch,
+      M: gm.M,
+      N: gm.N,
+      K: gm.K,
+      tiles,
+      a: gm.A,
+      b: gm.B,
+      inputDecls: gm.decls,
+      prelude: (bi: string) => [`let cg = ${bi};`],
+      splitK: split,
+      outputDecls: [bindingDecl(2, "out", "f32", "read_write", vec ? 4 : 1)],
+      store: (_b: string, row: string, col: string, v: string, width: 1 | 4): string[] => {
+        if ("scalar" in st) return ["{", ...st.scalar(row, col, v).map((l) => "  " + l), "}"];
+        return [width === 4 ? `out[(${st.flat(row, col)}) / 4u] = ${v};` : `out[${st.flat(row, col)}] = ${v};`];
+      },
+      storeVec4: vec,
+      helpers: gm.helpers,
+    };
+    const grid = foldGrid(gemmWorkgroups(spec));
+    dispatches.push({
+      label: c.label + (gm.tag ?? ""),
+      code: gemmCode(spec, grid.flatId, grid.guard),
+      bindings: [ref.input(0), ref.input(1), split > 1 ? ref.scratch(0, true) : ref.output(0)],
+      workgroups: grid.workgroups,
+    });
+    splitK = split;
+    splitShape = [gm.batch, gm.M, gm.N];
+  }
+  if (splitK === 1) return { ...base, scratch: [], dispatches };
+  const combine = splitKCombine(c.label, "f32", splitK, splitShape);
   return {
     ...base,
-    scratch: [{ dtype: "f32", size: splitK * c.batch * c.M * c.N }, ...combine.scratch],
-    dispatches: [main, ...combine.dispatches],
+    scratch: [{ dtype: "f32", size: splitK * splitShape[0] * splitShape[1] * splitShape[2] }, ...combine.scratch],
+    dispatches: [...dispatches, ...combine.dispatches],
   };
 }

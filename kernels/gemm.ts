@@ -6,11 +6,19 @@
  * - a workgroup computes a BM×BN tile with (BM/TM)·(BN/TN) threads; each thread owns TM rows × TN columns held in
  *   named `vec4` accumulators `acc{row}_{colvec}` (never arrays indexed in loops, which spill);
  * - per K-step of BK, the A and B tiles are staged in workgroup memory (k-major, as vec4 along M / N), loaded from
- *   global memory into registers one step ahead so the loads overlap the FMAs;
+ *   global memory into registers one step ahead (in a branch) so the loads overlap the FMAs. Optionally two stages
+ *   (double buffering: one barrier per step) and an XOR-swizzled or padded layout for k-contiguous tiles;
  * - a thread's rows are `4·(q·TY + ty) + c`, its columns `4·(p·TX + tx) + c`, so each K-step reads TM/4 + TN/4 vec4s
- *   from workgroup memory for TM·TN FMAs;
+ *   from workgroup memory for TM·TN FMAs, and a warp's reads are broadcasts or consecutive vec4s;
+ * - global loads are vec4 where the layout allows, along whichever index is contiguous (two threads share a row of a
+ *   k-contiguous tile: one 32-byte sector);
  * - tiles are visited in grouped order (GROUP_M rows of tiles at a time) for L2 reuse;
  * - split-K writes partial tiles to a scratch buffer `[S, batch, M, N]` that a second dispatch sums.
+ *
+ * On the H100 (Vulkan through wgpu) the single-stage BK=8 form is the fastest measured: 39 TFLOP/s at 4096³ (plain
+ * layouts), 41–43 with a transposed operand; BK=16, double buffering and the swizzle each measured 3–15 % slower, so
+ * they are options, not defaults. The 8×8-per-thread 256-thread workgroup holds more than 128 registers a thread, so
+ * one fits an SM: split-K counts whole waves of 132 (see {@link gemmCost}).
  *
  * @module
  */
@@ -28,11 +36,23 @@ export interface GemmTiles {
   readonly TM: number;
   /** Output columns per thread (multiple of 4). */
   readonly TN: number;
+  /** Workgroup-memory stages: 1 (default) or 2 (double buffering, one barrier per K-step). */
+  readonly stages?: 1 | 2;
+  /**
+   * Layout of a k-contiguous operand's tile in workgroup memory, whose scalar stores may share banks: `plain`
+   * (default), `swizzle` (XOR the vec4 column with bit 2 of k; needs TX or TY a multiple of 8, else plain) or `pad`
+   * (one vec4 more per row).
+   */
+  readonly kLayout?: "swizzle" | "pad" | "plain";
 }
 
-/** 128×128 tile, 256 threads of 8×8 (16 vec4 accumulators), K-step 8: for large problems. */
+/** 128×128 tile, 256 threads of 8×8 (16 vec4 accumulators), K-step 8: large problems. */
 export const TILES_128: GemmTiles = { BM: 128, BN: 128, BK: 8, TM: 8, TN: 8 };
-/** 64×64 tile, 256 threads of 4×4, K-step 16: when 128-tiles leave the GPU under-filled. */
+/** 128×64 tile, 128 threads of 8×8: widths of 64·odd (192 channels) and finer waves. */
+export const TILES_128x64: GemmTiles = { BM: 128, BN: 64, BK: 8, TM: 8, TN: 8 };
+/** 64×128 tile, 128 threads of 8×8. */
+export const TILES_64x128: GemmTiles = { BM: 64, BN: 128, BK: 8, TM: 8, TN: 8 };
+/** 64×64 tile, 256 threads of 4×4, K-step 16. */
 export const TILES_64: GemmTiles = { BM: 64, BN: 64, BK: 16, TM: 4, TN: 4 };
 /** 32×32 tile, 64 threads of 4×4, K-step 16: tiny problems. */
 export const TILES_32: GemmTiles = { BM: 32, BN: 32, BK: 16, TM: 4, TN: 4 };
@@ -89,14 +109,57 @@ export function splitChunk(K: number, splitK: number, BK: number): number {
   return Math.ceil(Math.ceil(K / splitK) / BK) * BK;
 }
 
+/** The largest split ≤ `splitK` that leaves no split empty once chunks are rounded up to BK (at least 1). */
+export function usableSplit(K: number, splitK: number, BK: number): number {
+  let s = Math.max(1, Math.floor(splitK));
+  while (s > 1 && splitChunk(K, s, BK) * (s - 1) >= K) s--;
+  return s;
+}
+
 const GROUP_M = 8;
 const XYZW = ["x", "y", "z", "w"];
+
+/** Where one operand's tile lives in workgroup memory and how threads load it. */
+interface TileLayout {
+  /** vec4 slots per k-row (R/4, plus one when padded). */
+  readonly row: number;
+  /** vec4 slots per stage. */
+  readonly stage: number;
+  /** Whether the vec4 column is XORed with `k & 4`. */
+  readonly swizzle: boolean;
+}
+
+function tileLayout(op: GemmOperand, R: number, BK: number, T: number, mode: GemmTiles["kLayout"]): TileLayout {
+  const plain = { row: R / 4, stage: (BK * R) / 4, swizzle: false };
+  if (op.contiguous === "mn") return plain;
+  // The swizzle must commute with the reads' `q·T + t` split: t ^ 4 < T needs T a multiple of 8.
+  const canSwizzle = T % 8 === 0 && R % 32 === 0;
+  const m = mode ?? "plain";
+  if (m === "swizzle" && canSwizzle) return { ...plain, swizzle: true };
+  if (m === "pad") return { row: R / 4 + 1, stage: BK * (R / 4 + 1), swizzle: false };
+  return plain;
+}
+
+/** Workgroup-memory stages and per-operand layouts of a GEMM. */
+function gemmLayout(spec: Pick<GemmSpec, "tiles" | "a" | "b">): { stages: 1 | 2; A: TileLayout; B: TileLayout } {
+  const { BM, BN, BK, TM, TN, kLayout } = spec.tiles;
+  const A = tileLayout(spec.a, BM, BK, BM / TM, kLayout);
+  const B = tileLayout(spec.b, BN, BK, BN / TN, kLayout);
+  const stages = spec.tiles.stages ?? 1;
+  return { stages, A, B };
+}
+
+/** Bytes of workgroup memory a GEMM dispatch declares (the provided tiles stay within 16 KiB; check larger ones). */
+export function gemmWorkgroupBytes(spec: Pick<GemmSpec, "tiles" | "a" | "b">): number {
+  const { stages, A, B } = gemmLayout(spec);
+  return stages * 16 * (A.stage + B.stage);
+}
 
 /** Emits the WGSL module of one GEMM dispatch (the caller folds the grid with {@link gemmWorkgroups}). */
 export function gemmCode(spec: GemmSpec, flatId: string, guard: string): string {
   const { BM, BN, BK, TM, TN } = spec.tiles;
   const { M, N, K, batch, dtype } = spec;
-  if (TM % 4 || TN % 4 || BM % TM || BN % TN || BK % 4) {
+  if (TM % 4 || TN % 4 || BM % TM || BN % TN || BK % 4 || BM % 4 || BN % 4) {
     throw new Error(`gemm: bad tiles ${JSON.stringify(spec.tiles)}`);
   }
   const TX = BN / TN, TY = BM / TM, NT = TX * TY;
@@ -105,6 +168,7 @@ export function gemmCode(spec: GemmSpec, flatId: string, guard: string): string 
   const zero = `${dtype}(0)`;
   const split = spec.splitK > 1;
   const Kc = split ? splitChunk(K, spec.splitK, BK) : K;
+  const { stages, A: layA, B: layB } = gemmLayout(spec);
   const body: string[] = [];
   if (guard) body.push(guard);
   const perBatch = tilesM * tilesN;
@@ -121,14 +185,22 @@ export function gemmCode(spec: GemmSpec, flatId: string, guard: string): string 
     `let n0 = ((tile % ${u32(group * tilesN)}) / gsz) * ${u32(BN)};`,
     `let ty = lid / ${u32(TX)};`,
     `let tx = lid % ${u32(TX)};`,
+  );
+  if (layA.swizzle) body.push("let tyS = ty ^ 4u;");
+  if (layB.swizzle) body.push("let txS = tx ^ 4u;");
+  body.push(
     `let k_begin = si * ${u32(Kc)};`,
-    `let k_end = min(k_begin + ${u32(Kc)}, ${u32(K)});`,
+    // A split past the end of K (callers may ask for more splits than K has steps) runs no steps and stores zeros.
+    split
+      ? `let k_end = max(min(k_begin + ${u32(Kc)}, ${u32(K)}), k_begin);`
+      : `let k_end = min(k_begin + ${u32(Kc)}, ${u32(K)});`,
     `let n_kt = (k_end - k_begin + ${u32(BK - 1)}) / ${u32(BK)};`,
   );
   if (spec.prelude) body.push(...spec.prelude("bi"));
 
   // Tile loads: per operand, the thread→element mapping (hoisted), staging registers, global loads, shared stores.
-  const load = (name: "A" | "B", op: GemmOperand, R: number, D: number, i0: string) => {
+  // Shared stores index stage `sbA` / `sbB` (a WGSL expression ending in " + ", or "" for stage 0).
+  const load = (name: "A" | "B", op: GemmOperand, lay: TileLayout, R: number, D: number, i0: string) => {
     const vec = op.vec4 !== undefined && (op.contiguous === "k" ? K % 4 === 0 : D % 4 === 0);
     const w = vec ? 4 : 1;
     const E = (R * BK) / w;
@@ -136,26 +208,44 @@ export function gemmCode(spec: GemmSpec, flatId: string, guard: string): string 
     const exact = E % NT === 0;
     const hoisted: string[] = [];
     const fetch: string[] = [];
-    const stash: string[] = [];
+    const stash = (sb: string): string[] => {
+      const out: string[] = [];
+      for (let l = 0; l < L; l++) {
+        const u = `${name}_u${l}`, iN = `${name}_i${l}`, kN = `${name}_k${l}`;
+        // k is a multiple of 4 for vec4 loads, so k + c keeps bit 2 of k: one swizzled column for the four rows.
+        const col = lay.swizzle ? `((${iN} / 4u) ^ (${kN} & 4u))` : `${iN} / 4u`;
+        const at = (kk: string) => `${name}s[${sb}${kk} * ${u32(lay.row)} + ${col}]`;
+        const st: string[] = [];
+        if (vec && op.contiguous === "mn") st.push(`${at(kN)} = ${name}_r${l};`);
+        else if (vec) {
+          for (let c = 0; c < 4; c++) st.push(`${at(`(${kN} + ${c}u)`)}[${iN} % 4u] = ${name}_r${l}.${XYZW[c]};`);
+        } else st.push(`${at(kN)}[${iN} % 4u] = ${name}_r${l};`);
+        out.push(exact ? st.join(" ") : `if (${u} < ${u32(E)}) { ${st.join(" ")} }`);
+      }
+      return out;
+    };
     for (let l = 0; l < L; l++) {
-      const u = `${name}_u${l}`;
+      const u = `${name}_u${l}`, iN = `${name}_i${l}`, kN = `${name}_k${l}`;
       hoisted.push(`let ${u} = lid + ${u32(l * NT)};`);
       if (op.contiguous === "k") {
-        const per = BK / w;
-        hoisted.push(
-          `let ${name}_k${l} = (${u} % ${u32(per)}) * ${u32(w)};`,
-          `let ${name}_i${l} = ${u} / ${u32(per)};`,
-        );
+        // `per` threads walk k within a row (vec4: two threads = one 32-byte sector), the rest walk rows; with more
+        // than `per·w` k per stage, further row sweeps take the next k-groups.
+        const per = vec ? Math.min(2, BK / 4) : Math.min(8, BK);
+        if (per * w === BK) {
+          hoisted.push(`let ${kN} = (${u} % ${u32(per)}) * ${u32(w)};`, `let ${iN} = ${u} / ${u32(per)};`);
+        } else {
+          hoisted.push(
+            `let ${kN} = ((${u} / ${u32(per * R)}) * ${u32(per)} + ${u} % ${u32(per)}) * ${u32(w)};`,
+            `let ${iN} = (${u} / ${u32(per)}) % ${u32(R)};`,
+          );
+        }
       } else {
         const per = R / w;
-        hoisted.push(
-          `let ${name}_i${l} = (${u} % ${u32(per)}) * ${u32(w)};`,
-          `let ${name}_k${l} = ${u} / ${u32(per)};`,
-        );
+        hoisted.push(`let ${iN} = (${u} % ${u32(per)}) * ${u32(w)};`, `let ${kN} = ${u} / ${u32(per)};`);
       }
       hoisted.push(`var ${name}_r${l}: ${vec ? V : dtype};`);
-      const gi = `(${i0} + ${name}_i${l})`;
-      const gk = `(k0 + ${name}_k${l})`;
+      const gi = `(${i0} + ${iN})`;
+      const gk = `(k0 + ${kN})`;
       const conds: string[] = [];
       if (!exact) conds.push(`${u} < ${u32(E)}`);
       if (D % R !== 0) conds.push(`${gi} < ${u32(D)}`);
@@ -168,42 +258,79 @@ export function gemmCode(spec: GemmSpec, flatId: string, guard: string): string 
           }; }`,
         );
       } else fetch.push(`${name}_r${l} = ${value};`);
-      const sidx = (kk: string) => `${kk} * ${u32(R / 4)} + ${name}_i${l} / 4u`;
-      const st: string[] = [];
-      if (vec && op.contiguous === "mn") st.push(`${name}s[${sidx(`${name}_k${l}`)}] = ${name}_r${l};`);
-      else if (vec) {
-        for (let c = 0; c < 4; c++) {
-          st.push(`${name}s[${sidx(`(${name}_k${l} + ${c}u)`)}][${name}_i${l} % 4u] = ${name}_r${l}.${XYZW[c]};`);
-        }
-      } else st.push(`${name}s[${sidx(`${name}_k${l}`)}][${name}_i${l} % 4u] = ${name}_r${l};`);
-      stash.push(exact ? st.join(" ") : `if (${u} < ${u32(E)}) { ${st.join(" ")} }`);
     }
     return { hoisted, fetch, stash };
   };
-  const la = load("A", spec.a, BM, M, "m0");
-  const lb = load("B", spec.b, BN, N, "n0");
+  const la = load("A", spec.a, layA, BM, M, "m0");
+  const lb = load("B", spec.b, layB, BN, N, "n0");
   body.push(...la.hoisted, ...lb.hoisted);
   for (let r = 0; r < TM; r++) for (let p = 0; p < TN / 4; p++) body.push(`var acc${r}_${p} = ${V}(${zero});`);
-  body.push("var k0 = k_begin;", ...la.fetch, ...lb.fetch);
-  body.push("for (var kt = 0u; kt < n_kt; kt++) {");
-  const inner: string[] = ["workgroupBarrier();", ...la.stash, ...lb.stash, "workgroupBarrier();"];
-  inner.push(`k0 = k0 + ${u32(BK)};`, "if (kt + 1u < n_kt) {", ...[...la.fetch, ...lb.fetch].map((l) => "  " + l), "}");
-  for (let k = 0; k < BK; k++) {
-    for (let q = 0; q < TM / 4; q++) inner.push(`let a${k}_${q} = As[${u32(k * (BM / 4) + q * TY)} + ty];`);
-    for (let p = 0; p < TN / 4; p++) inner.push(`let b${k}_${p} = Bs[${u32(k * (BN / 4) + p * TX)} + tx];`);
-    for (let q = 0; q < TM / 4; q++) {
-      for (let c = 0; c < 4; c++) {
-        for (let p = 0; p < TN / 4; p++) {
-          const acc = `acc${q * 4 + c}_${p}`;
-          const a = `${V}(a${k}_${q}.${XYZW[c]})`;
-          inner.push(
-            dtype === "f32" ? `${acc} = fma(${a}, b${k}_${p}, ${acc});` : `${acc} = ${acc} + ${a} * b${k}_${p};`,
-          );
+
+  // One K-step's FMAs, reading stage base `rbA` / `rbB` (a WGSL expression ending in " + ", or "" for stage 0).
+  const compute = (rbA: string, rbB: string): string[] => {
+    const out: string[] = [];
+    for (let k = 0; k < BK; k++) {
+      const t = (base: string, lay: TileLayout, T: number, j: number, id: string, sw: string) =>
+        `${base}${u32(k * lay.row + j * T)} + ${lay.swizzle && k & 4 ? sw : id}`;
+      for (let q = 0; q < TM / 4; q++) out.push(`let a${k}_${q} = As[${t(rbA, layA, TY, q, "ty", "tyS")}];`);
+      for (let p = 0; p < TN / 4; p++) out.push(`let b${k}_${p} = Bs[${t(rbB, layB, TX, p, "tx", "txS")}];`);
+      for (let q = 0; q < TM / 4; q++) {
+        for (let c = 0; c < 4; c++) {
+          for (let p = 0; p < TN / 4; p++) {
+            const acc = `acc${q * 4 + c}_${p}`;
+            const a = `${V}(a${k}_${q}.${XYZW[c]})`;
+            out.push(
+              dtype === "f32" ? `${acc} = fma(${a}, b${k}_${p}, ${acc});` : `${acc} = ${acc} + ${a} * b${k}_${p};`,
+            );
+          }
         }
       }
     }
+    return out;
+  };
+  const fetch = [...la.fetch, ...lb.fetch];
+  const stash = (sbA: string, sbB: string) => [...la.stash(sbA), ...lb.stash(sbB)];
+  const indent = (ls: string[]) => ls.map((l) => "  " + l);
+  // Only a split can be empty (n_kt = 0); its prologue must not read past K.
+  const prologue = split ? ["if (n_kt > 0u) {", ...indent(fetch), "}"] : fetch;
+  if (K > 0 && stages === 2) {
+    const SA = layA.stage, SB = layB.stage;
+    body.push(
+      "var k0 = k_begin;",
+      ...prologue,
+      ...stash("", ""),
+      "workgroupBarrier();",
+      "for (var kt = 0u; kt < n_kt; kt++) {",
+      "  let odd = kt & 1u;",
+      "  let more = kt + 1u < n_kt;",
+      `  k0 = k0 + ${u32(BK)};`,
+      "  if (more) {",
+      ...indent(indent(fetch)),
+      "  }",
+      ...indent(compute(`odd * ${u32(SA)} + `, `odd * ${u32(SB)} + `)),
+      "  if (more) {",
+      ...indent(indent(stash(`${u32(SA)} - odd * ${u32(SA)} + `, `${u32(SB)} - odd * ${u32(SB)} + `))),
+      "  }",
+      "  workgroupBarrier();",
+      "}",
+    );
+  } else if (K > 0) {
+    // The prefetch of the next step sits in a branch: unconditional loads (re-reading the last tile) measured slower.
+    body.push(
+      "var k0 = k_begin;",
+      ...prologue,
+      "for (var kt = 0u; kt < n_kt; kt++) {",
+      "  workgroupBarrier();",
+      ...indent(stash("", "")),
+      "  workgroupBarrier();",
+      `  k0 = k0 + ${u32(BK)};`,
+      "  if (kt + 1u < n_kt) {",
+      ...indent(indent(fetch)),
+      "  }",
+      ...indent(compute("", "")),
+      "}",
+    );
   }
-  body.push(...inner.map((l) => "  " + l), "}");
 
   // Stores.
   const vecStore = N % 4 === 0 && (split || spec.storeVec4);
@@ -223,16 +350,16 @@ export function gemmCode(spec: GemmSpec, flatId: string, guard: string): string 
         rowLines.push(`let ${col} = n0 + ${u32(p * TX * 4)} + tx * 4u;`);
         if (vecStore) {
           const s = store(row, col, acc, 4);
-          rowLines.push(...(N % BN === 0 ? s : [`if (${col} < ${u32(N)}) {`, ...s.map((l) => "  " + l), "}"]));
+          rowLines.push(...(N % BN === 0 ? s : [`if (${col} < ${u32(N)}) {`, ...indent(s), "}"]));
         } else {
           for (let j = 0; j < 4; j++) {
             const s = store(row, `(${col} + ${j}u)`, `${acc}.${XYZW[j]}`, 1);
-            rowLines.push(`if (${col} + ${j}u < ${u32(N)}) {`, ...s.map((l) => "  " + l), "}");
+            rowLines.push(`if (${col} + ${j}u < ${u32(N)}) {`, ...indent(s), "}");
           }
         }
       }
-      if (M % BM === 0) body.push("{", ...rowLines.map((l) => "  " + l), "}");
-      else body.push(`if (${row} < ${u32(M)}) {`, ...rowLines.map((l) => "  " + l), "}");
+      if (M % BM === 0) body.push("{", ...indent(rowLines), "}");
+      else body.push(`if (${row} < ${u32(M)}) {`, ...indent(rowLines), "}");
     }
   }
   const nIn = spec.inputDecls.length;
@@ -241,8 +368,8 @@ export function gemmCode(spec: GemmSpec, flatId: string, guard: string): string 
     ...(split
       ? [`@group(0) @binding(${nIn}) var<storage, read_write> part: array<${vecStore ? V : dtype}>;`]
       : spec.outputDecls),
-    `var<workgroup> As: array<${V}, ${(BK * BM) / 4}>;`,
-    `var<workgroup> Bs: array<${V}, ${(BK * BN) / 4}>;`,
+    `var<workgroup> As: array<${V}, ${stages * layA.stage}>;`,
+    `var<workgroup> Bs: array<${V}, ${stages * layB.stage}>;`,
   ];
   return [
     ...decls,
@@ -250,35 +377,104 @@ export function gemmCode(spec: GemmSpec, flatId: string, guard: string): string 
     ...(spec.helpers ? [spec.helpers, ""] : []),
     `@compute @workgroup_size(${NT})`,
     "fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {",
-    ...body.map((l) => "  " + l),
+    ...indent(body),
     "}",
     "",
   ].join("\n");
 }
 
+/** A tile configuration the chooser considers, with what the cost model assumes of it. */
+export interface GemmCandidate {
+  /** The tiles. */
+  readonly tiles: GemmTiles;
+  /** Throughput of an SM running this tile at full occupancy, relative to 128×128. */
+  readonly efficiency: number;
+  /** Workgroups one SM holds at once (registers and threads). */
+  readonly perSM: number;
+}
+
 /**
- * Picks tiles and a K split so that at least `fill` workgroups run (default: two per SM of a 132-SM H100): the
- * largest tile that reaches `fill` by itself or with a split of at most 64 ways that keeps ≥ 8 K-steps per split;
- * small tiles with the largest such split otherwise.
+ * Candidates, best first at equal estimated time, calibrated on an H100 (interleaved, clock-settled runs of 4096³
+ * and the ConvNeXt-T pointwise shapes, 70 tile/split variants): with one 128×128 workgroup per SM, two 128×64 ones
+ * at 0.97 of its throughput and the partial-round rule of {@link gemmCost}, the model predicts every variant's time
+ * relative to its shape's others within ±4 % (8 % worst); 64×64 (4×4 per thread) ran at 0.78 of 128×128.
+ */
+export const GEMM_CANDIDATES: readonly GemmCandidate[] = [
+  { tiles: TILES_128, efficiency: 1, perSM: 1 },
+  { tiles: TILES_128x64, efficiency: 0.97, perSM: 2 },
+  { tiles: TILES_64x128, efficiency: 0.97, perSM: 2 },
+  { tiles: TILES_64, efficiency: 0.78, perSM: 3 },
+  { tiles: TILES_32, efficiency: 0.3, perSM: 8 },
+];
+
+/** Throughput of one SM on 128×128 tiles, FMA·2 per second (≈ 40 TFLOP/s over 132 SMs). */
+const SM_FLOPS = 40e12 / 132;
+/** Per-workgroup cost of the prologue, pipeline fill and stores, in K elements (one K-step; the fit wants ~0). */
+const WG_OVERHEAD_K = 16;
+/** Bytes per second the split-K partials move (written, then read by the sum pass; fitted). */
+const SPLIT_BYTES_PER_S = 3e12;
+/** Fixed cost of the extra dispatch. */
+const SPLIT_LAUNCH_S = 4e-6;
+
+/**
+ * Estimated seconds of a GEMM with a candidate tile and split. Workgroups run in rounds of `perSM` per SM; a last,
+ * partial round with `j` workgroups on the busiest SM runs each at the SM's throughput with `j` resident
+ * (`(j/perSM)^0.5` of full, fitted), so a partial wave of single-resident tiles costs a whole one. The split adds the
+ * partials' traffic and a dispatch.
+ */
+export function gemmCost(
+  c: GemmCandidate,
+  batch: number,
+  M: number,
+  N: number,
+  K: number,
+  splitK: number,
+  sms = 132,
+): number {
+  const { BM, BN, BK } = c.tiles;
+  const wg = gemmWorkgroups({ M, N, tiles: c.tiles, batch, splitK });
+  const chunk = Math.max(BK, Math.min(K, splitChunk(K, splitK, BK)));
+  // Seconds one workgroup takes with the SM to itself at full throughput.
+  const work = (2 * BM * BN * (chunk + WG_OVERHEAD_K)) / (SM_FLOPS * c.efficiency);
+  const slots = sms * c.perSM;
+  const full = Math.floor(wg / slots), rest = wg - full * slots;
+  let t = full * c.perSM * work;
+  if (rest > 0) {
+    const j = Math.ceil(rest / sms);
+    t += (j * work) / Math.sqrt(j / c.perSM);
+  }
+  const extra = splitK > 1 ? (2 * splitK * batch * M * N * 4) / SPLIT_BYTES_PER_S + SPLIT_LAUNCH_S : 0;
+  return t + extra;
+}
+
+/**
+ * Picks tiles and a K split by {@link gemmCost} over {@link GEMM_CANDIDATES} and splits up to `maxSplit` that keep
+ * at least 8 K-steps per split (`sms`: streaming multiprocessors to fill, 132 on an H100). Callers that cannot sum
+ * partials pass `maxSplit` 1.
  */
 export function chooseGemm(
   batch: number,
   M: number,
   N: number,
   K: number,
-  fill = 264,
+  sms = 132,
+  maxSplit = 256,
 ): { tiles: GemmTiles; splitK: number } {
-  const pick = (tiles: GemmTiles, want: number) => {
-    let splitK = Math.max(1, Math.min(64, want, Math.floor(K / (8 * tiles.BK))));
-    // Drop splits that would be empty after rounding the chunk up to BK.
-    while (splitK > 1 && splitChunk(K, splitK, tiles.BK) * (splitK - 1) >= K) splitK--;
-    return { tiles, splitK };
-  };
-  for (const tiles of [TILES_128, TILES_64, TILES_32]) {
-    const wg = gemmWorkgroups({ M, N, tiles, batch, splitK: 1 });
-    if (wg >= fill) return { tiles, splitK: 1 };
-    const maxSplit = Math.min(64, Math.floor(K / (8 * tiles.BK)));
-    if (wg * maxSplit >= fill) return pick(tiles, Math.ceil(fill / wg));
+  let best = { tiles: TILES_32, splitK: 1 }, bestCost = Infinity;
+  for (const c of GEMM_CANDIDATES) {
+    const top = Math.max(1, Math.min(maxSplit, Math.floor(K / (8 * c.tiles.BK))));
+    let prev = 0;
+    for (let s = 1; s <= top; s++) {
+      const split = usableSplit(K, s, c.tiles.BK);
+      if (split === prev) continue;
+      prev = split;
+      const cost = gemmCost(c, batch, M, N, K, split, sms);
+      // The model is good to a few percent: a later (smaller) tile must win by 3 %, a larger split by 0.5 %.
+      if (cost < bestCost * (c.tiles === best.tiles ? 0.995 : 0.97)) {
+        bestCost = cost;
+        best = { tiles: c.tiles, splitK: split };
+      }
+    }
   }
-  return pick(TILES_32, 64);
+  return best;
 }

@@ -7,19 +7,9 @@
  */
 import { exprInputSpecs, inputDeclWidths, loadCode } from "./elementwise.ts";
 import { emitExpr, type Expr, exprDTypes, helperSource } from "./expr.ts";
-import { chooseGemm, gemmCode, type GemmOperand, type GemmTiles, gemmWorkgroups } from "./gemm.ts";
-import {
-  type BufferRef,
-  type BufferSpec,
-  bytesOf,
-  type KernelDispatch,
-  type KernelProgram,
-  ref,
-  remapBindings,
-} from "./program.ts";
-import { reduceKernel } from "./reduce.ts";
-import { contiguousView, reshapeView } from "./view.ts";
-import { bindingDecl, decodeIndex, foldGrid, prod, u32 } from "./wgsl.ts";
+import { chooseGemm, gemmCode, type GemmOperand, type GemmTiles, gemmWorkgroups, usableSplit } from "./gemm.ts";
+import { type BufferSpec, bytesOf, type KernelDispatch, type KernelProgram, ref } from "./program.ts";
+import { bindingDecl, decodeIndex, foldGrid, prod, shaderSource, u32 } from "./wgsl.ts";
 
 /** Memory layout of one matmul operand. */
 export interface MatmulOperandLayout {
@@ -79,7 +69,7 @@ export function matmulKernel(spec: MatmulSpec): KernelProgram {
 
   const choice = chooseGemm(batch, M, N, K);
   const tiles = spec.tiles ?? choice.tiles;
-  const splitK = spec.splitK ?? (spec.tiles ? 1 : choice.splitK);
+  const splitK = usableSplit(K, spec.splitK ?? (spec.tiles ? 1 : choice.splitK), tiles.BK);
   const split = splitK > 1;
 
   const operand = (name: string, l: typeof la, rows: number, trans: boolean): { op: GemmOperand; vec: boolean } => {
@@ -184,7 +174,8 @@ export function matmulKernel(spec: MatmulSpec): KernelProgram {
 /**
  * The second pass of a split-K GEMM: sums scratch 0 (`[splitK, ...outShape]`) into output 0, applying `epilogue`
  * (whose inputs are the program's inputs from 2 on). Returns its dispatches and the extra scratch it needs (scratch
- * indices from 1 on).
+ * indices from 1 on; none). One invocation per output element, or per four of the last axis when it is a multiple of
+ * 4; consecutive invocations read consecutive partials of each split, so every read is coalesced.
  */
 export function splitKCombine(
   label: string,
@@ -193,30 +184,62 @@ export function splitKCombine(
   outShape: readonly number[],
   epilogue?: Expr,
 ): { dispatches: KernelDispatch[]; scratch: BufferSpec[] } {
-  const partShape = [splitK, ...outShape];
-  const sumExpr: Expr = {
-    inputs: [dtype],
-    nodes: [{ op: "load", input: 0, view: contiguousView(partShape) }],
-    outputs: [0],
+  const size = prod(outShape);
+  const last = outShape.length ? outShape[outShape.length - 1] : 1;
+  const width: 1 | 4 = last % 4 === 0 ? 4 : 1;
+  const threads = size / width;
+  const ep = epilogue;
+  const outDt = ep ? exprDTypes(ep, dtype)[ep.outputs[0]] : dtype;
+  const epWidths = ep ? inputDeclWidths(ep, width) : [];
+  const grid = foldGrid(Math.ceil(threads / COMBINE_WORKGROUP));
+  const body: string[] = [];
+  if (grid.guard) body.push(grid.guard);
+  body.push(
+    `let gid = ${grid.flatId} * ${u32(COMBINE_WORKGROUP)} + lid;`,
+    `if (gid >= ${u32(threads)}) { return; }`,
+    "var s = part[gid];",
+    `for (var j = 1u; j < ${u32(splitK)}; j++) { s = s + part[gid + j * ${u32(threads)}]; }`,
+  );
+  let value = "s";
+  let helpers = "";
+  if (ep) {
+    body.push(`let e = ${width === 4 ? "gid * 4u" : "gid"};`);
+    const coords = decodeIndex("e", outShape);
+    const em = emitExpr(ep, {
+      width,
+      prefix: "v",
+      acc: "s",
+      accDType: dtype,
+      coord: (axis) => coords[axis],
+      load: (n, id) => loadCode(n, `l${id}`, `ep${n.input}`, coords, ep.inputs[n.input], width, epWidths[n.input]),
+    });
+    body.push(...em.lines);
+    value = em.values[0];
+    helpers = helperSource(em.helpers);
+  }
+  const stored = outDt === "bool"
+    ? `select(${width === 4 ? "vec4<u32>(0u), vec4<u32>(1u)" : "0u, 1u"}, ${value})`
+    : value;
+  body.push(`c[gid] = ${stored};`);
+  const nEp = ep ? ep.inputs.length : 0;
+  const decls = [
+    bindingDecl(0, "part", dtype, "read", width),
+    ...(ep ? ep.inputs.map((dt, j) => bindingDecl(1 + j, `ep${j}`, dt, "read", epWidths[j])) : []),
+    bindingDecl(1 + nEp, "c", outDt, "read_write", width),
+  ];
+  return {
+    dispatches: [{
+      label: `${label}_splitk`,
+      code: shaderSource({ decls, helpers, workgroupSize: COMBINE_WORKGROUP, body }),
+      bindings: [
+        ref.scratch(0, false),
+        ...Array.from({ length: nEp }, (_, j) => ref.input(2 + j)),
+        ref.output(0),
+      ],
+      workgroups: grid.workgroups,
+    }],
+    scratch: [],
   };
-  const lifted = epilogue && {
-    ...epilogue,
-    nodes: epilogue.nodes.map((n) => (n.op === "load" ? { ...n, view: reshapeView(n.view, [1, ...outShape]) } : n)),
-  };
-  const combine = reduceKernel({
-    shape: partShape,
-    axes: [0],
-    op: "sum",
-    expr: sumExpr,
-    epilogue: lifted,
-    label: `${label}_splitk`,
-  });
-  const dispatches = remapBindings(combine.dispatches, (r): BufferRef => {
-    if (r.kind === "input") {
-      return r.index === 0 ? { kind: "scratch", index: 0 } : { kind: "input", index: r.index + 1 };
-    }
-    if (r.kind === "scratch") return { kind: "scratch", index: r.index + 1 };
-    return r;
-  });
-  return { dispatches, scratch: [...combine.scratch] };
 }
+
+const COMBINE_WORKGROUP = 256;

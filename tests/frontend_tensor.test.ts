@@ -9,22 +9,25 @@ import { relError } from "./_gradcheck.ts";
 const fx = loadFixture("mel");
 const wave = fx.get("waveform")!;
 
-Deno.test("power spectrogram (f32) within 1e-4 relative, dB within 1e-3", () => {
-  const w = T.tensor(Float32Array.from(wave.data), { shape: [1, wave.shape[0]] });
-  const p = powerSpectrogram(w);
-  const ref = fx.get("power_spectrogram")!;
-  assert.deepEqual(p.shape.slice(1), ref.shape);
-  const err = relError(p.toArray(), ref.data);
-  assert.ok(err < 1e-4, `power relative error ${err}`);
-  const fbank = loadFixture("mel").get("mel_fbank")!;
-  const melT = T.tensor(Float32Array.from(fbank.data), { shape: fbank.shape as number[] });
-  const db = powerToDb(T.matmul(T.transpose(melT), T.reshape(p, [513, -1])));
-  const dbRef = fx.get("mel_db")!;
-  const dbv = db.toArray();
-  let worst = 0;
-  for (let i = 0; i < dbv.length; i++) worst = Math.max(worst, Math.abs(dbv[i] - dbRef.data[i]));
-  assert.ok(worst < 1e-3, `dB max abs error ${worst}`);
-});
+// Both STFT forms: "fft" is the default, "dft" the one-convolution form kept for comparison.
+for (const stft of ["fft", "dft"] as const) {
+  Deno.test(`power spectrogram, stft "${stft}" (f32) within 1e-4 relative, dB within 1e-3`, () => {
+    const w = T.tensor(Float32Array.from(wave.data), { shape: [1, wave.shape[0]] });
+    const p = powerSpectrogram(w, { stft });
+    const ref = fx.get("power_spectrogram")!;
+    assert.deepEqual(p.shape.slice(1), ref.shape);
+    const err = relError(p.toArray(), ref.data);
+    assert.ok(err < 1e-4, `power relative error ${err}`);
+    const fbank = loadFixture("mel").get("mel_fbank")!;
+    const melT = T.tensor(Float32Array.from(fbank.data), { shape: fbank.shape as number[] });
+    const db = powerToDb(T.matmul(T.transpose(melT), T.reshape(p, [513, -1])));
+    const dbRef = fx.get("mel_db")!;
+    const dbv = db.toArray();
+    let worst = 0;
+    for (let i = 0; i < dbv.length; i++) worst = Math.max(worst, Math.abs(dbv[i] - dbRef.data[i]));
+    assert.ok(worst < 1e-3, `dB max abs error ${worst}`);
+  });
+}
 
 Deno.test("normalised 10 s log-mel (f64) matches the fixture", () => {
   const x = padOrTruncate(Float32Array.from(wave.data), 320000);

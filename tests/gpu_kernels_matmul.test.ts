@@ -1,12 +1,26 @@
 /**
- * Matmul generator against a float64 reference: random batched shapes with transposed and batch-broadcast operands,
- * every tile configuration on shapes that are not tile multiples, split-K, a fused epilogue, integer matmul.
+ * Matmul generator against a float64 reference: random batched shapes with transposed and batch-broadcast operands
+ * over the GEMM core's variants (one or two workgroup-memory stages, swizzled / padded / plain layouts of
+ * k-contiguous tiles, K-steps 4…16, non-square per-thread tiles), ragged edges, split-K (with the sum pass and a fused
+ * epilogue), integer matmul, an empty contraction, and the tile/split chooser's invariants.
  *
  * Tolerance (f32): |err| ≤ 2e-6 · Σₖ|aₘₖ·bₖₙ| + 1e-6, a bound on the rounding of a K-term f32 dot product; i32 exact.
+ * Tiles stay small (4×4 or 8×8 per thread, BK ≤ 16) because llvmpipe compiles the fully unrolled body slowly; the
+ * 128×128 defaults run the same generator with larger constants (and were checked against the previous generator's
+ * output on an H100 at 4096³ and the ConvNeXt-T pointwise shapes).
  */
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { type GemmTiles, TILES_128, TILES_32, TILES_64 } from "../kernels/gemm.ts";
+import {
+  chooseGemm,
+  GEMM_CANDIDATES,
+  type GemmTiles,
+  gemmWorkgroups,
+  splitChunk,
+  TILES_128,
+  TILES_32,
+  usableSplit,
+} from "../kernels/gemm.ts";
 import { matmulKernel, type MatmulOperandLayout } from "../kernels/matmul.ts";
 import { applyMovement, contiguousView } from "../kernels/view.ts";
 import { check, gpuTest, pseudoRandom, runner } from "./gpu_kernels_helpers.ts";
@@ -51,39 +65,59 @@ async function runCase(c: Case, tiles?: GemmTiles, splitK?: number) {
   const program = matmulKernel({ batchShape: [c.B], M: c.M, N: c.N, K: c.K, a: la, b: lb, tiles, splitK });
   const [y] = await runner.run(program, [a, b]);
   const ref = reference(c, a, b);
+  const what = `${JSON.stringify(c)} tiles ${JSON.stringify(tiles)} split ${splitK}`;
   for (let i = 0; i < ref.out.length; i++) {
     const err = Math.abs(y[i] - ref.out[i]);
-    assert.ok(err <= 2e-6 * ref.abs[i] + 1e-6, `${JSON.stringify(c)} [${i}]: got ${y[i]}, expected ${ref.out[i]}`);
+    assert.ok(err <= 2e-6 * ref.abs[i] + 1e-6, `${what} [${i}]: got ${y[i]}, expected ${ref.out[i]}`);
   }
   return program;
 }
 
-const caseArb: fc.Arbitrary<Case> = fc.record({
-  B: fc.integer({ min: 1, max: 3 }),
-  M: fc.integer({ min: 1, max: 40 }),
-  N: fc.integer({ min: 1, max: 40 }),
-  K: fc.integer({ min: 1, max: 40 }),
-  ta: fc.boolean(),
-  tb: fc.boolean(),
-  shareA: fc.boolean(),
-  shareB: fc.boolean(),
+const caseArb = (maxDim: number, maxK: number): fc.Arbitrary<Case> =>
+  fc.record({
+    B: fc.integer({ min: 1, max: 3 }),
+    M: fc.integer({ min: 1, max: maxDim }),
+    N: fc.integer({ min: 1, max: maxDim }),
+    K: fc.integer({ min: 1, max: maxK }),
+    ta: fc.boolean(),
+    tb: fc.boolean(),
+    shareA: fc.boolean(),
+    shareB: fc.boolean(),
+  });
+
+/**
+ * Small configurations covering the generator's paths: TX, TY multiples of 8 (swizzle possible) or not (TY = 12:
+ * padding), BK 4 (one thread per k-row), 8 and 16 (two threads per row, several k-groups), 4×8 and 8×4 per thread.
+ */
+const smallTiles: GemmTiles[] = [
+  { BM: 32, BN: 32, BK: 8, TM: 4, TN: 4 },
+  { BM: 32, BN: 32, BK: 16, TM: 4, TN: 4 },
+  { BM: 32, BN: 64, BK: 4, TM: 4, TN: 8 },
+  { BM: 64, BN: 32, BK: 8, TM: 8, TN: 4 },
+  { BM: 48, BN: 32, BK: 8, TM: 4, TN: 4 },
+];
+const tilesArb: fc.Arbitrary<GemmTiles> = fc.record({
+  base: fc.constantFrom(...smallTiles),
+  stages: fc.constantFrom(1 as const, 2 as const),
+  kLayout: fc.constantFrom("swizzle" as const, "pad" as const, "plain" as const),
+}).map(({ base, stages, kLayout }) => ({ ...base, stages, kLayout }));
+
+gpuTest("gpu kernels: matmul variants with transposed and batch-broadcast operands, ragged edges", async () => {
+  await check(
+    fc.record({ c: caseArb(70, 40), tiles: tilesArb }),
+    async ({ c, tiles }) => void (await runCase(c, tiles, 1)),
+    10,
+  );
 });
 
-gpuTest("gpu kernels: matmul with transposed and batch-broadcast operands (32-tiles)", async () => {
-  await check(caseArb, async (c) => void (await runCase(c, TILES_32, 1)), 8);
-});
-
-gpuTest("gpu kernels: every tile size handles ragged edges, vec4 and scalar loads", async () => {
-  // 64-tiles: both operand orientations (k- and mn-contiguous tile loads); 128-tiles: 8×8 per thread. llvmpipe
-  // compiles the fully unrolled 128-tile kernel slowly, so it gets one ragged case.
-  for (const [ta, tb] of [[false, false], [true, true]]) {
-    const t = TILES_64;
-    await runCase({ B: 2, M: t.BM + 3, N: t.BN + 5, K: 2 * t.BK + 1, ta, tb, shareA: false, shareB: true }, t, 1);
-  }
-  const t = TILES_128;
+gpuTest("gpu kernels: 8×8 per thread, both stage counts, vec4 and scalar loads in both orientations", async () => {
+  // The default 128×128 tile's per-thread code (8×8, K-step 8, one stage, plain layout) on a 64×64 workgroup.
+  const t: GemmTiles = { BM: 64, BN: 64, BK: 8, TM: 8, TN: 8 };
+  await runCase({ B: 2, M: 67, N: 70, K: 2 * t.BK + 4, ta: false, tb: true, shareA: false, shareB: true }, t, 1);
+  // Double-buffered and swizzled; K % 4 ≠ 0 forces scalar loads of the k-contiguous operand.
   await runCase(
-    { B: 1, M: t.BM + 4, N: t.BN + 3, K: 3 * t.BK + 4, ta: false, tb: true, shareA: false, shareB: false },
-    t,
+    { B: 1, M: 65, N: 66, K: 3 * t.BK + 3, ta: false, tb: false, shareA: false, shareB: false },
+    { ...t, stages: 2, kLayout: "swizzle" },
     1,
   );
 });
@@ -91,14 +125,13 @@ gpuTest("gpu kernels: every tile size handles ragged edges, vec4 and scalar load
 gpuTest("gpu kernels: split-K sums partials in a second pass", async () => {
   await check(
     fc.record({
-      M: fc.integer({ min: 1, max: 20 }),
-      N: fc.integer({ min: 1, max: 20 }),
-      K: fc.integer({ min: 40, max: 300 }),
-      S: fc.integer({ min: 2, max: 5 }),
+      c: caseArb(40, 300).map((c) => ({ ...c, K: c.K + 40 })),
+      S: fc.integer({ min: 2, max: 6 }),
+      tiles: tilesArb,
     }),
-    async ({ M, N, K, S }) => {
-      const p = await runCase({ B: 2, M, N, K, ta: false, tb: false, shareA: false, shareB: false }, TILES_32, S);
-      assert.equal(p.dispatches.length, 2);
+    async ({ c, S, tiles }) => {
+      const p = await runCase(c, tiles, S);
+      assert.equal(p.dispatches.length, usableSplit(c.K, S, tiles.BK) > 1 ? 2 : 1);
     },
     6,
   );
@@ -107,9 +140,9 @@ gpuTest("gpu kernels: split-K sums partials in a second pass", async () => {
   assert.ok(p.dispatches.length >= 2 && p.scratch.length >= 1, "auto split-K");
 });
 
-gpuTest("gpu kernels: matmul epilogue fuses bias and activation (vec4 and scalar stores)", async () => {
+gpuTest("gpu kernels: matmul epilogue fuses bias and activation (vec4 and scalar stores, split or not)", async () => {
   for (const N of [12, 7]) {
-    const [M, K] = [9, 13];
+    const [M, K] = [9, 45];
     const a = pseudoRandom(M * K, 1), b = pseudoRandom(K * N, 2), bias = pseudoRandom(N, 3);
     // y = max(a·b + bias[n], 0)
     const epilogue = {
@@ -124,11 +157,9 @@ gpuTest("gpu kernels: matmul epilogue fuses bias and activation (vec4 and scalar
       outputs: [4],
     };
     for (const splitK of [1, 3]) {
-      const [y] = await runner.run(matmulKernel({ batchShape: [], M, N, K, epilogue, tiles: TILES_32, splitK }), [
-        a,
-        b,
-        bias,
-      ]);
+      const program = matmulKernel({ batchShape: [], M, N, K, epilogue, tiles: TILES_32, splitK });
+      assert.equal(program.dispatches.length, splitK > 1 ? 2 : 1);
+      const [y] = await runner.run(program, [a, b, bias]);
       for (let i = 0; i < M; i++) {
         for (let j = 0; j < N; j++) {
           let s = 0;
@@ -141,7 +172,28 @@ gpuTest("gpu kernels: matmul epilogue fuses bias and activation (vec4 and scalar
   }
 });
 
-gpuTest("gpu kernels: i32 matmul is exact", async () => {
+gpuTest("gpu kernels: split-K sum pass applies a comparison epilogue to a bool output", async () => {
+  const [M, N, K] = [5, 8, 64];
+  const a = pseudoRandom(M * K, 4), b = pseudoRandom(K * N, 5);
+  const epilogue = {
+    inputs: [],
+    nodes: [{ op: "acc" as const }, { op: "const" as const, value: 0, dtype: "f32" as const }, {
+      op: "gt" as const,
+      args: [0, 1] as const,
+    }],
+    outputs: [2],
+  };
+  const [y] = await runner.run(matmulKernel({ batchShape: [], M, N, K, epilogue, tiles: TILES_32, splitK: 2 }), [a, b]);
+  for (let i = 0; i < M; i++) {
+    for (let j = 0; j < N; j++) {
+      let s = 0;
+      for (let k = 0; k < K; k++) s += a[i * K + k] * b[k * N + j];
+      if (Math.abs(s) > 1e-5) assert.equal(y[i * N + j], s > 0 ? 1 : 0, `[${i},${j}] of ${s}`);
+    }
+  }
+});
+
+gpuTest("gpu kernels: i32 matmul is exact; an empty contraction gives zeros", async () => {
   const [M, N, K] = [5, 6, 7];
   const a = Int32Array.from({ length: M * K }, (_, i) => (i * 7) % 11 - 5);
   const b = Int32Array.from({ length: K * N }, (_, i) => (i * 5) % 13 - 6);
@@ -153,5 +205,53 @@ gpuTest("gpu kernels: i32 matmul is exact", async () => {
       for (let k = 0; k < K; k++) s += a[i * K + k] * b[k * N + j];
       assert.equal(y[i * N + j], s);
     }
+  }
+  // (Deno's writeBuffer panics on an empty array, so the unread inputs get one vec4 each.)
+  const [z] = await runner.run(matmulKernel({ batchShape: [2], M: 3, N: 5, K: 0 }), [
+    new Float32Array(4).fill(7),
+    new Float32Array(4).fill(7),
+  ]);
+  assert.deepEqual(Array.from(z), new Array(30).fill(0));
+});
+
+Deno.test("gemm chooser: usable splits leave no split empty", () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 1 << 20 }),
+      fc.integer({ min: 1, max: 512 }),
+      fc.constantFrom(4, 8, 16),
+      (K, S, BK) => {
+        const s = usableSplit(K, S, BK);
+        assert.ok(s >= 1 && s <= S);
+        assert.ok(splitChunk(K, s, BK) * (s - 1) < K, `split ${s} of K=${K} leaves an empty split`);
+        assert.equal(splitChunk(K, s, BK) % BK, 0);
+      },
+    ),
+  );
+});
+
+Deno.test("gemm chooser: picks a candidate, fills the GPU for small outputs with long K, keeps 4096³ whole", () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 4 }),
+      fc.integer({ min: 1, max: 5000 }),
+      fc.integer({ min: 1, max: 5000 }),
+      fc.integer({ min: 1, max: 300000 }),
+      (batch, M, N, K) => {
+        const { tiles, splitK } = chooseGemm(batch, M, N, K);
+        assert.ok(GEMM_CANDIDATES.some((c) => c.tiles === tiles));
+        assert.equal(usableSplit(K, splitK, tiles.BK), splitK, "the split leaves no split empty");
+        if (splitK > 1) assert.ok(splitChunk(K, splitK, tiles.BK) >= 8 * tiles.BK, "at least 8 K-steps per split");
+      },
+    ),
+    { numRuns: 200 },
+  );
+  const big = chooseGemm(1, 4096, 4096, 4096);
+  assert.deepEqual(big, { tiles: TILES_128, splitK: 1 });
+  // Weight gradients of the ConvNeXt-T pointwise layers: small output, K = 64·H·W; at least one workgroup per SM.
+  for (const [M, N, K] of [[384, 96, 253952], [96, 384, 253952], [768, 192, 63488], [1536, 384, 15360]]) {
+    const c = chooseGemm(1, M, N, K);
+    const wg = gemmWorkgroups({ M, N, tiles: c.tiles, batch: 1, splitK: c.splitK });
+    assert.ok(wg >= 132 && c.splitK > 1, `${M}x${N}x${K}: ${wg} workgroups`);
   }
 });

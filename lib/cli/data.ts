@@ -14,8 +14,11 @@ import { type OptionSpec, type ParsedArgs, str, UsageError } from "./args.ts";
 
 /** An input preset: clip length, sample rate and front end. */
 export interface InputPreset {
+  /** Samples per second of the clips. */
   readonly sampleRate: number;
+  /** Clip length in seconds. */
   readonly seconds: number;
+  /** Front-end settings (STFT, mels, normalisation). */
   readonly frontEnd: FrontEndOptions;
 }
 
@@ -67,15 +70,25 @@ export const DATA_OPTIONS: readonly OptionSpec[] = [
 
 /** The data-selecting values of parsed arguments (stored with checkpoints so a resumed run finds its data). */
 export interface DataArgs {
+  /** `--data`: procedural, FILE.h5 or DIR. */
   readonly data: string;
+  /** `--labels`: the CSV of a folder dataset. */
   readonly labels?: string;
+  /** `--class-labels`: class_labels_indices.csv. */
   readonly classLabels?: string;
+  /** `--eval-data`. */
   readonly evalData?: string;
+  /** `--eval-labels`. */
   readonly evalLabels?: string;
+  /** `--train-size` (procedural). */
   readonly trainSize: number;
+  /** `--eval-size` (procedural). */
   readonly evalSize: number;
+  /** `--data-seed` (procedural). */
   readonly dataSeed: number;
+  /** `--input` preset name. */
   readonly input: string;
+  /** `--seconds` clip length override. */
   readonly seconds?: number;
 }
 

@@ -39,8 +39,8 @@ async function main(a: ParsedArgs): Promise<void> {
   const x = tensor(Float64Array.from(e.data as ArrayLike<number>), { shape: e.shape, dtype });
   const n = e.shape[0], b = num(a, "batch-size")!;
   const batches = Array.from({ length: Math.ceil(n / b) }, (_, i) => slice(x, [i * b], [Math.min(n, (i + 1) * b)]));
-  const logits = await withBackend(str(a, "backend")!, (backend) => {
-    return runBatched(batches, compiledModel(weights, backend));
+  const logits = await withBackend(str(a, "backend")!, async (backend) => {
+    return await runBatched(batches, compiledModel(weights, backend));
   });
   const classes = weights.model.config.numClasses;
   await saveSafetensors(str(a, "out")!, { logits: { dtype: "F32", shape: [n, classes], data: logits } }, {

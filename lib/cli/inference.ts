@@ -40,10 +40,15 @@ export async function withBackend<T>(choice: string, f: (b: Backend) => T | Prom
 
 /** Weights ready for inference. */
 export interface LoadedModel {
+  /** The model the weights belong to. */
   readonly model: Model;
+  /** Parameters by state_dict name. */
   readonly params: Params;
+  /** Buffers by state_dict name. */
   readonly state: State;
+  /** Class names stored with the weights. */
   readonly classNames?: readonly string[];
+  /** Clip length and front end stored with the weights. */
   readonly input?: InputSettings;
   /** Whether the weights are a fresh initialisation (no checkpoint given). */
   readonly untrained: boolean;
@@ -84,9 +89,10 @@ export function classNamesFor(classes: number, ...candidates: (readonly string[]
   return Array.from({ length: classes }, (_, i) => `class ${i}`);
 }
 
-/** Applies `fn` to each batch and concatenates the results row-major. */
-export function runBatched(x: readonly Tensor[], fn: (x: Tensor) => Tensor): Float32Array {
-  const outs = x.map((b) => fn(b).toArray());
+/** Applies `fn` to each batch in turn and concatenates the results row-major. */
+export async function runBatched(x: readonly Tensor[], fn: (x: Tensor) => Promise<Tensor>): Promise<Float32Array> {
+  const outs = [];
+  for (const b of x) outs.push((await fn(b)).toArray());
   const out = new Float32Array(outs.reduce((n, o) => n + o.length, 0));
   let at = 0;
   for (const o of outs) {
@@ -108,12 +114,12 @@ export function clipBatches(waves: readonly Float32Array[], input: InputSettings
  * The model in evaluation mode, compiled on `backend`, as a function of log-mels `[B, 1, M, T]`: logits, or sigmoid
  * scores with `scores`. Parameters are arguments of the compiled function, not captured constants.
  */
-export function compiledModel(m: LoadedModel, backend: Backend, scores = false): (x: Tensor) => Tensor {
+export function compiledModel(m: LoadedModel, backend: Backend, scores = false): (x: Tensor) => Promise<Tensor> {
   const f = backend.compile((p: Params, s: State, x: Tensor) => {
     const logits = m.model.apply(p, s, x, { train: false }).logits;
     return scores ? sigmoid(logits) : logits;
   });
-  return (x) => f(m.params, m.state, x);
+  return async (x) => await backend.toHost(await f(m.params, m.state, x));
 }
 
 /** A `[rows, cols]` f32 tensor from a flat array (for writing results). */

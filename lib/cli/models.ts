@@ -50,8 +50,20 @@ export function graphFlops(g: Graph): number {
   return g.eqns.reduce((n, e) => n + 2 * macsOf(e), 0);
 }
 
+/** One row of the models table. */
+export interface ModelDescription {
+  /** Registry name. */
+  readonly name: string;
+  /** Trainable scalars (shared tensors once). */
+  readonly params: number;
+  /** Output shape for the input. */
+  readonly output: number[];
+  /** Forward GFLOPs (2 × MACs of matmuls and convolutions). */
+  readonly gflops: number;
+}
+
 /** Parameters, output shape and forward FLOPs of a model for an input `[1, 1, h, w]`. */
-export function describeModel(model: Model, h: number, w: number) {
+export function describeModel(model: Model, h: number, w: number): ModelDescription {
   const layout = model.layout();
   const dtype = model.config.dtype;
   // Zeros stand in for the weights: tracing records shapes only, so their values never matter.

@@ -60,9 +60,9 @@ async function main(a: ParsedArgs): Promise<void> {
   if (weights.untrained) console.error(`tag: no --checkpoint: ${weights.model.name} has untrained weights`);
   const classes = weights.model.config.numClasses;
   const names = classNamesFor(classes, labelNames, weights.classNames);
-  const scores = await withBackend(str(a, "backend")!, (backend) => {
+  const scores = await withBackend(str(a, "backend")!, async (backend) => {
     const score = compiledModel(weights, backend, true);
-    return runBatched(clipBatches(waves, input, num(a, "batch-size")!), score);
+    return await runBatched(clipBatches(waves, input, num(a, "batch-size")!), score);
   });
   const top = Math.min(num(a, "top")!, classes);
   const results = files.map((file, i) => {

@@ -5,10 +5,10 @@
  * checkpoint with the settings stored in it.
  * @module
  */
-import { Effect } from "effect";
+import type { AudioDataset } from "../data/dataset.ts";
 import { modelNames } from "../models/registry.ts";
 import { loadTrainingCheckpoint } from "../train/checkpoint_io.ts";
-import { runFiles, trainProgram, type TrainSettings } from "../train/loop.ts";
+import { runFiles, train, type TrainSettings } from "../train/loop.ts";
 import { stepsPerEpoch } from "../train/batches.ts";
 import { type CommandSpec, flag, num, type ParsedArgs, runCommand, str, UsageError } from "./args.ts";
 import { DATA_OPTIONS, type DataArgs, dataArgs, inputSettings, openTrainEval } from "./data.ts";
@@ -66,16 +66,16 @@ function defaultOptimizer(model: string): "adamw" | "lamb" {
   return model.startsWith("convformer") ? "lamb" : "adamw";
 }
 
-/** Settings of a new run from the arguments. */
+/** Settings of a new run from the arguments, for `steps` optimizer steps. */
 function newSettings(a: ParsedArgs, d: DataArgs, steps: number, frontEndOn: "host" | "step"): TrainSettings {
   const model = str(a, "model")!;
-  const noAugment = flag(a, "no-augment");
+  const lr = num(a, "lr")!;
   return {
     model,
     steps,
     batchSize: num(a, "batch-size")!,
-    lr: num(a, "lr")!,
-    minLr: Math.min(num(a, "min-lr")!, num(a, "lr")!),
+    lr,
+    minLr: Math.min(num(a, "min-lr")!, lr),
     warmupSteps: num(a, "warmup-steps") ?? Math.floor(steps / 3),
     weightDecay: num(a, "weight-decay")!,
     optimizer: (str(a, "optimizer") as "adamw" | "lamb" | undefined) ?? defaultOptimizer(model),
@@ -85,7 +85,7 @@ function newSettings(a: ParsedArgs, d: DataArgs, steps: number, frontEndOn: "hos
     evalEvery: num(a, "eval-every")!,
     evalBatchSize: num(a, "eval-batch-size")!,
     input: inputSettings(d, frontEndOn),
-    augment: noAugment
+    augment: flag(a, "no-augment")
       ? { waveform: false, erasing: false, mixupAlpha: 0 }
       : { waveform: true, erasing: true, mixupAlpha: num(a, "mixup-alpha")! },
     labelSmoothing: num(a, "label-smoothing")!,
@@ -95,6 +95,11 @@ function newSettings(a: ParsedArgs, d: DataArgs, steps: number, frontEndOn: "hos
   };
 }
 
+/** Total steps asked for on the command line: `--steps`, else `--epochs` over the training data. */
+function stepsAsked(a: ParsedArgs, train: AudioDataset, batchSize: number): number {
+  return num(a, "steps") ?? num(a, "epochs")! * stepsPerEpoch(train.length, batchSize);
+}
+
 async function main(a: ParsedArgs): Promise<number> {
   const choice = await resolveBackendChoice(str(a, "backend")!);
   const frontEndOn = (str(a, "frontend") as "host" | "step" | undefined) ?? (choice === "gpu" ? "step" : "host");
@@ -102,46 +107,32 @@ async function main(a: ParsedArgs): Promise<number> {
   const out = str(a, "out") ?? (model ? `results/train/${model}-seed${num(a, "seed")}` : undefined);
   if (!out) throw new UsageError("--model is required (or --resume with --out DIR)");
   const files = runFiles(out);
+  const resume = flag(a, "resume") && (await Deno.stat(files.checkpoint).then(() => true, () => false));
   let settings: TrainSettings;
-  let d: DataArgs;
-  const resumable = flag(a, "resume") && (await Deno.stat(files.checkpoint).then(() => true, () => false));
-  if (resumable) {
+  let data: { train: AudioDataset; eval?: AudioDataset };
+  if (resume) {
+    // A resumed run keeps the settings stored in its checkpoint (and so its data order); only its length may change.
     const snap = await loadTrainingCheckpoint(files.checkpoint);
     const stored = snap.settings as unknown as TrainSettings;
     if (model && model !== stored.model) {
       throw new UsageError(`--model ${model}: ${files.checkpoint} is a checkpoint of ${stored.model}`);
     }
-    d = a.given.has("data") ? dataArgs(a) : (stored.data as unknown as DataArgs) ?? dataArgs(a);
+    const d = a.given.has("data") || !stored.data ? dataArgs(a) : (stored.data as unknown as DataArgs);
+    data = await openTrainEval(d, stored.input);
     settings = { ...stored, data: { ...d } };
+    if (a.given.has("steps") || a.given.has("epochs")) {
+      const steps = stepsAsked(a, data.train, stored.batchSize);
+      settings = { ...settings, steps, warmupSteps: Math.min(stored.warmupSteps, steps) };
+    }
     console.error(`resuming ${stored.model} from step ${snap.step} with the checkpoint's settings`);
   } else {
     if (!model) throw new UsageError("--model is required");
     if (flag(a, "resume")) console.error(`no checkpoint in ${out}; starting a new run`);
-    d = dataArgs(a);
-    settings = newSettings(a, d, 1, frontEndOn);
+    const d = dataArgs(a);
+    data = await openTrainEval(d, inputSettings(d, frontEndOn));
+    settings = newSettings(a, d, stepsAsked(a, data.train, num(a, "batch-size")!), frontEndOn);
   }
-  const data = await openTrainEval(d, settings.input);
-  const perEpoch = stepsPerEpoch(data.train.length, settings.batchSize);
-  if (!resumable || a.given.has("steps") || a.given.has("epochs")) {
-    const steps = num(a, "steps") ?? num(a, "epochs")! * perEpoch;
-    const warmupSteps = resumable ? Math.min(settings.warmupSteps, steps) : num(a, "warmup-steps") ??
-      Math.floor(steps / 3);
-    settings = { ...settings, steps, warmupSteps };
-  }
-  const result = await Effect.runPromise(
-    Effect.exit(trainProgram({
-      settings,
-      data,
-      outDir: out,
-      resume: resumable,
-      backend: acquireBackend(choice),
-    })),
-  );
-  if (result._tag === "Failure") {
-    const r = result.cause.reasons[0];
-    throw new Error(r && "error" in r ? (r.error as Error).message : String(r && "defect" in r ? r.defect : r));
-  }
-  const res = result.value;
+  const res = await train({ settings, data, outDir: out, resume, backend: acquireBackend(choice) });
   const evalText = res.lastEval ? `, mAP ${res.lastEval.mAP.toFixed(4)}` : "";
   console.log(
     res.interrupted

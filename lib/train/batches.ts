@@ -13,7 +13,6 @@ import { permutation } from "../random/distributions.ts";
 import { augmentWaveform, erasingMask, mixupParams, randomErasingBoxes } from "../data/augment.ts";
 import type { AudioDataset, AudioItem } from "../data/dataset.ts";
 import type { Batch, LoaderSource } from "../data/loader.ts";
-import { padOrTruncate } from "../audio/waveform.ts";
 import { FRONTEND, melFilterbank } from "../audio/mel.ts";
 import { powerSpectrogram } from "../audio/stft_reference.ts";
 import type { FrontEndOptions } from "../audio/frontend.ts";
@@ -39,9 +38,26 @@ export interface AugmentSettings {
   readonly mixupAlpha: number;
 }
 
-/** Streams folded into the base key (steps, epoch orders, item augmentations), then per-step choices. */
-const ROOT = { step: 0, order: 1, item: 2 } as const;
+/**
+ * Zero-pads at the end or keeps the first `n` samples (the dataset's PadOrTruncate). Local rather than
+ * audio/waveform.ts's, which brings the file decoders along: the training path stays free of them, so it bundles
+ * into a single file for a bare GPU machine.
+ */
+function fitLength(x: Float32Array, n: number): Float32Array {
+  if (x.length === n) return x;
+  const out = new Float32Array(n);
+  out.set(x.subarray(0, Math.min(n, x.length)));
+  return out;
+}
+
+/** Streams folded into the base key (steps, epoch orders, item augmentations, initialisation), then per-step choices. */
+const ROOT = { step: 0, order: 1, item: 2, init: 3 } as const;
 const TAG = { erasing: 0, mixup: 1, model: 2 } as const;
+
+/** The key that initialises the model's parameters, as a tensor. */
+export function initKey(key: Key): Tensor {
+  return tensor(foldIn(key, ROOT.init), { dtype: "u32" });
+}
 
 /** The key of step `step` of a run with base key `key`. */
 export function stepKey(key: Key, step: number): Key {
@@ -168,7 +184,7 @@ export function evalInputs(batch: Batch, input: InputSettings, size: number): Te
   const [b, n] = batch.shape;
   const waves = Array.from({ length: size }, (_, i) => {
     const r = i < b ? i : 0;
-    return padOrTruncate(batch.x.subarray(r * n, (r + 1) * n), input.clipSamples);
+    return fitLength(batch.x.subarray(r * n, (r + 1) * n), input.clipSamples);
   });
   return inputsOf(waves, input);
 }
@@ -193,7 +209,7 @@ export function epochView(
     async get(j: number): Promise<AudioItem> {
       const index = order[j];
       const item = await ds.get(index);
-      const w = padOrTruncate(item.waveform, input.clipSamples);
+      const w = fitLength(item.waveform, input.clipSamples);
       return { ...item, waveform: augment.waveform ? augmentWaveform(foldIn(itemKey, index), w) : w };
     },
     pathOf: ds.pathOf ? (j: number) => ds.pathOf!(order[j]) : undefined,

@@ -23,9 +23,13 @@ const OPT_PREFIX = "optimizer.";
 
 /** Everything needed to continue a run bit-identically. */
 export interface TrainingSnapshot {
+  /** The model (registry name and configuration go to the metadata). */
   readonly model: Model;
+  /** Parameters by state_dict name. */
   readonly params: Params;
+  /** Buffers by state_dict name. */
   readonly state: State;
+  /** Optimizer moments and step count. */
   readonly optState: OptState;
   /** Optimizer steps done. */
   readonly step: number;
@@ -83,9 +87,13 @@ function parseJson<T>(file: string, field: string, text: string | undefined, fal
 
 /** A model file: the model (rebuilt from metadata or given), its parameters and state, and the metadata. */
 export interface ModelFile {
+  /** The model, from the metadata or the given name. */
   readonly model: Model;
+  /** Parameters by state_dict name. */
   readonly params: Params;
+  /** Buffers by state_dict name. */
   readonly state: State;
+  /** The file's metadata. */
   readonly metadata: Record<string, string>;
   /** Class names stored with the weights, if any. */
   readonly classNames?: readonly string[];

@@ -21,11 +21,12 @@ import { getModel } from "../models/registry.ts";
 import { saveCheckpoint } from "../models/checkpoint.ts";
 import { adamw, lamb, type Optimizer, type OptState } from "./optim.ts";
 import { learningRate } from "./schedule.ts";
-import { type Compiler, evalStep, trainStep } from "./step.ts";
+import { evalStep, trainStep } from "./step.ts";
 import {
   type AugmentSettings,
   epochView,
   evalInputs,
+  initKey,
   type InputSettings,
   modelKey,
   stepsPerEpoch,
@@ -40,12 +41,28 @@ export class TrainError extends Data.TaggedError("TrainError")<{ readonly messag
 export interface Backend {
   /** Description (e.g. "cpu", or the GPU adapter's name). */
   readonly name: string;
-  /** Compiles a pure tensor function for this backend. */
-  readonly compile: Compiler;
+  /**
+   * Compiles a pure tensor function. Calls resolve to its results, which may stay on the device (read them with
+   * {@link Backend.toHost}); `donate` lists argument indices whose tensors a call may overwrite with its outputs
+   * (the parameters and optimizer state of a training step), so only the returned values may be used afterwards.
+   */
+  compile<A extends unknown[], R>(
+    fn: (...args: A) => R,
+    opts?: { readonly donate?: readonly number[] },
+  ): (...args: A) => Promise<R>;
+  /** Host tensors for a tree of results (the identity on the CPU). */
+  toHost<T>(tree: T): Promise<T>;
 }
 
 /** The CPU interpreter. */
-export const cpuBackend: Backend = { name: "cpu", compile };
+export const cpuBackend: Backend = {
+  name: "cpu",
+  compile<A extends unknown[], R>(fn: (...args: A) => R) {
+    const f = compile(fn);
+    return (...args: A) => Promise.resolve(f(...args));
+  },
+  toHost: (tree) => Promise.resolve(tree),
+};
 
 /** Everything that defines a run (stored in its checkpoints). */
 export interface TrainSettings {
@@ -109,7 +126,9 @@ export type EvalEntry = Extract<LogEntry, { kind: "eval" }>;
 
 /** A run: settings, data, output folder. */
 export interface TrainRun {
+  /** What to train and how. */
   readonly settings: TrainSettings;
+  /** Training data, and evaluation data for the periodic and final mAP. */
   readonly data: { readonly train: AudioDataset; readonly eval?: AudioDataset };
   /** Folder for `checkpoint.safetensors`, `model.safetensors` and `log.jsonl`. */
   readonly outDir: string;
@@ -228,7 +247,7 @@ export function checkSettings(s: TrainSettings): void {
  */
 export function evaluateDataset(
   ds: AudioDataset,
-  score: (x: Tensor) => Tensor,
+  score: (x: Tensor) => Promise<Tensor>,
   input: InputSettings,
   batchSize: number,
   prefetch = 2,
@@ -240,9 +259,9 @@ export function evaluateDataset(
   return Stream.runForEach(
     batchStream(ds, { batchSize, prefetch }).pipe(Stream.mapError((e) => new TrainError({ message: message(e) }))),
     (batch) =>
-      attempt(() => {
+      attemptPromise(async () => {
         const b = batch.shape[0];
-        const s = score(evalInputs(batch, input, batchSize)).toArray();
+        const s = (await score(evalInputs(batch, input, batchSize))).toArray();
         scores.set(s.subarray(0, b * classes), row * classes);
         targets.set(batch.targets, row * classes);
         row += b;
@@ -310,7 +329,7 @@ export function trainProgram(run: TrainRun): Effect.Effect<TrainResult, TrainErr
         getModel(s.model, { ...s.modelOverrides, numClasses: classNames.length, dropPathRate: s.dropPathRate })
       );
       const key = keyFromSeed(s.seed);
-      const init = yield* attempt(() => model.init(tensor(key, { dtype: "u32" })));
+      const init = yield* attempt(() => model.init(initKey(key)));
       const optState = optimizerOf(s).init(init.params);
       snap = { model, ...init, optState, step: 0, seed: s.seed, key, classNames, settings: { ...s } };
     }
@@ -324,17 +343,20 @@ export function trainProgram(run: TrainRun): Effect.Effect<TrainResult, TrainErr
       });
 
     const stepOpts = { model, optimizer: optimizerOf(s), frontEnd: s.input.frontEnd, labelSmoothing: s.labelSmoothing };
-    const step = backend.compile(trainStep(stepOpts));
-    const score = backend.compile(evalStep(stepOpts));
+    // The step may overwrite its parameters, state and optimizer state: only its results are used afterwards.
+    const step = backend.compile(trainStep(stepOpts), { donate: [0, 1, 2] });
+    const scoreOn = backend.compile(evalStep(stepOpts));
+    const score = async (x: Tensor) => await backend.toHost(await scoreOn(params, state, x));
     let { params, state, optState } = snap as { params: Params; state: State; optState: OptState };
     let done = snap.step;
     const save = () =>
-      attemptPromise(() =>
-        saveTrainingCheckpoint(files.checkpoint, { ...snap, params, state, optState, step: done, settings: { ...s } })
-      );
+      attemptPromise(async () => {
+        const host = await backend.toHost({ params, state, optState });
+        await saveTrainingCheckpoint(files.checkpoint, { ...snap, ...host, step: done, settings: { ...s } });
+      });
     const evalNow = () =>
       evalDs
-        ? evaluateDataset(evalDs, (x) => score(params, state, x), s.input, s.evalBatchSize, s.prefetch).pipe(
+        ? evaluateDataset(evalDs, score, s.input, s.evalBatchSize, s.prefetch).pipe(
           Effect.flatMap((r) => {
             const entry: EvalEntry = { kind: "eval", step: done, ...r };
             progress(
@@ -371,11 +393,11 @@ export function trainProgram(run: TrainRun): Effect.Effect<TrainResult, TrainErr
       yield* Stream.runForEach(batches, (batch) =>
         Effect.gen(function* () {
           const lr = learningRate(done, schedule);
-          const r = yield* attempt(() => {
+          const r = yield* attemptPromise(() => {
             const inputs = trainInputs(batch, snap.key, done, s.input, s.augment);
             return step(params, state, optState, inputs, modelKey(snap.key, done), tensor(lr, { dtype: "f32" }));
           });
-          const loss = r.loss.item();
+          const loss = (yield* attemptPromise(() => backend.toHost(r.loss))).item();
           if (!Number.isFinite(loss)) {
             return yield* new TrainError({ message: `loss is ${loss} at step ${done + 1}; lower the learning rate` });
           }
@@ -403,12 +425,13 @@ export function trainProgram(run: TrainRun): Effect.Effect<TrainResult, TrainErr
       progress(`interrupted at step ${done}/${s.steps}; checkpoint written to ${files.checkpoint}`, false);
     } else {
       if (lastEval?.step !== done) lastEval = yield* evalNow();
-      yield* attemptPromise(() =>
-        saveCheckpoint(files.model, model, params, state, {
+      yield* attemptPromise(async () => {
+        const host = await backend.toHost({ params, state });
+        await saveCheckpoint(files.model, model, host.params, host.state, {
           classNames: JSON.stringify(classNames),
           input: JSON.stringify(s.input),
-        })
-      );
+        });
+      });
     }
     const samplesPerSecond = seconds > 0 ? ((done - start) * s.batchSize) / seconds : 0;
     return {

@@ -31,8 +31,11 @@ export interface StepBatch {
 
 /** What a training step returns. */
 export interface StepResult {
+  /** Updated parameters. */
   readonly params: Params;
+  /** Updated buffers (BatchNorm running statistics). */
   readonly state: State;
+  /** Updated optimizer state. */
   readonly optState: OptState;
   /** Mean BCE of the batch, before the update. */
   readonly loss: Tensor;

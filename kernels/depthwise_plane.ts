@@ -1,0 +1,203 @@
+/**
+ * Whole-plane depthwise correlation (forward and stride-1 input gradient) for planes at most 32 outputs wide: the
+ * ConvNeXt stage maps 32×31, 16×15 and 8×7, where a 23×23 kernel mostly overhangs the plane.
+ *
+ * A workgroup takes CPW channels × NB samples. It stages, per channel, only the window of kernel taps that can reach
+ * the plane (at most (2H−1)×(2W−1) of them: 15×13 of the 23×23 for an 8×7 map) and the NB input planes without any
+ * padding halo. Each thread owns RH output rows × the whole output width in named registers, walks only the input
+ * rows its outputs reach, and for each row issues the (output column, kernel column) FMAs that read inside the plane,
+ * pruned at generation time, so the work is proportional to the valid taps (56 per output for 8×7, not 529).
+ *
+ * @module
+ */
+import {
+  type Correlation,
+  inChannel,
+  kernelCount,
+  kernelSlot,
+  summed,
+  tapHits,
+  tapWindow,
+} from "./depthwise_geometry.ts";
+import { type KernelLimits, type KernelProgram, ref } from "./program.ts";
+import { bindingDecl, foldGrid, shaderSource, u32 } from "./wgsl.ts";
+
+const XYZW = ["x", "y", "z", "w"];
+/**
+ * A pitch of at least `n` words whose vec4 count is odd: rows (or planes) that neighbouring threads read at the same
+ * time then start in different 16-byte bank groups, so vec4 reads from workgroup memory do not conflict.
+ */
+export const oddPitch = (n: number): number => {
+  const v = Math.ceil(n / 4);
+  return 4 * (v % 2 ? v : v + 1);
+};
+const i32 = (n: number) => `${n}i`;
+
+/** Widest output plane the whole-plane kernel takes (a thread holds RH × Wout accumulators). */
+export const PLANE_MAX_WIDTH = 32;
+
+/** Tile parameters of the whole-plane correlation. */
+export interface PlaneTiles {
+  /** Output rows per thread. */
+  readonly RH: number;
+  /** Samples per workgroup. */
+  readonly NB: number;
+  /** Channels per workgroup. */
+  readonly CPW: number;
+}
+
+interface Layout {
+  readonly ky0: number;
+  readonly kx0: number;
+  /** Window rows and columns, and the row pitch in words (see {@link oddPitch}). */
+  readonly KHw: number;
+  readonly KWw: number;
+  readonly KWp: number;
+  /** Input row and plane pitches in words (see {@link oddPitch}). */
+  readonly Winp: number;
+  readonly P: number;
+}
+
+function layout(c: Correlation): Layout {
+  const [ky0, ky1] = tapWindow(c.Hout, c.Hin, c.sh, c.dh, c.kh, c.pt);
+  const [kx0, kx1] = tapWindow(c.Wout, c.Win, c.sw, c.dw, c.kw, c.pl);
+  const KWw = kx1 - kx0 + 1, Winp = oddPitch(c.Win);
+  return { ky0, kx0, KHw: ky1 - ky0 + 1, KWw, KWp: oddPitch(KWw), Winp, P: oddPitch(c.Hin * Winp) };
+}
+
+/** Tiles for a correlation, or null when the plane is too wide or one sample and its kernel window do not fit. */
+export function choosePlane(c: Correlation, limits: KernelLimits): PlaneTiles | null {
+  if (c.Wout > PLANE_MAX_WIDTH) return null;
+  const L = layout(c);
+  const kWords = L.KHw * L.KWp;
+  const budget = Math.floor(limits.maxWorkgroupStorage / 4);
+  const T = Math.min(256, limits.maxInvocations);
+  // Two rows per thread on narrow planes: each input row read from workgroup memory then feeds twice the FMAs.
+  const RH = Math.min(c.Hout, c.Wout <= 8 ? 2 : 1);
+  const RB = Math.ceil(c.Hout / RH);
+  if (RB > T) return null;
+  // Samples first (they share the staged kernel window), then channels, up to T threads; then shrink to fit.
+  let NB = Math.min(c.N, Math.max(1, Math.floor(T / RB)));
+  let CPW = Math.min(c.Cout, Math.max(1, Math.floor(T / (RB * NB))));
+  while (CPW * (kWords + NB * L.P) > budget) {
+    if (CPW > 1) CPW--;
+    else if (NB > 1) NB--;
+    else return null;
+  }
+  NB = Math.ceil(c.N / Math.ceil(c.N / NB));
+  return { RH, NB, CPW };
+}
+
+/** The whole-plane correlation: inputs (x, w), output y (see the module doc). */
+export function planeProgram(c: Correlation, label: string, t: PlaneTiles): KernelProgram {
+  const { RH, NB, CPW } = t;
+  const L = layout(c);
+  const { ky0, kx0, KHw, KWw, KWp, Winp, P } = L;
+  const RB = Math.ceil(c.Hout / RH);
+  const NT = CPW * NB * RB;
+  const KWORDS = CPW * KHw * KWp, XWORDS = CPW * NB * P;
+  const cBlocks = Math.ceil(c.Cout / CPW), nChunks = Math.ceil(c.N / NB);
+  const grid = foldGrid(cBlocks * nChunks);
+  const S = summed(c);
+  const s = S > 1 ? "s" : "0u";
+  const b: string[] = [];
+  if (grid.guard) b.push(grid.guard);
+  b.push(
+    `let wid = ${grid.flatId};`,
+    `let c0 = (wid % ${u32(cBlocks)}) * ${u32(CPW)};`,
+    `let n0 = (wid / ${u32(cBlocks)}) * ${u32(NB)};`,
+    `let ch = lid / ${u32(NB * RB)};`,
+    `let nb = (lid / ${u32(RB)}) % ${u32(NB)};`,
+    `let rb = lid % ${u32(RB)};`,
+    "let c = c0 + ch;",
+    "let n = n0 + nb;",
+    `let oyb = i32(rb * ${u32(RH)});`,
+    // Input rows reached by this thread's output rows through the kernel window, clipped to the plane.
+    `let lo = max(0i, oyb * ${i32(c.sh)} + ${i32(ky0 * c.dh - c.pt)});`,
+    `let hi = min(${i32(c.Hin)}, oyb * ${i32(c.sh)} + ${i32((RH - 1) * c.sh + (ky0 + KHw - 1) * c.dh - c.pt + 1)});`,
+  );
+  for (let r = 0; r < RH; r++) for (let j = 0; j < c.Wout; j++) b.push(`var acc${r}_${j} = 0.0;`);
+  if (S > 1) b.push(`for (var s = 0u; s < ${u32(S)}; s++) {`, "workgroupBarrier();");
+  const ky = c.flip ? `${u32(c.kh - 1 - ky0)} - wy` : `${u32(ky0)} + wy`;
+  const kx = c.flip ? `${u32(c.kw - 1 - kx0)} - wx` : `${u32(kx0)} + wx`;
+  b.push(
+    // The kernel window (zero in the pitch padding), then the input planes (zero past the width and the batch).
+    `for (var i = lid; i < ${u32(KWORDS)}; i += ${u32(NT)}) {`,
+    `  let cc = c0 + i / ${u32(KHw * KWp)};`,
+    `  let wy = (i / ${u32(KWp)}) % ${u32(KHw)};`,
+    `  let wx = i % ${u32(KWp)};`,
+    `  let ok = cc < ${u32(c.Cout)} && wx < ${u32(KWw)};`,
+    `  let src = (${kernelSlot(c, "cc", s)} * ${u32(c.kh)} + ${ky}) * ${u32(c.kw)} + ${kx};`,
+    "  sm[i / 4u][i % 4u] = select(0.0, win[select(0u, src, ok)], ok);",
+    "}",
+    `for (var i = lid; i < ${u32(XWORDS)}; i += ${u32(NT)}) {`,
+    `  let cc = c0 + i / ${u32(NB * P)};`,
+    `  let nn = n0 + (i / ${u32(P)}) % ${u32(NB)};`,
+    `  let iy = (i % ${u32(P)}) / ${u32(Winp)};`,
+    `  let ix = (i % ${u32(P)}) % ${u32(Winp)};`,
+    `  let ok = cc < ${u32(c.Cout)} && nn < ${u32(c.N)} && iy < ${u32(c.Hin)} && ix < ${u32(c.Win)};`,
+    `  let src = ((nn * ${u32(c.Cin)} + ${inChannel(c, "cc", s)}) * ${u32(c.Hin)} + iy) * ${u32(c.Win)} + ix;`,
+    `  let j = i + ${u32(KWORDS)};`,
+    "  sm[j / 4u][j % 4u] = select(0.0, xin[select(0u, src, ok)], ok);",
+    "}",
+    "workgroupBarrier();",
+    "for (var iy = lo; iy < hi; iy++) {",
+    `  let xb = ${u32(KWORDS / 4)} + (ch * ${u32(NB)} + nb) * ${u32(P / 4)} + u32(iy) * ${u32(Winp / 4)};`,
+  );
+  // (output column, kernel column) pairs that read inside the plane; the vec4s of input row and kernel row they use.
+  const pairs: [number, number][] = [];
+  for (let k = kx0; k < kx0 + KWw; k++) {
+    for (let j = 0; j < c.Wout; j++) if (tapHits(j, k, c.sw, c.dw, c.pl, c.Win)) pairs.push([j, k]);
+  }
+  const col = (j: number, k: number) => j * c.sw + k * c.dw - c.pl;
+  const xUsed = [...new Set(pairs.map(([j, k]) => col(j, k) >> 2))].sort((a, z) => a - z);
+  const kUsed = [...new Set(pairs.map(([, k]) => (k - kx0) >> 2))].sort((a, z) => a - z);
+  for (const v of xUsed) b.push(`  let xv${v} = sm[xb + ${u32(v)}];`);
+  // With one row per thread and no dilation, the row range above already selects exactly the window rows.
+  const always = RH === 1 && c.dh === 1;
+  for (let r = 0; r < RH; r++) {
+    b.push(`  let d${r} = u32(iy - oyb * ${i32(c.sh)} + ${i32(c.pt - ky0 * c.dh - r * c.sh)});`);
+    const cond = c.dh === 1 ? `d${r} < ${u32(KHw)}` : `d${r} < ${u32(KHw * c.dh)} && d${r} % ${u32(c.dh)} == 0u`;
+    b.push(always ? "  {" : `  if (${cond}) {`);
+    b.push(`    let kb${r} = (ch * ${u32(KHw)} + d${r}${c.dh === 1 ? "" : ` / ${u32(c.dh)}`}) * ${u32(KWp / 4)};`);
+    for (const v of kUsed) b.push(`    let kv${r}_${v} = sm[kb${r} + ${u32(v)}];`);
+    for (const [j, k] of pairs) {
+      const e = col(j, k), w = k - kx0;
+      b.push(`    acc${r}_${j} = fma(xv${e >> 2}.${XYZW[e & 3]}, kv${r}_${w >> 2}.${XYZW[w & 3]}, acc${r}_${j});`);
+    }
+    b.push("  }");
+  }
+  b.push("}");
+  if (S > 1) b.push("}");
+  for (let r = 0; r < RH; r++) {
+    const rowOk = c.Hout % RH === 0 ? "" : ` && oyb + ${i32(r)} < ${i32(c.Hout)}`;
+    b.push(
+      `if (c < ${u32(c.Cout)} && n < ${u32(c.N)}${rowOk}) {`,
+      `  let ob${r} = ((n * ${u32(c.Cout)} + c) * ${u32(c.Hout)} + u32(oyb) + ${u32(r)}) * ${u32(c.Wout)};`,
+    );
+    for (let j = 0; j < c.Wout; j++) b.push(`  out[ob${r} + ${u32(j)}] = acc${r}_${j};`);
+    b.push("}");
+  }
+  const decls = [
+    bindingDecl(0, "xin", "f32", "read"),
+    bindingDecl(1, "win", "f32", "read"),
+    bindingDecl(2, "out", "f32", "read_write"),
+    `var<workgroup> sm: array<vec4<f32>, ${(KWORDS + XWORDS) / 4}>;`,
+  ];
+  const inSize = c.N * c.Cin * c.Hin * c.Win, outSize = c.N * c.Cout * c.Hout * c.Wout;
+  const wSize = kernelCount(c) * c.kh * c.kw;
+  return {
+    inputs: [{ dtype: "f32", size: inSize }, { dtype: "f32", size: wSize }],
+    outputs: [{ dtype: "f32", size: outSize }],
+    scratch: [],
+    // Nominal (every tap, as a dense implementation counts them), so throughput figures stay comparable.
+    flops: 2 * outSize * S * c.kh * c.kw,
+    bytes: 4 * (inSize + outSize + wSize),
+    dispatches: [{
+      label,
+      code: shaderSource({ decls, workgroupSize: NT, body: b }),
+      bindings: [ref.input(0), ref.input(1), ref.output(0)],
+      workgroups: grid.workgroups,
+    }],
+  };
+}

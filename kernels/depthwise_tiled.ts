@@ -1,0 +1,189 @@
+/**
+ * Tiled depthwise correlation (forward and stride-1 input gradient) for planes wider than the whole-plane kernel
+ * takes (the 64×62 ConvNeXt stage).
+ *
+ * A workgroup computes a TH×TW output tile of CPW channels. The input tile plus halo and the kernels are staged in
+ * workgroup memory; each thread owns RH rows × VW columns of outputs in named registers, walks the input rows once
+ * (each row feeds up to RH output rows), reads its input window as vec4s and the kernel row as vec4s, and issues the
+ * VW × kw FMAs fully unrolled. Rows that lie entirely in the padding are skipped; when a thread spans the whole output
+ * width, taps that read padding columns are pruned at generation time.
+ *
+ * @module
+ */
+import { type Correlation, inChannel, kernelCount, kernelSlot, summed } from "./depthwise_geometry.ts";
+import { type KernelLimits, type KernelProgram, ref } from "./program.ts";
+import { bindingDecl, foldGrid, shaderSource, u32 } from "./wgsl.ts";
+
+const XYZW = ["x", "y", "z", "w"];
+const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
+const i32 = (n: number) => `${n}i`;
+
+/** Tile parameters of the tiled correlation. */
+export interface DirectTiles {
+  /** Output columns per thread (multiple of 4). */
+  readonly VW: number;
+  /** Output rows per thread. */
+  readonly RH: number;
+  /** Threads across a tile's width. */
+  readonly TWt: number;
+  /** Threads down a tile's height. */
+  readonly THt: number;
+  /** Channels per workgroup. */
+  readonly CPW: number;
+}
+
+/** Tiles for a correlation, or null when even the smallest tile overflows workgroup memory. */
+export function chooseTiled(p: Correlation, limits: KernelLimits): DirectTiles | null {
+  const whole = p.Wout <= 16;
+  const VW = whole ? roundUp(p.Wout, 4) : 4;
+  let RH = Math.min(VW >= 16 ? 2 : 4, p.Hout);
+  const budget = limits.maxWorkgroupStorage / 4;
+  const words = (THt: number, TWt: number) => {
+    const IH = (THt * RH - 1) * p.sh + (p.kh - 1) * p.dh + 1;
+    const IW = (TWt * VW - 1) * p.sw + (p.kw - 1) * p.dw + 1;
+    return IH * roundUp(IW, 4) + p.kh * roundUp(p.kw, 4);
+  };
+  let TWt = whole ? 1 : Math.min(16, Math.ceil(p.Wout / VW));
+  let THt = Math.max(1, Math.min(Math.ceil(p.Hout / RH), Math.floor(64 / TWt)));
+  // Shrink the tile (height, then width, then rows per thread) until the input tile, its halo and the kernel fit.
+  while (words(THt, TWt) > budget) {
+    if (THt > 1) THt--;
+    else if (TWt > 1) TWt--;
+    else if (RH > 1) RH--;
+    else return null;
+  }
+  const CPW = Math.max(1, Math.min(p.Cout, Math.floor(128 / (TWt * THt)), Math.floor(budget / words(THt, TWt))));
+  return { VW, RH, TWt, THt, CPW };
+}
+
+/** The tiled correlation: inputs (x, w), output y (see the module doc). */
+export function tiledProgram(p: Correlation, label: string, t: DirectTiles): KernelProgram {
+  const { VW, RH, TWt, THt, CPW } = t;
+  const PER = TWt * THt;
+  const NT = PER * CPW;
+  const TW = VW * TWt, TH = RH * THt;
+  const IH = (TH - 1) * p.sh + (p.kh - 1) * p.dh + 1;
+  const IW = (TW - 1) * p.sw + (p.kw - 1) * p.dw + 1;
+  const IWp = roundUp(IW, 4);
+  const kwp = roundUp(p.kw, 4);
+  const tilesX = Math.ceil(p.Wout / TW), tilesY = Math.ceil(p.Hout / TH);
+  const cBlocks = Math.ceil(p.Cout / CPW);
+  const total = p.N * cBlocks * tilesY * tilesX;
+  const grid = foldGrid(total);
+  const whole = tilesX === 1 && TWt === 1;
+  const LW = (VW - 1) * p.sw + (p.kw - 1) * p.dw + 1;
+  const SPAN = (RH - 1) * p.sh + (p.kh - 1) * p.dh + 1;
+  const S = summed(p);
+  const s = S > 1 ? "s" : "0u";
+  const b: string[] = [];
+  if (grid.guard) b.push(grid.guard);
+  b.push(
+    `let wid = ${grid.flatId};`,
+    `let tx0 = wid % ${u32(tilesX)};`,
+    `let ty0 = (wid / ${u32(tilesX)}) % ${u32(tilesY)};`,
+    `let cb = (wid / ${u32(tilesX * tilesY)}) % ${u32(cBlocks)};`,
+    `let n = wid / ${u32(tilesX * tilesY * cBlocks)};`,
+    `let c0 = cb * ${u32(CPW)};`,
+    `let iy_t = ty0 * ${u32(TH * p.sh)};`,
+    `let ix_t = tx0 * ${u32(TW * p.sw)};`,
+    `let ch = lid / ${u32(PER)};`,
+    `let t = lid % ${u32(PER)};`,
+    `let tyt = t / ${u32(TWt)};`,
+    `let txt = t % ${u32(TWt)};`,
+    `let c = c0 + ch;`,
+    `let ybase = tyt * ${u32(RH * p.sh)};`,
+    // Input rows of this thread that lie inside the plane.
+    `let iy0 = i32(iy_t + ybase) - ${i32(p.pt)};`,
+    `let ir0 = u32(max(0i, -iy0));`,
+    `let ir1 = u32(clamp(${i32(p.Hin)} - iy0, 0i, ${i32(SPAN)}));`,
+  );
+  for (let r = 0; r < RH; r++) for (let j = 0; j < VW; j++) b.push(`var acc${r}_${j} = 0.0;`);
+  if (S > 1) b.push(`for (var s = 0u; s < ${u32(S)}; s++) {`, "workgroupBarrier();");
+  b.push(
+    // Stage the input tile (+ halo; zeros outside the plane) and the kernels.
+    `for (var i = lid; i < ${u32(CPW * IH * IWp)}; i += ${u32(NT)}) {`,
+    `  let cc = c0 + i / ${u32(IH * IWp)};`,
+    `  let iy = iy_t + (i / ${u32(IWp)}) % ${u32(IH)} - ${u32(p.pt)};`,
+    `  let ix = ix_t + i % ${u32(IWp)} - ${u32(p.pl)};`,
+    `  let ok = cc < ${u32(p.Cout)} && iy < ${u32(p.Hin)} && ix < ${u32(p.Win)};`,
+    `  let src = ((n * ${u32(p.Cin)} + ${inChannel(p, "cc", s)}) * ${u32(p.Hin)} + iy) * ${u32(p.Win)} + ix;`,
+    `  xs[i / 4u][i % 4u] = select(0.0, xin[select(0u, src, ok)], ok);`,
+    "}",
+    `for (var i = lid; i < ${u32(CPW * p.kh * kwp)}; i += ${u32(NT)}) {`,
+    `  let cc = c0 + i / ${u32(p.kh * kwp)};`,
+    `  var ky = (i / ${u32(kwp)}) % ${u32(p.kh)};`,
+    `  var kx = i % ${u32(kwp)};`,
+    `  let ok = cc < ${u32(p.Cout)} && kx < ${u32(p.kw)};`,
+    ...(p.flip ? [`  ky = ${u32(p.kh - 1)} - ky;`, `  kx = ${u32(p.kw - 1)} - kx;`] : []),
+    `  let src = (${kernelSlot(p, "cc", s)} * ${u32(p.kh)} + ky) * ${u32(p.kw)} + kx;`,
+    `  ws[i / 4u][i % 4u] = select(0.0, win[select(0u, src, ok)], ok);`,
+    "}",
+    "workgroupBarrier();",
+    "for (var ir = ir0; ir < ir1; ir++) {",
+    `  let rb = (ch * ${u32(IH)} + ybase + ir) * ${u32(IWp / 4)} + txt * ${u32((VW * p.sw) / 4)};`,
+  );
+  // Which (j, kx) pairs contribute, and which window vec4s they touch.
+  const live = (j: number, kx: number) => {
+    if (!whole) return true;
+    const col = j * p.sw + kx * p.dw - p.pl;
+    return j < p.Wout && col >= 0 && col < p.Win;
+  };
+  const used = new Set<number>();
+  for (let j = 0; j < VW; j++) for (let kx = 0; kx < p.kw; kx++) if (live(j, kx)) used.add((j * p.sw + kx * p.dw) >> 2);
+  for (let v = 0; v < Math.ceil(LW / 4); v++) if (used.has(v)) b.push(`  let xv${v} = xs[rb + ${u32(v)}];`);
+  const wUsed = new Set<number>();
+  for (let j = 0; j < VW; j++) for (let kx = 0; kx < p.kw; kx++) if (live(j, kx)) wUsed.add(kx >> 2);
+  for (let r = 0; r < RH; r++) {
+    b.push(`  let d${r} = ir - ${u32(r * p.sh)};`);
+    const cond = p.dh === 1 ? `d${r} < ${u32(p.kh)}` : `d${r} < ${u32(p.kh * p.dh)} && d${r} % ${u32(p.dh)} == 0u`;
+    b.push(
+      `  if (${cond}) {`,
+      `    let wr = (ch * ${u32(p.kh)} + d${r}${p.dh === 1 ? "" : ` / ${u32(p.dh)}`}) * ${u32(kwp / 4)};`,
+    );
+    for (const v of [...wUsed].sort((a, z) => a - z)) b.push(`    let wv${v} = ws[wr + ${u32(v)}];`);
+    for (let kx = 0; kx < p.kw; kx++) {
+      for (let j = 0; j < VW; j++) {
+        if (!live(j, kx)) continue;
+        const e = j * p.sw + kx * p.dw;
+        b.push(`    acc${r}_${j} = fma(xv${e >> 2}.${XYZW[e & 3]}, wv${kx >> 2}.${XYZW[kx & 3]}, acc${r}_${j});`);
+      }
+    }
+    b.push("  }");
+  }
+  b.push("}");
+  if (S > 1) b.push("}");
+  for (let r = 0; r < RH; r++) {
+    b.push(`let oy${r} = ty0 * ${u32(TH)} + tyt * ${u32(RH)} + ${u32(r)};`);
+    const js = Array.from({ length: whole ? Math.min(VW, p.Wout) : VW }, (_, j) => j);
+    b.push(`if (c < ${u32(p.Cout)} && oy${r} < ${u32(p.Hout)}) {`);
+    b.push(`  let ob${r} = ((n * ${u32(p.Cout)} + c) * ${u32(p.Hout)} + oy${r}) * ${u32(p.Wout)};`);
+    for (const j of js) {
+      const ox = `tx0 * ${u32(TW)} + txt * ${u32(VW)} + ${u32(j)}`;
+      if (whole || p.Wout % TW === 0) b.push(`  out[ob${r} + ${ox}] = acc${r}_${j};`);
+      else b.push(`  if (${ox} < ${u32(p.Wout)}) { out[ob${r} + ${ox}] = acc${r}_${j}; }`);
+    }
+    b.push("}");
+  }
+  const decls = [
+    bindingDecl(0, "xin", "f32", "read"),
+    bindingDecl(1, "win", "f32", "read"),
+    bindingDecl(2, "out", "f32", "read_write"),
+    `var<workgroup> xs: array<vec4<f32>, ${(CPW * IH * IWp) / 4}>;`,
+    `var<workgroup> ws: array<vec4<f32>, ${(CPW * p.kh * kwp) / 4}>;`,
+  ];
+  const inSize = p.N * p.Cin * p.Hin * p.Win, outSize = p.N * p.Cout * p.Hout * p.Wout;
+  const wSize = kernelCount(p) * p.kh * p.kw;
+  return {
+    inputs: [{ dtype: "f32", size: inSize }, { dtype: "f32", size: wSize }],
+    outputs: [{ dtype: "f32", size: outSize }],
+    scratch: [],
+    flops: 2 * outSize * S * p.kh * p.kw,
+    bytes: 4 * (inSize + outSize + wSize),
+    dispatches: [{
+      label,
+      code: shaderSource({ decls, workgroupSize: NT, body: b }),
+      bindings: [ref.input(0), ref.input(1), ref.output(0)],
+      workgroups: grid.workgroups,
+    }],
+  };
+}

@@ -1,0 +1,197 @@
+/**
+ * The implicit-GEMM convolution paths against a float64 reference: strided input gradients by output phase (kernel
+ * larger or smaller than the stride, padding, groups), the one-GEMM input gradient when kernel == stride (patchify
+ * stems and downsampling, planes the windows do not cover exactly), pointwise convolutions read as vec4s, channel
+ * multiplier 2 (FastViT's patch embedding), and the batch folded into the GEMM columns. Forward and weight gradient
+ * run on every case too, so the shared index math is checked both ways.
+ *
+ * Tolerance: |err| ≤ 2e-6 · Σ|products| + 1e-6 per output (a bound on f32 dot-product rounding).
+ */
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import {
+  conv2dInputGradKernel,
+  conv2dKernel,
+  type Conv2dParams,
+  conv2dWeightGradKernel,
+  convGeometry,
+  type ConvOptions,
+} from "../kernels/conv2d.ts";
+import type { KernelProgram } from "../kernels/program.ts";
+import { check, gpuTest, pseudoRandom, runner, size } from "./gpu_kernels_helpers.ts";
+
+interface Ref {
+  v: Float64Array;
+  abs: Float64Array;
+}
+
+/** Forward, dx and dw with Σ|products| for each output element, by direct loops over every tap. */
+function reference(x: Float32Array, w: Float32Array, dy: Float32Array, xs: number[], ws: number[], p: Conv2dParams) {
+  const g = convGeometry(xs, ws, p);
+  const mk = (n: number): Ref => ({ v: new Float64Array(n), abs: new Float64Array(n) });
+  const y = mk(g.N * g.O * g.Ho * g.Wo), dx = mk(x.length), dw = mk(w.length);
+  const acc = (r: Ref, i: number, a: number, b: number) => {
+    r.v[i] += a * b;
+    r.abs[i] += Math.abs(a * b);
+  };
+  for (let n = 0; n < g.N; n++) {
+    for (let o = 0; o < g.O; o++) {
+      const grp = Math.floor(o / g.Og);
+      for (let oy = 0; oy < g.Ho; oy++) {
+        for (let ox = 0; ox < g.Wo; ox++) {
+          const yi = ((n * g.O + o) * g.Ho + oy) * g.Wo + ox;
+          for (let c = 0; c < g.Cg; c++) {
+            for (let ky = 0; ky < g.kh; ky++) {
+              for (let kx = 0; kx < g.kw; kx++) {
+                const iy = oy * g.sh + ky * g.dh - g.pt, ix = ox * g.sw + kx * g.dw - g.pl;
+                if (iy < 0 || iy >= g.H || ix < 0 || ix >= g.W) continue;
+                const xi = ((n * g.C + grp * g.Cg + c) * g.H + iy) * g.W + ix;
+                const wi = ((o * g.Cg + c) * g.kh + ky) * g.kw + kx;
+                acc(y, yi, x[xi], w[wi]);
+                acc(dx, xi, dy[yi], w[wi]);
+                acc(dw, wi, dy[yi], x[xi]);
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  return { y, dx, dw, g };
+}
+
+function assertRef(got: ArrayLike<number>, ref: Ref, what: string) {
+  assert.equal(got.length, ref.v.length, `${what}: length`);
+  for (let i = 0; i < ref.v.length; i++) {
+    const err = Math.abs(got[i] - ref.v[i]);
+    assert.ok(err <= 2e-6 * ref.abs[i] + 1e-6, `${what}[${i}]: got ${got[i]}, expected ${ref.v[i]}`);
+  }
+}
+
+/** Runs a program with its output pre-filled with NaN, so an element the program never writes fails the check. */
+async function runPoisoned(program: KernelProgram, inputs: Float32Array[]): Promise<Float32Array> {
+  const prepared = await runner.prepare(program);
+  const device = runner.gpu.device;
+  const out = runner.createBuffer(program.outputs[0]);
+  device.queue.writeBuffer(out, 0, new Float32Array(program.outputs[0].size).fill(NaN));
+  const buffers = {
+    inputs: inputs.map((x) => runner.upload(x, "f32")),
+    outputs: [out],
+    scratch: program.scratch.map((b) => runner.createBuffer(b)),
+  };
+  try {
+    const enc = device.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    runner.encode(pass, prepared, buffers);
+    pass.end();
+    device.queue.submit([enc.finish()]);
+    return (await runner.read(out, program.outputs[0])) as Float32Array;
+  } finally {
+    for (const b of [...buffers.inputs, out, ...buffers.scratch]) runner.gpu.memory.destroy(b);
+  }
+}
+
+/** Runs forward, input gradient and weight gradient of one convolution; returns the input-gradient program. */
+async function checkConv(xs: number[], ws: number[], p: Conv2dParams, opts: ConvOptions = {}, what = "") {
+  const x = pseudoRandom(size(xs), 3), w = pseudoRandom(size(ws), 4);
+  const g = convGeometry(xs, ws, p);
+  const dyShape = [g.N, g.O, g.Ho, g.Wo];
+  const dy = pseudoRandom(size(dyShape), 5);
+  const ref = reference(x, w, dy, xs, ws, p);
+  const tag = `${what} x[${xs}] w[${ws}] ${JSON.stringify(p)}`;
+  const [y] = await runner.run(conv2dKernel(xs, ws, p, opts), [x, w]);
+  assertRef(y, ref.y, `y ${tag}`);
+  const dxProgram = conv2dInputGradKernel(dyShape, ws, { ...p, inputShape: xs }, opts);
+  // Every element must be written, the pixels no window covers included.
+  const dx = await runPoisoned(dxProgram, [dy, w]);
+  assertRef(dx, ref.dx, `dx ${tag}`);
+  const [dw] = await runner.run(conv2dWeightGradKernel(xs, dyShape, { ...p, weightShape: ws }, opts), [x, dy]);
+  assertRef(dw, ref.dw, `dw ${tag}`);
+  return dxProgram;
+}
+
+function params(s: [number, number], pads: number[], groups: number, d: [number, number] = [1, 1]): Conv2dParams {
+  return { stride: s, padding: [[pads[0], pads[1]], [pads[2], pads[3]]], dilation: d, groups };
+}
+
+const validPads = (H: number, W: number, kh: number, kw: number, pads: number[]) =>
+  H + pads[0] + pads[1] >= kh && W + pads[2] + pads[3] >= kw;
+
+gpuTest("gpu kernels: strided input gradient by output phase (k ≠ stride, padding, groups)", async () => {
+  const arb = fc.record({
+    N: fc.integer({ min: 1, max: 2 }),
+    G: fc.integer({ min: 1, max: 2 }),
+    Cg: fc.integer({ min: 1, max: 5 }),
+    Og: fc.integer({ min: 1, max: 4 }),
+    H: fc.integer({ min: 3, max: 9 }),
+    W: fc.integer({ min: 3, max: 9 }),
+    kh: fc.integer({ min: 1, max: 4 }),
+    kw: fc.integer({ min: 1, max: 4 }),
+    sh: fc.integer({ min: 1, max: 3 }),
+    sw: fc.integer({ min: 2, max: 3 }),
+    pads: fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 4, maxLength: 4 }),
+  }).filter((r) => validPads(r.H, r.W, r.kh, r.kw, r.pads) && (r.kh !== r.sh || r.kw !== r.sw));
+  await check(arb, async (r) => {
+    const p = params([r.sh, r.sw], r.pads, r.G);
+    const dx = await checkConv([r.N, r.G * r.Cg, r.H, r.W], [r.G * r.Og, r.Cg, r.kh, r.kw], p, {}, "phases");
+    // One dispatch per phase that has pixels (zero-filled when no tap reaches it).
+    assert.equal(dx.dispatches.length, Math.min(r.sh, r.H) * Math.min(r.sw, r.W), "one dispatch per phase");
+  }, 8);
+});
+
+gpuTest("gpu kernels: kernel == stride input gradient is one GEMM over patches (padding, odd planes)", async () => {
+  const arb = fc.record({
+    N: fc.integer({ min: 1, max: 3 }),
+    G: fc.integer({ min: 1, max: 2 }),
+    Cg: fc.integer({ min: 1, max: 6 }),
+    Og: fc.integer({ min: 1, max: 6 }),
+    H: fc.integer({ min: 2, max: 10 }),
+    W: fc.integer({ min: 2, max: 10 }),
+    k: fc.tuple(fc.integer({ min: 2, max: 3 }), fc.integer({ min: 2, max: 4 })),
+    pads: fc.array(fc.integer({ min: 0, max: 1 }), { minLength: 4, maxLength: 4 }),
+  }).filter((r) => validPads(r.H, r.W, r.k[0], r.k[1], r.pads));
+  await check(arb, async (r) => {
+    const [kh, kw] = r.k;
+    const p = params([kh, kw], r.pads, r.G);
+    const dx = await checkConv([r.N, r.G * r.Cg, r.H, r.W], [r.G * r.Og, r.Cg, kh, kw], p, {}, "patch");
+    assert.equal(dx.dispatches.length, 1, "one GEMM");
+  }, 8);
+  // ConvNeXt's downsampling on a plane the 2×2 windows do not cover (31 wide) and the stem's 2×16 windows.
+  await checkConv([2, 8, 8, 31], [12, 8, 2, 2], params([2, 2], [0, 0, 0, 0], 1), {}, "downsample 8×31");
+  await checkConv([2, 1, 8, 70], [8, 1, 2, 16], params([2, 16], [0, 0, 0, 0], 1), {}, "stem");
+});
+
+gpuTest("gpu kernels: pointwise (1×1) convolutions with vec4 operands, and the batch folded into columns", async () => {
+  // 4×8 planes (vec4 along pixels) and 3×5 ones (scalar), channel counts with and without vec4 rows, groups.
+  for (const [N, C, O, H, W, G] of [[3, 8, 12, 4, 8, 1], [2, 6, 8, 3, 5, 2], [2, 16, 4, 2, 2, 4], [5, 4, 4, 1, 4, 1]]) {
+    await checkConv([N, C, H, W], [O, C / G, 1, 1], params([1, 1], [0, 0, 0, 0], G), {}, "pointwise");
+  }
+  // Padding or a stride makes the im2col matrix differ from the input: the gather path.
+  await checkConv([2, 8, 4, 4], [8, 8, 1, 1], params([1, 1], [1, 0, 0, 1], 1), {}, "padded 1×1");
+  await checkConv([2, 8, 4, 8], [8, 8, 1, 1], params([2, 2], [0, 0, 0, 0], 1), {}, "strided 1×1");
+  // Small planes with many images: 3×3 on 3×3 planes, every GEMM column tile spans several images.
+  await checkConv([9, 4, 3, 3], [8, 4, 3, 3], params([1, 1], [1, 1, 1, 1], 1), {}, "3×3 on 3×3");
+});
+
+gpuTest("gpu kernels: channel multiplier 2 (groups = C, O = 2C) forward, input and weight gradients", async () => {
+  const arb = fc.record({
+    N: fc.integer({ min: 1, max: 2 }),
+    C: fc.integer({ min: 1, max: 4 }),
+    H: fc.integer({ min: 4, max: 12 }),
+    W: fc.integer({ min: 4, max: 12 }),
+    k: fc.constantFrom(3, 7),
+    s: fc.constantFrom(1, 2),
+  });
+  await check(arb, async (r) => {
+    const pad = r.k >> 1;
+    const p = params([r.s, r.s], [pad, pad, pad, pad], r.C);
+    await checkConv([r.N, r.C, r.H, r.W], [2 * r.C, 1, r.k, r.k], p, {}, "multiplier 2");
+    await checkConv([r.N, r.C, r.H, r.W], [2 * r.C, 1, r.k, r.k], p, { forceGemm: true }, "multiplier 2 (GEMM)");
+  }, 5);
+});
+
+gpuTest("gpu kernels: dilated and stride-1 input gradients keep the implicit GEMM", async () => {
+  await checkConv([2, 6, 7, 9], [4, 3, 3, 2], params([2, 1], [1, 1, 0, 1], 2, [2, 1]), {}, "dilated strided");
+  const dx = await checkConv([2, 4, 6, 6], [8, 4, 3, 3], params([1, 1], [1, 1, 1, 1], 1), {}, "3×3 same");
+  assert.equal(dx.dispatches.length, 1);
+});

@@ -1,0 +1,174 @@
+/**
+ * The direct depthwise kernels (kernels/depthwise*.ts) against a float64 reference: forward, input gradient and weight
+ * gradient on maps smaller than the kernel (3×2, 8×7, 5×9 with 7×7 … 23×23 kernels, the DCLS small-stage regime),
+ * through both the whole-plane and the tiled kernels, with channel multipliers (FastViT's channel-doubling strided
+ * patch embeddings) and with workgroup-memory limits small enough to force several sample chunks. Also checks that
+ * the whole-plane kernels do work proportional to the taps that reach the plane, and write exact zeros for the
+ * weight-gradient taps that never do.
+ *
+ * Tolerance: |err| ≤ 2e-6 · Σ|products| + 1e-6 per output (a bound on f32 dot-product rounding).
+ */
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { type Conv2dParams, type ConvGeometry, convGeometry } from "../kernels/conv2d.ts";
+import {
+  depthwiseForward,
+  depthwiseForwardTiles,
+  depthwiseInputGrad,
+  depthwiseWeightGrad,
+  depthwiseWeightGradTiles,
+  type DirectTiles,
+  type WeightGradTiles,
+} from "../kernels/depthwise.ts";
+import { forwardCorrelation, tapHits, tapWindow } from "../kernels/depthwise_geometry.ts";
+import { choosePlane } from "../kernels/depthwise_plane.ts";
+import { chooseTiled } from "../kernels/depthwise_tiled.ts";
+import { chooseTiledWeightGrad } from "../kernels/depthwise_tiled_dw.ts";
+import { DEFAULT_LIMITS, type KernelLimits } from "../kernels/program.ts";
+import { check, gpuTest, pseudoRandom, runner } from "./gpu_kernels_helpers.ts";
+
+interface Ref {
+  v: Float64Array;
+  abs: Float64Array;
+}
+
+/** Forward, dx and dw of a channelwise convolution (groups = C, O = M·C) with Σ|products| per output element. */
+function reference(g: ConvGeometry, x: Float32Array, w: Float32Array, dy: Float32Array) {
+  const mk = (n: number): Ref => ({ v: new Float64Array(n), abs: new Float64Array(n) });
+  const y = mk(g.N * g.O * g.Ho * g.Wo), dx = mk(x.length), dw = mk(w.length);
+  const acc = (r: Ref, i: number, a: number, b: number) => {
+    r.v[i] += a * b;
+    r.abs[i] += Math.abs(a * b);
+  };
+  for (let n = 0; n < g.N; n++) {
+    for (let o = 0; o < g.O; o++) {
+      const c = Math.floor(o / g.Og);
+      for (let oy = 0; oy < g.Ho; oy++) {
+        for (let ox = 0; ox < g.Wo; ox++) {
+          const yi = ((n * g.O + o) * g.Ho + oy) * g.Wo + ox;
+          for (let ky = 0; ky < g.kh; ky++) {
+            for (let kx = 0; kx < g.kw; kx++) {
+              const iy = oy * g.sh + ky * g.dh - g.pt, ix = ox * g.sw + kx * g.dw - g.pl;
+              if (iy < 0 || iy >= g.H || ix < 0 || ix >= g.W) continue;
+              const xi = ((n * g.C + c) * g.H + iy) * g.W + ix, wi = (o * g.kh + ky) * g.kw + kx;
+              acc(y, yi, x[xi], w[wi]);
+              acc(dx, xi, dy[yi], w[wi]);
+              acc(dw, wi, dy[yi], x[xi]);
+            }
+          }
+        }
+      }
+    }
+  }
+  return { y, dx, dw };
+}
+
+function assertRef(got: ArrayLike<number>, ref: Ref, what: string) {
+  assert.equal(got.length, ref.v.length, `${what}: length`);
+  for (let i = 0; i < ref.v.length; i++) {
+    // Elements no product reaches (weight-gradient taps that only read padding) must be exact zeros.
+    const tol = ref.abs[i] === 0 ? 0 : 2e-6 * ref.abs[i] + 1e-6;
+    assert.ok(Math.abs(got[i] - ref.v[i]) <= tol, `${what}[${i}]: got ${got[i]}, expected ${ref.v[i]}`);
+  }
+}
+
+interface Case {
+  N: number;
+  C: number;
+  M: number;
+  H: number;
+  W: number;
+  k: number;
+  s: number;
+}
+
+const geometry = (r: Case): ConvGeometry => {
+  const p: Conv2dParams = {
+    stride: [r.s, r.s],
+    padding: [[r.k >> 1, r.k >> 1], [r.k >> 1, r.k >> 1]],
+    dilation: [1, 1],
+    groups: r.C,
+  };
+  return convGeometry([r.N, r.C, r.H, r.W], [r.C * r.M, 1, r.k, r.k], p);
+};
+
+interface Choice {
+  fwd?: DirectTiles;
+  dw?: WeightGradTiles;
+}
+
+/** Runs forward, input gradient and weight gradient of one geometry and compares with the reference. */
+async function checkDepthwise(g: ConvGeometry, limits: KernelLimits, choice: Choice = {}, what = "") {
+  const x = pseudoRandom(g.N * g.C * g.H * g.W, 3), w = pseudoRandom(g.O * g.kh * g.kw, 4);
+  const dy = pseudoRandom(g.N * g.O * g.Ho * g.Wo, 5);
+  const ref = reference(g, x, w, dy);
+  const tag = `${what} N${g.N} C${g.C} O${g.O} ${g.H}×${g.W} k${g.kh} s${g.sh} ${JSON.stringify(choice)}`;
+  const [y] = await runner.run(depthwiseForward(g, limits, choice.fwd), [x, w]);
+  assertRef(y, ref.y, `y ${tag}`);
+  const [dx] = await runner.run(depthwiseInputGrad(g, limits), [dy, w]);
+  assertRef(dx, ref.dx, `dx ${tag}`);
+  const [dwt] = await runner.run(depthwiseWeightGrad(g, limits, choice.dw), [x, dy]);
+  assertRef(dwt, ref.dw, `dw ${tag}`);
+}
+
+gpuTest("depthwise kernels: large kernels on maps smaller than the kernel match the reference", async () => {
+  // One shader per (shape, kernel) and llvmpipe compiles the unrolled ones slowly: few runs, small sizes.
+  const arb = fc.record({
+    N: fc.integer({ min: 1, max: 3 }),
+    C: fc.integer({ min: 1, max: 3 }),
+    M: fc.constant(1),
+    hw: fc.constantFrom([3, 2], [8, 7], [5, 9]),
+    k: fc.constantFrom(7, 11, 23),
+    s: fc.constant(1),
+  }).map(({ hw, ...r }) => ({ ...r, H: hw[0], W: hw[1] }));
+  await check(arb, (r) => checkDepthwise(geometry(r), DEFAULT_LIMITS, {}, "plane"), 5);
+});
+
+gpuTest(
+  "depthwise kernels: the DCLS 8×7 stage with a 23×23 kernel through both kernels and chunked samples",
+  async () => {
+    const g = geometry({ N: 3, C: 2, M: 1, H: 8, W: 7, k: 23, s: 1 });
+    assert.equal(depthwiseForwardTiles(g)?.kind, "plane");
+    assert.equal(depthwiseWeightGradTiles(g)?.kind, "plane");
+    await checkDepthwise(g, DEFAULT_LIMITS, {}, "plane");
+    // 2 KiB of workgroup memory: one channel and one sample per workgroup, one sample chunk per workgroup (partials).
+    const tiny = { maxWorkgroupStorage: 2048, maxInvocations: 256 };
+    const t = depthwiseWeightGradTiles(g, tiny);
+    assert.ok(t?.kind === "plane" && t.chunks > 1, `expected several sample chunks, got ${JSON.stringify(t)}`);
+    await checkDepthwise(g, tiny, {}, "tiny");
+    const fwd = chooseTiled(forwardCorrelation(g), DEFAULT_LIMITS)!, dw = chooseTiledWeightGrad(g, DEFAULT_LIMITS)!;
+    await checkDepthwise(g, DEFAULT_LIMITS, { fwd: { kind: "tiled", ...fwd }, dw: { kind: "tiled", ...dw } }, "tiled");
+    // Ragged blocks: 3 rows per thread over 8 rows, 2 of 5 samples per workgroup, 3 staged batches per chunk.
+    const g5 = geometry({ N: 5, C: 3, M: 1, H: 8, W: 7, k: 23, s: 1 });
+    await checkDepthwise(g5, DEFAULT_LIMITS, {
+      fwd: { kind: "plane", RH: 3, NB: 2, CPW: 2 },
+      dw: { kind: "plane", RK: 2, PG: 3, NB: 2, chunks: 1 },
+    }, "ragged");
+  },
+);
+
+gpuTest("depthwise kernels: channel multiplier 2, stride 1 and 2, whole-plane and tiled", async () => {
+  // FastViT's patch embeddings: groups = C, O = 2C, stride 2 (gathered input gradient); 3×40 is too wide for the
+  // whole-plane kernels at stride 1, so it also covers the tiled correlation summing two dy channels.
+  for (const r of [{ H: 6, W: 9, k: 7, s: 2 }, { H: 5, W: 6, k: 3, s: 1 }, { H: 3, W: 40, k: 3, s: 1 }]) {
+    await checkDepthwise(geometry({ N: 2, C: 2, M: 2, ...r }), DEFAULT_LIMITS, {}, "multiplier");
+  }
+});
+
+Deno.test("depthwise kernels: whole-plane work is proportional to the taps that reach the plane", () => {
+  const fmas = (code: string) => code.split("fma(").length - 1;
+  for (const [H, W, k] of [[8, 7, 23], [16, 15, 23], [3, 2, 11], [8, 7, 7]]) {
+    const g = geometry({ N: 64, C: 8, M: 1, H, W, k, s: 1 });
+    const c = forwardCorrelation(g);
+    const t = choosePlane(c, DEFAULT_LIMITS)!;
+    // Unrolled FMAs per thread: RH rows × the (output column, kernel column) pairs that read inside the plane.
+    let pairs = 0;
+    for (let kx = 0; kx < k; kx++) for (let j = 0; j < W; j++) pairs += tapHits(j, kx, 1, 1, k >> 1, W) ? 1 : 0;
+    assert.equal(fmas(depthwiseForward(g).dispatches[0].code), t.RH * pairs, `${H}×${W} k${k}`);
+    assert.ok(pairs <= W * Math.min(W, k), `${H}×${W} k${k}: ${pairs} column pairs`);
+    // The weight gradient computes only the (2H−1)×(2W−1) window of a kernel larger than the plane.
+    const [ky0, ky1] = tapWindow(H, H, 1, 1, k, k >> 1), [kx0, kx1] = tapWindow(W, W, 1, 1, k, k >> 1);
+    assert.equal(ky1 - ky0 + 1, Math.min(k, 2 * H - 1));
+    assert.equal(kx1 - kx0 + 1, Math.min(k, 2 * W - 1));
+  }
+});
