@@ -114,8 +114,12 @@ export interface ConvOptions {
   readonly limits?: KernelLimits;
 }
 
+/** Output channels per group up to which a channel-wise convolution runs direct (beyond, the GEMM's rows fill up). */
+const DIRECT_MAX_MULTIPLIER = 8;
+
+// The stem (one input channel, 64–96 outputs) is channel-wise too, but as a GEMM its O rows fill whole tiles.
 function useDirect(g: ConvGeometry, opts: ConvOptions): boolean {
-  return isChannelwise(g) && !opts.forceGemm;
+  return isChannelwise(g) && g.Og <= DIRECT_MAX_MULTIPLIER && !opts.forceGemm;
 }
 
 /** 1×1, stride 1, no padding: the im2col matrix is the input itself, read as vec4s. */

@@ -20,17 +20,10 @@ import {
   tapWindow,
 } from "./depthwise_geometry.ts";
 import { type KernelLimits, type KernelProgram, ref } from "./program.ts";
+import { oddPitch, stageLines } from "./depthwise_stage.ts";
 import { bindingDecl, foldGrid, shaderSource, u32 } from "./wgsl.ts";
 
 const XYZW = ["x", "y", "z", "w"];
-/**
- * A pitch of at least `n` words whose vec4 count is odd: rows (or planes) that neighbouring threads read at the same
- * time then start in different 16-byte bank groups, so vec4 reads from workgroup memory do not conflict.
- */
-export const oddPitch = (n: number): number => {
-  const v = Math.ceil(n / 4);
-  return 4 * (v % 2 ? v : v + 1);
-};
 const i32 = (n: number) => `${n}i`;
 
 /** Widest output plane the whole-plane kernel takes (a thread holds RH × Wout accumulators). */
@@ -118,28 +111,43 @@ export function planeProgram(c: Correlation, label: string, t: PlaneTiles): Kern
   );
   for (let r = 0; r < RH; r++) for (let j = 0; j < c.Wout; j++) b.push(`var acc${r}_${j} = 0.0;`);
   if (S > 1) b.push(`for (var s = 0u; s < ${u32(S)}; s++) {`, "workgroupBarrier();");
-  const ky = c.flip ? `${u32(c.kh - 1 - ky0)} - wy` : `${u32(ky0)} + wy`;
-  const kx = c.flip ? `${u32(c.kw - 1 - kx0)} - wx` : `${u32(kx0)} + wx`;
+  const ky = (wy: string) => c.flip ? `${u32(c.kh - 1 - ky0)} - ${wy}` : `${u32(ky0)} + ${wy}`;
+  const kx = (wx: string) => c.flip ? `${u32(c.kw - 1 - kx0)} - ${wx}` : `${u32(kx0)} + ${wx}`;
+  const HW = c.Hin * c.Win;
   b.push(
-    // The kernel window (zero in the pitch padding), then the input planes (zero past the width and the batch).
-    `for (var i = lid; i < ${u32(KWORDS)}; i += ${u32(NT)}) {`,
-    `  let cc = c0 + i / ${u32(KHw * KWp)};`,
-    `  let wy = (i / ${u32(KWp)}) % ${u32(KHw)};`,
-    `  let wx = i % ${u32(KWp)};`,
-    `  let ok = cc < ${u32(c.Cout)} && wx < ${u32(KWw)};`,
-    `  let src = (${kernelSlot(c, "cc", s)} * ${u32(c.kh)} + ${ky}) * ${u32(c.kw)} + ${kx};`,
-    "  sm[i / 4u][i % 4u] = select(0.0, win[select(0u, src, ok)], ok);",
-    "}",
-    `for (var i = lid; i < ${u32(XWORDS)}; i += ${u32(NT)}) {`,
-    `  let cc = c0 + i / ${u32(NB * P)};`,
-    `  let nn = n0 + (i / ${u32(P)}) % ${u32(NB)};`,
-    `  let iy = (i % ${u32(P)}) / ${u32(Winp)};`,
-    `  let ix = (i % ${u32(P)}) % ${u32(Winp)};`,
-    `  let ok = cc < ${u32(c.Cout)} && nn < ${u32(c.N)} && iy < ${u32(c.Hin)} && ix < ${u32(c.Win)};`,
-    `  let src = ((nn * ${u32(c.Cin)} + ${inChannel(c, "cc", s)}) * ${u32(c.Hin)} + iy) * ${u32(c.Win)} + ix;`,
-    `  let j = i + ${u32(KWORDS)};`,
-    "  sm[j / 4u][j % 4u] = select(0.0, xin[select(0u, src, ok)], ok);",
-    "}",
+    // The kernel window, then the input planes (zeros for channels and samples past the end).
+    ...stageLines({
+      count: CPW * KHw * KWw,
+      from: "win",
+      threads: NT,
+      decode: (i, x) => ({
+        lines: [
+          `let cc${x} = ${i} / ${u32(KHw * KWw)};`,
+          `let wy${x} = (${i} / ${u32(KWw)}) % ${u32(KHw)};`,
+          `let wx${x} = ${i} % ${u32(KWw)};`,
+        ],
+        ok: `c0 + cc${x} < ${u32(c.Cout)}`,
+        src: `(${kernelSlot(c, `(c0 + cc${x})`, s)} * ${u32(c.kh)} + ${ky(`wy${x}`)}) * ${u32(c.kw)} + ${kx(`wx${x}`)}`,
+        dst: `(cc${x} * ${u32(KHw)} + wy${x}) * ${u32(KWp)} + wx${x}`,
+      }),
+    }),
+    ...stageLines({
+      count: CPW * NB * HW,
+      from: "xin",
+      threads: NT,
+      decode: (i, x) => ({
+        lines: [
+          `let cc${x} = ${i} / ${u32(NB * HW)};`,
+          `let nb${x} = (${i} / ${u32(HW)}) % ${u32(NB)};`,
+          `let q${x} = ${i} % ${u32(HW)};`,
+        ],
+        ok: `c0 + cc${x} < ${u32(c.Cout)} && n0 + nb${x} < ${u32(c.N)}`,
+        src: `((n0 + nb${x}) * ${u32(c.Cin)} + ${inChannel(c, `(c0 + cc${x})`, s)}) * ${u32(HW)} + q${x}`,
+        dst: `${u32(KWORDS)} + (cc${x} * ${u32(NB)} + nb${x}) * ${u32(P)} + q${x} / ${u32(c.Win)} * ${
+          u32(Winp)
+        } + q${x} % ${u32(c.Win)}`,
+      }),
+    }),
     "workgroupBarrier();",
     "for (var iy = lo; iy < hi; iy++) {",
     `  let xb = ${u32(KWORDS / 4)} + (ch * ${u32(NB)} + nb) * ${u32(P / 4)} + u32(iy) * ${u32(Winp / 4)};`,

@@ -14,7 +14,8 @@
 import type { ConvGeometry } from "./conv2d.ts";
 import { windowSumDispatch } from "./depthwise_dw_sum.ts";
 import { geometryTag, tapHits, tapWindow } from "./depthwise_geometry.ts";
-import { oddPitch, PLANE_MAX_WIDTH } from "./depthwise_plane.ts";
+import { PLANE_MAX_WIDTH } from "./depthwise_plane.ts";
+import { oddPitch, stageLines } from "./depthwise_stage.ts";
 import { type KernelDispatch, type KernelLimits, type KernelProgram, ref } from "./program.ts";
 import { bindingDecl, foldGrid, shaderSource, u32 } from "./wgsl.ts";
 
@@ -81,7 +82,7 @@ export function planeWeightGrad(g: ConvGeometry, t: PlaneWeightGradTiles): Kerne
   const NT = KB * PG;
   const NC = Math.ceil(g.N / chunks);
   const batches = Math.ceil(NC / NB);
-  const XW = NB * g.H * Wp, DW = NB * g.Ho * Wop;
+  const XW = NB * g.H * Wp, HW = g.H * g.W, HWo = g.Ho * g.Wo;
   // Reduction slots: each group's sums over (KB·RK) × KWw taps; as many groups at once as the staging area holds.
   const KT = KB * RK * KWw;
   const SM = roundUp(Math.max(NB * planeWords, KT), 4);
@@ -104,23 +105,28 @@ export function planeWeightGrad(g: ConvGeometry, t: PlaneWeightGradTiles): Kerne
     `  let n0 = chunk * ${u32(NC)} + m0;`,
     "  workgroupBarrier();",
     // Whole x and dy planes; zeros past the chunk and the batch (so those samples add nothing).
-    `  for (var i = lid; i < ${u32(XW)}; i += ${u32(NT)}) {`,
-    `    let nb = i / ${u32(g.H * Wp)};`,
-    `    let n = n0 + nb;`,
-    `    let ix = i % ${u32(Wp)};`,
-    `    let ok = m0 + nb < ${u32(NC)} && n < ${u32(g.N)} && ix < ${u32(g.W)};`,
-    `    let src = ((n * ${u32(g.C)} + ${xc}) * ${u32(g.H)} + (i / ${u32(Wp)}) % ${u32(g.H)}) * ${u32(g.W)} + ix;`,
-    "    sm[i / 4u][i % 4u] = select(0.0, xin[select(0u, src, ok)], ok);",
-    "  }",
-    `  for (var i = lid; i < ${u32(DW)}; i += ${u32(NT)}) {`,
-    `    let nb = i / ${u32(g.Ho * Wop)};`,
-    `    let n = n0 + nb;`,
-    `    let ox = i % ${u32(Wop)};`,
-    `    let ok = m0 + nb < ${u32(NC)} && n < ${u32(g.N)} && ox < ${u32(g.Wo)};`,
-    `    let src = ((n * ${u32(g.O)} + o) * ${u32(g.Ho)} + (i / ${u32(Wop)}) % ${u32(g.Ho)}) * ${u32(g.Wo)} + ox;`,
-    `    let j = i + ${u32(XW)};`,
-    "    sm[j / 4u][j % 4u] = select(0.0, dyin[select(0u, src, ok)], ok);",
-    "  }",
+    ...stageLines({
+      count: NB * HW,
+      from: "xin",
+      threads: NT,
+      decode: (i, x) => ({
+        lines: [`let nb${x} = ${i} / ${u32(HW)};`, `let q${x} = ${i} % ${u32(HW)};`],
+        ok: `m0 + nb${x} < ${u32(NC)} && n0 + nb${x} < ${u32(g.N)}`,
+        src: `((n0 + nb${x}) * ${u32(g.C)} + ${xc}) * ${u32(HW)} + q${x}`,
+        dst: `(nb${x} * ${u32(g.H)} + q${x} / ${u32(g.W)}) * ${u32(Wp)} + q${x} % ${u32(g.W)}`,
+      }),
+    }).map((l) => `  ${l}`),
+    ...stageLines({
+      count: NB * HWo,
+      from: "dyin",
+      threads: NT,
+      decode: (i, x) => ({
+        lines: [`let nb${x} = ${i} / ${u32(HWo)};`, `let q${x} = ${i} % ${u32(HWo)};`],
+        ok: `m0 + nb${x} < ${u32(NC)} && n0 + nb${x} < ${u32(g.N)}`,
+        src: `((n0 + nb${x}) * ${u32(g.O)} + o) * ${u32(HWo)} + q${x}`,
+        dst: `${u32(XW)} + (nb${x} * ${u32(g.Ho)} + q${x} / ${u32(g.Wo)}) * ${u32(Wop)} + q${x} % ${u32(g.Wo)}`,
+      }),
+    }).map((l) => `  ${l}`),
     "  workgroupBarrier();",
     `  for (var t = pg; t < ${u32(NB * g.Ho)}; t += ${u32(PG)}) {`,
     `    let nb = t / ${u32(g.Ho)};`,

@@ -11,6 +11,7 @@
  * @module
  */
 import { type Correlation, inChannel, kernelCount, kernelSlot, summed } from "./depthwise_geometry.ts";
+import { stageLines } from "./depthwise_stage.ts";
 import { type KernelLimits, type KernelProgram, ref } from "./program.ts";
 import { bindingDecl, foldGrid, shaderSource, u32 } from "./wgsl.ts";
 
@@ -44,7 +45,8 @@ export function chooseTiled(p: Correlation, limits: KernelLimits): DirectTiles |
     return IH * roundUp(IW, 4) + p.kh * roundUp(p.kw, 4);
   };
   let TWt = whole ? 1 : Math.min(16, Math.ceil(p.Wout / VW));
-  let THt = Math.max(1, Math.min(Math.ceil(p.Hout / RH), Math.floor(64 / TWt)));
+  const T = Math.min(128, limits.maxInvocations);
+  let THt = Math.max(1, Math.min(Math.ceil(p.Hout / RH), Math.floor(Math.min(64, T) / TWt)));
   // Shrink the tile (height, then width, then rows per thread) until the input tile, its halo and the kernel fit.
   while (words(THt, TWt) > budget) {
     if (THt > 1) THt--;
@@ -52,7 +54,7 @@ export function chooseTiled(p: Correlation, limits: KernelLimits): DirectTiles |
     else if (RH > 1) RH--;
     else return null;
   }
-  const CPW = Math.max(1, Math.min(p.Cout, Math.floor(128 / (TWt * THt)), Math.floor(budget / words(THt, TWt))));
+  const CPW = Math.max(1, Math.min(p.Cout, Math.floor(T / (TWt * THt)), Math.floor(budget / words(THt, TWt))));
   return { VW, RH, TWt, THt, CPW };
 }
 
@@ -101,23 +103,42 @@ export function tiledProgram(p: Correlation, label: string, t: DirectTiles): Ker
   if (S > 1) b.push(`for (var s = 0u; s < ${u32(S)}; s++) {`, "workgroupBarrier();");
   b.push(
     // Stage the input tile (+ halo; zeros outside the plane) and the kernels.
-    `for (var i = lid; i < ${u32(CPW * IH * IWp)}; i += ${u32(NT)}) {`,
-    `  let cc = c0 + i / ${u32(IH * IWp)};`,
-    `  let iy = iy_t + (i / ${u32(IWp)}) % ${u32(IH)} - ${u32(p.pt)};`,
-    `  let ix = ix_t + i % ${u32(IWp)} - ${u32(p.pl)};`,
-    `  let ok = cc < ${u32(p.Cout)} && iy < ${u32(p.Hin)} && ix < ${u32(p.Win)};`,
-    `  let src = ((n * ${u32(p.Cin)} + ${inChannel(p, "cc", s)}) * ${u32(p.Hin)} + iy) * ${u32(p.Win)} + ix;`,
-    `  xs[i / 4u][i % 4u] = select(0.0, xin[select(0u, src, ok)], ok);`,
-    "}",
-    `for (var i = lid; i < ${u32(CPW * p.kh * kwp)}; i += ${u32(NT)}) {`,
-    `  let cc = c0 + i / ${u32(p.kh * kwp)};`,
-    `  var ky = (i / ${u32(kwp)}) % ${u32(p.kh)};`,
-    `  var kx = i % ${u32(kwp)};`,
-    `  let ok = cc < ${u32(p.Cout)} && kx < ${u32(p.kw)};`,
-    ...(p.flip ? [`  ky = ${u32(p.kh - 1)} - ky;`, `  kx = ${u32(p.kw - 1)} - kx;`] : []),
-    `  let src = (${kernelSlot(p, "cc", s)} * ${u32(p.kh)} + ky) * ${u32(p.kw)} + kx;`,
-    `  ws[i / 4u][i % 4u] = select(0.0, win[select(0u, src, ok)], ok);`,
-    "}",
+    ...stageLines({
+      count: CPW * IH * IWp,
+      from: "xin",
+      into: "xs",
+      threads: NT,
+      decode: (i, x) => ({
+        lines: [
+          `let cc${x} = c0 + ${i} / ${u32(IH * IWp)};`,
+          `let iy${x} = iy_t + (${i} / ${u32(IWp)}) % ${u32(IH)} - ${u32(p.pt)};`,
+          `let ix${x} = ix_t + ${i} % ${u32(IWp)} - ${u32(p.pl)};`,
+        ],
+        ok: `cc${x} < ${u32(p.Cout)} && iy${x} < ${u32(p.Hin)} && ix${x} < ${u32(p.Win)}`,
+        src: `((n * ${u32(p.Cin)} + ${inChannel(p, `cc${x}`, s)}) * ${u32(p.Hin)} + iy${x}) * ${u32(p.Win)} + ix${x}`,
+        dst: i,
+      }),
+    }),
+    ...stageLines({
+      count: CPW * p.kh * kwp,
+      from: "win",
+      into: "ws",
+      threads: NT,
+      decode: (i, x) => {
+        const ky = `(${i} / ${u32(kwp)}) % ${u32(p.kh)}`, kx = `${i} % ${u32(kwp)}`;
+        return {
+          lines: [
+            `let cc${x} = c0 + ${i} / ${u32(p.kh * kwp)};`,
+            `let ky${x} = ${p.flip ? `${u32(p.kh - 1)} - ${ky}` : ky};`,
+            `let kx${x} = ${p.flip ? `${u32(p.kw - 1)} - ${kx}` : kx};`,
+          ],
+          // Flipped, the pitch padding kx ≥ kw wraps to huge values, so one bound serves both orientations.
+          ok: `cc${x} < ${u32(p.Cout)} && kx${x} < ${u32(p.kw)}`,
+          src: `(${kernelSlot(p, `cc${x}`, s)} * ${u32(p.kh)} + ky${x}) * ${u32(p.kw)} + kx${x}`,
+          dst: i,
+        };
+      },
+    }),
     "workgroupBarrier();",
     "for (var ir = ir0; ir < ir1; ir++) {",
     `  let rb = (ch * ${u32(IH)} + ybase + ir) * ${u32(IWp / 4)} + txt * ${u32((VW * p.sw) / 4)};`,

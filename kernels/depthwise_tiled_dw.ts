@@ -10,6 +10,7 @@
 import type { ConvGeometry } from "./conv2d.ts";
 import { windowSumDispatch } from "./depthwise_dw_sum.ts";
 import { geometryTag } from "./depthwise_geometry.ts";
+import { stageLines } from "./depthwise_stage.ts";
 import { type KernelLimits, type KernelProgram, ref } from "./program.ts";
 import { bindingDecl, foldGrid, shaderSource, u32 } from "./wgsl.ts";
 
@@ -91,20 +92,36 @@ export function tiledWeightGrad(g: ConvGeometry, tiles: WeightGradTiles): Kernel
     `  let n = nch * ${u32(NB)} + nb;`,
     `  if (n >= ${u32(g.N)}) { break; }`,
     "  workgroupBarrier();",
-    `  for (var i = lid; i < ${u32(IH * IWp)}; i += ${u32(NT)}) {`,
-    `    let iy = iy_t + i / ${u32(IWp)} - ${u32(g.pt)};`,
-    `    let ix = ix_t + i % ${u32(IWp)} - ${u32(g.pl)};`,
-    `    let ok = iy < ${u32(g.H)} && ix < ${u32(g.W)};`,
-    `    let src = ((n * ${u32(g.C)} + ${xc}) * ${u32(g.H)} + iy) * ${u32(g.W)} + ix;`,
-    `    xs[i / 4u][i % 4u] = select(0.0, xin[select(0u, src, ok)], ok);`,
-    "  }",
-    `  for (var i = lid; i < ${u32(TH * TW)}; i += ${u32(NT)}) {`,
-    `    let oy = ty0 * ${u32(TH)} + i / ${u32(TW)};`,
-    `    let ox = tx0 * ${u32(TW)} + i % ${u32(TW)};`,
-    `    let ok = oy < ${u32(g.Ho)} && ox < ${u32(g.Wo)};`,
-    `    let src = ((n * ${u32(g.O)} + c) * ${u32(g.Ho)} + oy) * ${u32(g.Wo)} + ox;`,
-    `    dys[i / 4u][i % 4u] = select(0.0, dyin[select(0u, src, ok)], ok);`,
-    "  }",
+    ...stageLines({
+      count: IH * IWp,
+      from: "xin",
+      into: "xs",
+      threads: NT,
+      decode: (i, x) => ({
+        lines: [
+          `let iy${x} = iy_t + ${i} / ${u32(IWp)} - ${u32(g.pt)};`,
+          `let ix${x} = ix_t + ${i} % ${u32(IWp)} - ${u32(g.pl)};`,
+        ],
+        ok: `iy${x} < ${u32(g.H)} && ix${x} < ${u32(g.W)}`,
+        src: `((n * ${u32(g.C)} + ${xc}) * ${u32(g.H)} + iy${x}) * ${u32(g.W)} + ix${x}`,
+        dst: i,
+      }),
+    }).map((l) => `  ${l}`),
+    ...stageLines({
+      count: TH * TW,
+      from: "dyin",
+      into: "dys",
+      threads: NT,
+      decode: (i, x) => ({
+        lines: [
+          `let oy${x} = ty0 * ${u32(TH)} + ${i} / ${u32(TW)};`,
+          `let ox${x} = tx0 * ${u32(TW)} + ${i} % ${u32(TW)};`,
+        ],
+        ok: `oy${x} < ${u32(g.Ho)} && ox${x} < ${u32(g.Wo)}`,
+        src: `((n * ${u32(g.O)} + c) * ${u32(g.Ho)} + oy${x}) * ${u32(g.Wo)} + ox${x}`,
+        dst: i,
+      }),
+    }).map((l) => `  ${l}`),
     "  workgroupBarrier();",
     `  for (var y = pg; y < ${u32(TH)}; y += ${u32(PG)}) {`,
   );

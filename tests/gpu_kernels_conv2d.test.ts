@@ -110,6 +110,9 @@ async function checkConv(xs: number[], ws: number[], p: Conv2dParams, opts: Conv
   return dxProgram;
 }
 
+/** Small tiles: llvmpipe compiles the fully unrolled 128-wide GEMMs slowly (~1.5 s each), these in ~0.3 s. */
+const SMALL: ConvOptions = { forceGemm: true, tiles: { BM: 32, BN: 32, BK: 8, TM: 4, TN: 4 } };
+
 function params(s: [number, number], pads: number[], groups: number, d: [number, number] = [1, 1]): Conv2dParams {
   return { stride: s, padding: [[pads[0], pads[1]], [pads[2], pads[3]]], dilation: d, groups };
 }
@@ -127,16 +130,19 @@ gpuTest("gpu kernels: strided input gradient by output phase (k ≠ stride, padd
     W: fc.integer({ min: 3, max: 9 }),
     kh: fc.integer({ min: 1, max: 4 }),
     kw: fc.integer({ min: 1, max: 4 }),
-    sh: fc.integer({ min: 1, max: 3 }),
+    sh: fc.integer({ min: 1, max: 2 }),
     sw: fc.integer({ min: 2, max: 3 }),
     pads: fc.array(fc.integer({ min: 0, max: 2 }), { minLength: 4, maxLength: 4 }),
   }).filter((r) => validPads(r.H, r.W, r.kh, r.kw, r.pads) && (r.kh !== r.sh || r.kw !== r.sw));
   await check(arb, async (r) => {
     const p = params([r.sh, r.sw], r.pads, r.G);
-    const dx = await checkConv([r.N, r.G * r.Cg, r.H, r.W], [r.G * r.Og, r.Cg, r.kh, r.kw], p, {}, "phases");
+    const xs = [r.N, r.G * r.Cg, r.H, r.W], ws = [r.G * r.Og, r.Cg, r.kh, r.kw];
+    const dx = await checkConv(xs, ws, p, SMALL, "phases");
     // One dispatch per phase that has pixels (zero-filled when no tap reaches it).
     assert.equal(dx.dispatches.length, Math.min(r.sh, r.H) * Math.min(r.sw, r.W), "one dispatch per phase");
-  }, 8);
+  }, 4);
+  // ConvFormer's 3×3 stride-2 downsampling in miniature.
+  await checkConv([2, 8, 8, 7], [12, 8, 3, 3], params([2, 2], [1, 1, 1, 1], 1), SMALL, "3×3 stride 2");
 });
 
 gpuTest("gpu kernels: kernel == stride input gradient is one GEMM over patches (padding, odd planes)", async () => {
@@ -153,24 +159,25 @@ gpuTest("gpu kernels: kernel == stride input gradient is one GEMM over patches (
   await check(arb, async (r) => {
     const [kh, kw] = r.k;
     const p = params([kh, kw], r.pads, r.G);
-    const dx = await checkConv([r.N, r.G * r.Cg, r.H, r.W], [r.G * r.Og, r.Cg, kh, kw], p, {}, "patch");
+    const xs = [r.N, r.G * r.Cg, r.H, r.W], ws = [r.G * r.Og, r.Cg, kh, kw];
+    const dx = await checkConv(xs, ws, p, SMALL, "patch");
     assert.equal(dx.dispatches.length, 1, "one GEMM");
-  }, 8);
+  }, 4);
   // ConvNeXt's downsampling on a plane the 2×2 windows do not cover (31 wide) and the stem's 2×16 windows.
-  await checkConv([2, 8, 8, 31], [12, 8, 2, 2], params([2, 2], [0, 0, 0, 0], 1), {}, "downsample 8×31");
-  await checkConv([2, 1, 8, 70], [8, 1, 2, 16], params([2, 16], [0, 0, 0, 0], 1), {}, "stem");
+  await checkConv([2, 8, 8, 31], [12, 8, 2, 2], params([2, 2], [0, 0, 0, 0], 1), SMALL, "downsample 8×31");
+  // The stem goes to the GEMM (12 outputs of one input channel fill its rows), here with the default tiles.
+  await checkConv([2, 1, 8, 70], [12, 1, 2, 16], params([2, 16], [0, 0, 0, 0], 1), {}, "stem");
 });
 
 gpuTest("gpu kernels: pointwise (1×1) convolutions with vec4 operands, and the batch folded into columns", async () => {
   // 4×8 planes (vec4 along pixels) and 3×5 ones (scalar), channel counts with and without vec4 rows, groups.
-  for (const [N, C, O, H, W, G] of [[3, 8, 12, 4, 8, 1], [2, 6, 8, 3, 5, 2], [2, 16, 4, 2, 2, 4], [5, 4, 4, 1, 4, 1]]) {
-    await checkConv([N, C, H, W], [O, C / G, 1, 1], params([1, 1], [0, 0, 0, 0], G), {}, "pointwise");
+  for (const [N, C, O, H, W, G] of [[3, 8, 12, 4, 8, 1], [2, 6, 8, 3, 5, 2], [5, 16, 4, 1, 4, 4]]) {
+    await checkConv([N, C, H, W], [O, C / G, 1, 1], params([1, 1], [0, 0, 0, 0], G), SMALL, "pointwise");
   }
   // Padding or a stride makes the im2col matrix differ from the input: the gather path.
-  await checkConv([2, 8, 4, 4], [8, 8, 1, 1], params([1, 1], [1, 0, 0, 1], 1), {}, "padded 1×1");
-  await checkConv([2, 8, 4, 8], [8, 8, 1, 1], params([2, 2], [0, 0, 0, 0], 1), {}, "strided 1×1");
+  await checkConv([2, 8, 4, 4], [8, 8, 1, 1], params([2, 1], [1, 0, 0, 1], 1), SMALL, "padded strided 1×1");
   // Small planes with many images: 3×3 on 3×3 planes, every GEMM column tile spans several images.
-  await checkConv([9, 4, 3, 3], [8, 4, 3, 3], params([1, 1], [1, 1, 1, 1], 1), {}, "3×3 on 3×3");
+  await checkConv([9, 4, 3, 3], [8, 4, 3, 3], params([1, 1], [1, 1, 1, 1], 1), SMALL, "3×3 on 3×3");
 });
 
 gpuTest("gpu kernels: channel multiplier 2 (groups = C, O = 2C) forward, input and weight gradients", async () => {
@@ -186,12 +193,12 @@ gpuTest("gpu kernels: channel multiplier 2 (groups = C, O = 2C) forward, input a
     const pad = r.k >> 1;
     const p = params([r.s, r.s], [pad, pad, pad, pad], r.C);
     await checkConv([r.N, r.C, r.H, r.W], [2 * r.C, 1, r.k, r.k], p, {}, "multiplier 2");
-    await checkConv([r.N, r.C, r.H, r.W], [2 * r.C, 1, r.k, r.k], p, { forceGemm: true }, "multiplier 2 (GEMM)");
-  }, 5);
+    await checkConv([r.N, r.C, r.H, r.W], [2 * r.C, 1, r.k, r.k], p, SMALL, "multiplier 2 (GEMM)");
+  }, 4);
 });
 
 gpuTest("gpu kernels: dilated and stride-1 input gradients keep the implicit GEMM", async () => {
-  await checkConv([2, 6, 7, 9], [4, 3, 3, 2], params([2, 1], [1, 1, 0, 1], 2, [2, 1]), {}, "dilated strided");
-  const dx = await checkConv([2, 4, 6, 6], [8, 4, 3, 3], params([1, 1], [1, 1, 1, 1], 1), {}, "3×3 same");
+  await checkConv([2, 6, 7, 9], [4, 3, 3, 2], params([2, 1], [1, 1, 0, 1], 2, [2, 1]), SMALL, "dilated strided");
+  const dx = await checkConv([2, 4, 6, 6], [8, 4, 3, 3], params([1, 1], [1, 1, 1, 1], 1), SMALL, "3×3 same");
   assert.equal(dx.dispatches.length, 1);
 });

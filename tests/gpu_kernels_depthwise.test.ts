@@ -155,6 +155,39 @@ gpuTest("depthwise kernels: channel multiplier 2, stride 1 and 2, whole-plane an
   }
 });
 
+gpuTest(
+  "depthwise kernels: random channelwise geometries (stride, dilation, asymmetric padding, multiplier)",
+  async () => {
+    const arb = fc.record({
+      N: fc.integer({ min: 1, max: 2 }),
+      C: fc.integer({ min: 1, max: 3 }),
+      M: fc.integer({ min: 1, max: 3 }),
+      H: fc.integer({ min: 1, max: 9 }),
+      W: fc.integer({ min: 1, max: 40 }),
+      kh: fc.integer({ min: 1, max: 7 }),
+      kw: fc.integer({ min: 1, max: 7 }),
+      s: fc.array(fc.integer({ min: 1, max: 2 }), { minLength: 2, maxLength: 2 }),
+      d: fc.array(fc.integer({ min: 1, max: 2 }), { minLength: 2, maxLength: 2 }),
+      pads: fc.array(fc.integer({ min: 0, max: 4 }), { minLength: 4, maxLength: 4 }),
+      tiny: fc.boolean(),
+    }).filter((r) =>
+      r.H + r.pads[0] + r.pads[1] >= r.d[0] * (r.kh - 1) + 1 && r.W + r.pads[2] + r.pads[3] >= r.d[1] * (r.kw - 1) + 1
+    );
+    await check(arb, async (r) => {
+      const g = convGeometry([r.N, r.C, r.H, r.W], [r.C * r.M, 1, r.kh, r.kw], {
+        stride: [r.s[0], r.s[1]],
+        padding: [[r.pads[0], r.pads[1]], [r.pads[2], r.pads[3]]],
+        dilation: [r.d[0], r.d[1]],
+        groups: r.C,
+      });
+      // A small workgroup-memory limit forces one-sample workgroups, several chunks and the tiled fallbacks.
+      const limits = r.tiny ? { maxWorkgroupStorage: 4096, maxInvocations: 64 } : DEFAULT_LIMITS;
+      if (!depthwiseForwardTiles(g, limits) || !depthwiseWeightGradTiles(g, limits)) return;
+      await checkDepthwise(g, limits, {}, "random");
+    }, 6);
+  },
+);
+
 Deno.test("depthwise kernels: whole-plane work is proportional to the taps that reach the plane", () => {
   const fmas = (code: string) => code.split("fma(").length - 1;
   for (const [H, W, k] of [[8, 7, 23], [16, 15, 23], [3, 2, 11], [8, 7, 7]]) {
