@@ -1,6 +1,6 @@
 /**
  * Test helpers for the GPU fixture tests: the GPU (or undefined when this runtime has no adapter), fixture tensors cast
- * to float32, read-back of compiled outputs and the norm-wise relative error the fixture manifest recommends.
+ * to float32 and read-back of compiled outputs.
  *
  * @module
  */
@@ -32,22 +32,4 @@ export async function readTree(tree: unknown): Promise<unknown> {
     return Object.fromEntries(entries);
   }
   return tree;
-}
-
-/** Norm-wise relative error ||a − b|| / max(||b||, floor), accumulated in float64. */
-export function relErr(a: ArrayLike<number>, b: ArrayLike<number>, floor: number): number {
-  if (a.length !== b.length) throw new Error(`relErr: length ${a.length} vs ${b.length}`);
-  let d = 0, r = 0;
-  for (let i = 0; i < a.length; i++) {
-    d += (a[i] - b[i]) ** 2;
-    r += b[i] ** 2;
-  }
-  return Math.sqrt(d) / Math.max(Math.sqrt(r), floor);
-}
-
-/** Euclidean norm, accumulated in float64. */
-export function norm(a: ArrayLike<number>): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i] * a[i];
-  return Math.sqrt(s);
 }

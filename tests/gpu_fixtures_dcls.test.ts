@@ -58,7 +58,12 @@ function all(x: Inputs): Outputs {
   const { channels, dilated_kernel_size: d, padding } = manifest.conv;
   for (const stride of manifest.conv.strides) {
     const pre = `conv.s${stride}`;
-    const params: DclsParams = { weight: x[`${pre}.W`], P: x[`${pre}.P`], SIG: x[`${pre}.SIG`], bias: x[`${pre}.bias`] };
+    const params: DclsParams = {
+      weight: x[`${pre}.W`],
+      P: x[`${pre}.P`],
+      SIG: x[`${pre}.SIG`],
+      bias: x[`${pre}.bias`],
+    };
     const f = (input: T.Tensor, p: DclsParams) =>
       dcls2d(p, input, { version: "gauss", dilatedKernelSize: d, padding, stride, groups: channels });
     const [y, pull] = T.vjp(f as never, x[`${pre}.x`], params);
@@ -102,7 +107,6 @@ function assertClose(got: Record<string, Float32Array>, name: string) {
     maxRef = Math.max(maxRef, Math.abs(ref.data[i]));
   }
   const rel = relError(a, ref.data);
-  console.log("ERR", name, rel.toExponential(2), (maxDiff / Math.max(maxRef, 1e-12)).toExponential(2));
   assert.ok(rel <= TOL, `${name}: relative norm error ${rel}`);
   assert.ok(maxDiff <= TOL * Math.max(maxRef, 1e-12), `${name}: max abs error ${maxDiff} (max |ref| ${maxRef})`);
 }
@@ -118,7 +122,10 @@ for (const version of manifest.versions) {
         for (const n of ["K", "dW", "dP"]) assertClose(got, `${pre}.${n}`);
         if (fx.has(`${pre}.dSIG`)) assertClose(got, `${pre}.dSIG`);
         else {
-          assert.ok(got[`${pre}.dSIG`].every((v) => v === 0), `${pre}: SIG is unused by ${version}, its gradient must be 0`);
+          assert.ok(
+            got[`${pre}.dSIG`].every((v) => v === 0),
+            `${pre}: SIG is unused by ${version}, its gradient must be 0`,
+          );
         }
       },
     });

@@ -67,7 +67,6 @@ for (const stft of STFTS) {
       assert.equal(got.power.length, power.data.length, "power size");
       const err = relError(got.power, power.data);
       const db = maxAbs(got.db, fixtureTensor(fx, "mel_db").data);
-      console.log("ERR", stft, err, db);
       assert.ok(err < 1e-4, `power relative error ${err}`);
       assert.ok(db < 1e-3, `dB max abs error ${db}`);
     },
@@ -80,7 +79,6 @@ Deno.test({
   fn: async () => {
     const got = (await gpuResults()).normalized;
     const worst = maxAbs(got, fixtureTensor(fx, "normalized_10s").data);
-    console.log("ERR normalized", worst);
     assert.ok(worst < 1e-3, `max abs error ${worst}`);
   },
 });

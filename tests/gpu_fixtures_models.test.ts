@@ -23,11 +23,13 @@ import { relError } from "./_gradcheck.ts";
 const TOL = 1e-3;
 
 /**
- * Floor of the relative error's denominator, as a fraction of the norm of the model's whole reference gradient. The
- * FastViT patch-embedding BatchNorm biases have gradients that are zero in exact arithmetic (~1e-18 in the float64
- * reference, float32 rounding noise here); against this floor they must be as small as everything else's error.
+ * Floor of each gradient's relative-error denominator, as a fraction of the norm of the model's whole reference
+ * gradient. Some FastViT gradients are (nearly) zero in exact arithmetic: the patch-embedding BatchNorm biases
+ * (~1e-18 in the float64 reference, see tests/models_fastvit_fixture.test.ts) and the first RepMixer's 1×1 scale
+ * branch (~1e-7 of the total), where float32 rounding of the cancelling sums is all there is to compare; against this
+ * floor their absolute error must be as small as everyone else's relative error.
  */
-const GRAD_FLOOR = 1e-3;
+const GRAD_FLOOR = 1e-4;
 
 interface TinyManifest {
   input: number[];
@@ -89,7 +91,7 @@ for (const [prefix, build] of Object.entries(MODELS)) {
       assert.deepEqual([...x.shape], manifest.input);
 
       const g = compileGpu(forwardBackward(model), { device: gpu!, readback: "all" });
-      let got: { evalLogits: Float32Array; trainLogits: Float32Array; loss: Float32Array; grads: Params };
+      let got: Record<"evalLogits" | "trainLogits" | "loss", Float32Array> & { grads: Record<string, Float32Array> };
       try {
         got = await readTree(await g(params, state, x, f32(get("target")))) as typeof got;
       } finally {
@@ -97,11 +99,9 @@ for (const [prefix, build] of Object.entries(MODELS)) {
       }
 
       const errors: [string, number][] = [];
-      const raw: [string, number, number][] = [];
       const check = (what: string, a: ArrayLike<number>, ref: FixtureTensor, floor = 1e-12) => {
         assert.equal(a.length, ref.data.length, `${what}: size`);
         errors.push([what, relError(a, ref.data, floor)]);
-        raw.push([what, relError(a, ref.data, 1e-12), Math.sqrt(ref.data.reduce((s, v) => s + v * v, 0))]);
       };
       check("eval logits", got.evalLogits, get("logits_eval"));
       check("train logits", got.trainLogits, get("logits_train"));
@@ -114,13 +114,8 @@ for (const [prefix, build] of Object.entries(MODELS)) {
       let total = 0;
       for (const n of gradNames) total += get(`grad.${n}`).data.reduce((s, v) => s + v * v, 0);
       const floor = GRAD_FLOOR * Math.sqrt(total);
-      for (const n of gradNames) check(`grad ${n}`, got.grads[n] as unknown as Float32Array, get(`grad.${n}`), floor);
+      for (const n of gradNames) check(`grad ${n}`, got.grads[n], get(`grad.${n}`), floor);
 
-      const worst = errors.reduce((w, e) => (e[1] > w[1] ? e : w));
-      console.log(`${prefix}: ${errors.length} tensors, worst ${worst[0]} ${worst[1].toExponential(2)}`);
-      raw.sort((a, b) => b[1] - a[1]);
-      console.log("RAW", prefix, Math.sqrt(total), raw.slice(0, 8).map((r) => r.join(" ")).join("\n"));
-      console.log(errors.slice(0, 3).map(([n, e]) => `${n} ${e.toExponential(2)}`).join(", "));
       assert.deepEqual(errors.filter(([, e]) => !(e < TOL)), [], "tensors off by more than 1e-3 relative");
     },
   });
