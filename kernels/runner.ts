@@ -7,6 +7,7 @@
 import type { DType, TypedArray } from "../lib/core/dtype.ts";
 import type { Gpu } from "../lib/gpu/device.ts";
 import { type BufferSpec, kernelBufferBytes, type KernelDispatch, type KernelProgram } from "./program.ts";
+import { compileKernelPipeline } from "./pipeline.ts";
 
 /** Real buffers for a program's abstract inputs, outputs and scratch. */
 export interface ProgramBuffers {
@@ -43,31 +44,8 @@ export class KernelRunner {
     return p;
   }
 
-  async #compile(d: KernelDispatch): Promise<GPUComputePipeline> {
-    const device = this.gpu.device;
-    device.pushErrorScope("validation");
-    const module = device.createShaderModule({ label: d.label, code: d.code });
-    const layout = device.createBindGroupLayout({
-      label: d.label,
-      entries: d.bindings.map((b, i) => ({
-        binding: i,
-        visibility: GPUShaderStage.COMPUTE,
-        buffer: { type: b.write ? "storage" : "read-only-storage" },
-      })),
-    });
-    const pipeline = device.createComputePipeline({
-      label: d.label,
-      layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }),
-      compute: { module, entryPoint: "main" },
-    });
-    const err = await device.popErrorScope();
-    if (err) {
-      const info = await module.getCompilationInfo();
-      const msgs = info.messages.map((m) => `  ${m.type} at ${m.lineNum}:${m.linePos}: ${m.message}`).join("\n");
-      const numbered = d.code.split("\n").map((l, i) => `${String(i + 1).padStart(4)} ${l}`).join("\n");
-      throw new Error(`kernel ${d.label}: ${err.message}\n${msgs}\n${numbered}`);
-    }
-    return pipeline;
+  #compile(d: KernelDispatch): Promise<GPUComputePipeline> {
+    return compileKernelPipeline(this.gpu.device, d, `kernel ${d.label}`);
   }
 
   /** Compiles every dispatch of a program. */

@@ -11,6 +11,7 @@ import type { Gpu } from "./device.ts";
 import { toGpuWords } from "../../kernels/runner.ts";
 import type { PlanDispatch, StaticPlan } from "./plan.ts";
 import { type BufferMaker, BufferStore, GpuTensor, mapRead } from "./plan_tensor.ts";
+import { compileKernelPipeline } from "../../kernels/pipeline.ts";
 
 /** What the plan machinery has created on one GPU, for asserting that a replay allocates nothing. */
 export interface PlanCounters {
@@ -81,33 +82,11 @@ export function pipelineFor(
   return p;
 }
 
-async function compilePipeline(
+function compilePipeline(
   device: GPUDevice,
   d: Pick<PlanDispatch, "label" | "code" | "bindings">,
 ): Promise<GPUComputePipeline> {
-  device.pushErrorScope("validation");
-  const module = device.createShaderModule({ label: d.label, code: d.code });
-  const layout = device.createBindGroupLayout({
-    label: d.label,
-    entries: d.bindings.map((b, i) => ({
-      binding: i,
-      visibility: GPUShaderStage.COMPUTE,
-      buffer: { type: b.write ? "storage" : "read-only-storage" },
-    })),
-  });
-  const pipeline = device.createComputePipeline({
-    label: d.label,
-    layout: device.createPipelineLayout({ bindGroupLayouts: [layout] }),
-    compute: { module, entryPoint: "main" },
-  });
-  const err = await device.popErrorScope();
-  if (err) {
-    const info = await module.getCompilationInfo();
-    const msgs = info.messages.map((m) => `  ${m.type} at ${m.lineNum}:${m.linePos}: ${m.message}`).join("\n");
-    const numbered = d.code.split("\n").map((l, i) => `${String(i + 1).padStart(4)} ${l}`).join("\n");
-    throw new Error(`compileGpu: kernel ${d.label} failed to compile: ${err.message}\n${msgs}\n${numbered}`);
-  }
-  return pipeline;
+  return compileKernelPipeline(device, d, `compileGpu: kernel ${d.label} failed to compile`);
 }
 
 /** A counted buffer factory on one GPU (also counted by the GPU's own memory tracker). */
