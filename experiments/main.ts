@@ -39,7 +39,26 @@ export const EXPERIMENTS_SPEC: CommandSpec = {
     },
     { name: "out", kind: "string", value: "DIR", default: "results", help: "output folder" },
     { name: "budget", kind: "number", min: 30, default: 480, help: "smoke: seconds for the whole experiment" },
-    { name: "steps", kind: "int", min: 1, help: "steps per run (smoke: instead of sizing from the budget)" },
+    {
+      name: "steps",
+      kind: "int",
+      min: 1,
+      help: "steps per run (smoke: instead of sizing from the budget; paper: instead of --epochs)",
+    },
+    {
+      name: "families",
+      kind: "string",
+      value: "LIST",
+      default: "convnext,convformer,fastvit",
+      help: "model families to run, comma-separated (convnext, convformer, fastvit)",
+    },
+    {
+      name: "seeds",
+      kind: "string",
+      value: "LIST",
+      default: "0,1,2",
+      help: "seeds of the repeated runs, comma-separated",
+    },
     { name: "jobs", kind: "int", min: 1, help: "training runs at once (default: 2 smoke, 1 paper)" },
     { name: "epochs", kind: "int", min: 1, default: 60, help: "paper: epochs per run" },
     {
@@ -49,7 +68,21 @@ export const EXPERIMENTS_SPEC: CommandSpec = {
       default: 128,
       help: "paper: clips per step (lr scaled from 4e-3 @ 4096)",
     },
-    { name: "data", kind: "string", value: "SRC", help: "paper: AudioSet training data (FILE.h5 or DIR)" },
+    {
+      name: "lr",
+      kind: "number",
+      min: 0,
+      exclusiveMin: true,
+      help: "peak learning rate (default: smoke 5e-3; paper 4e-3 × batch / 4096, the linear scaling rule)",
+    },
+    {
+      name: "data",
+      kind: "string",
+      value: "SRC",
+      help: "paper: AudioSet training data (FILE.h5 or DIR), or procedural (the embedded dataset)",
+    },
+    { name: "train-size", kind: "int", min: 1, default: 4096, help: "paper with procedural data: training clips" },
+    { name: "eval-size", kind: "int", min: 1, default: 512, help: "paper with procedural data: evaluation clips" },
     { name: "labels", kind: "string", value: "CSV", help: "paper: segments CSV for --data DIR" },
     { name: "class-labels", kind: "string", value: "CSV", help: "paper: class_labels_indices.csv" },
     { name: "eval-data", kind: "string", value: "SRC", help: "paper: AudioSet evaluation data" },
@@ -64,7 +97,28 @@ export const EXPERIMENTS_SPEC: CommandSpec = {
 
 const log = (s: string) => console.error(s);
 
+/** The families and seeds asked for, checked against the profile's. */
+function selection(a: ParsedArgs, p: Profile): Profile {
+  const keys = str(a, "families")!.split(",").map((x) => x.trim().toLowerCase()).filter((x) => x !== "");
+  const families = keys.map((k) => {
+    const f = p.families.find((f) => f.dsc.startsWith(`${k}_`));
+    if (!f) throw new UsageError(`--families: unknown family "${k}" (convnext, convformer, fastvit)`);
+    return f;
+  });
+  const seeds = str(a, "seeds")!.split(",").map((x) => x.trim()).filter((x) => x !== "").map((x) => {
+    if (!/^\d+$/.test(x)) throw new UsageError(`--seeds: "${x}" is not a non-negative integer`);
+    return Number(x);
+  });
+  if (families.length === 0 || seeds.length === 0) throw new UsageError("--families and --seeds must not be empty");
+  return { ...p, families: [...new Set(families)], seeds: [...new Set(seeds)] };
+}
+
 async function chooseProfile(a: ParsedArgs): Promise<Profile> {
+  const p = selection(a, await baseProfile(a));
+  return { ...p, lr: num(a, "lr") ?? p.lr };
+}
+
+async function baseProfile(a: ParsedArgs): Promise<Profile> {
   let name = str(a, "profile")!;
   if (name === "auto") {
     name = (await resolveBackendChoice(str(a, "backend")!)) === "gpu" ? "paper" : "smoke";
@@ -79,7 +133,14 @@ async function chooseProfile(a: ParsedArgs): Promise<Profile> {
   const pass = ["data", "labels", "class-labels", "eval-data", "eval-labels"].flatMap((k) =>
     str(a, k) ? [`--${k}`, str(a, k)!] : []
   );
-  const p = paperProfile(num(a, "batch-size")!, [...pass, "--epochs", String(num(a, "epochs"))]);
+  if (data === "procedural") {
+    pass.push("--train-size", String(num(a, "train-size")), "--eval-size", String(num(a, "eval-size")));
+  }
+  // A full-size checkpoint (weights and optimizer moments) is hundreds of MB: a few per run, not one every 50 steps.
+  const length = a.given.has("steps")
+    ? ["--steps", String(num(a, "steps")), "--checkpoint-every", String(Math.max(50, Math.floor(num(a, "steps")! / 4)))]
+    : ["--epochs", String(num(a, "epochs")), "--checkpoint-every", "1000"];
+  const p = paperProfile(num(a, "batch-size")!, [...pass, ...length]);
   return { ...p, jobs: num(a, "jobs") ?? p.jobs };
 }
 
@@ -115,11 +176,13 @@ async function main(a: ParsedArgs): Promise<void> {
   const input = {
     clipSamples: preset.sampleRate * preset.seconds,
     frontEnd: preset.frontEnd,
-    frontEndOn: "host" as const,
+    // The measurement's data timing prepares batches the way the runs will: on a GPU the front end is in the step.
+    frontEndOn: backendChoice === "gpu" ? "step" as const : "host" as const,
   };
   const { mels, frames } = spectrogramShape(input);
   const shape = [mels, frames] as const;
-  const classes = p.name === "smoke" ? PROCEDURAL_CLASSES.length : 527;
+  const procedural = p.name === "smoke" || str(a, "data") === "procedural";
+  const classes = procedural ? PROCEDURAL_CLASSES.length : 527;
   await Deno.mkdir(`${out}/runs`, { recursive: true });
 
   log(`timing every configuration (each in a fresh process) on ${backendChoice}`);
@@ -196,11 +259,17 @@ async function main(a: ParsedArgs): Promise<void> {
     );
   });
 
-  const info = new Map<string, { params: number; gflops: number; throughput: number }>();
+  const info = new Map<string, { params: number; gflops: number; throughput: number; stepThroughput: number }>();
   for (const f of p.families) {
     for (const model of [f.dsc, f.dcls]) {
       const d = describeModel(getModel(model, { numClasses: classes }), mels, frames);
-      info.set(model, { params: d.params, gflops: d.gflops, throughput: measured.get(model)!.throughput });
+      const m = measured.get(model)!;
+      info.set(model, {
+        params: d.params,
+        gflops: d.gflops,
+        throughput: m.throughput,
+        stepThroughput: p.batchSize / m.stepSeconds,
+      });
     }
   }
   const rows = tableRows(p.families, results, (m) => info.get(m)!);

@@ -11,15 +11,25 @@ import type { Tensor } from "../lib/core/tensor.ts";
 import { normal, randomKey } from "../lib/ops/random.ts";
 import { tensor, zeros } from "../lib/ops/create.ts";
 import { getModel } from "../lib/models/registry.ts";
-import { adamw, lamb } from "../lib/train/optim.ts";
+import { adamw, lamb, type Optimizer } from "../lib/train/optim.ts";
+import type { Model } from "../lib/models/common.ts";
 import { evalStep, trainStep } from "../lib/train/step.ts";
 import type { Backend } from "../lib/train/loop.ts";
 import { type InputSettings, inputsOf } from "../lib/train/batches.ts";
 import { proceduralDataset } from "../lib/data/procedural.ts";
 import { withBackend } from "../lib/cli/inference.ts";
+import { entryUrl } from "../lib/data/entry_url.ts";
 
 /** Input shape of the network for a profile: `[mels, frames]`. */
 export type InputShape = readonly [number, number];
+
+/** Parameters, state and optimizer state initialised by the backend (full models are slow on the CPU interpreter). */
+async function initOn(backend: Backend, m: Model, optimizer: Optimizer = adamw()) {
+  return await backend.compile((k: Tensor) => {
+    const { params, state } = m.init(k);
+    return { params, state, optState: optimizer.init(params) };
+  })(randomKey(0));
+}
 
 /** Seconds per training step of `model` at batch `batch` (median of `steps` timed steps after one warm-up). */
 export async function secondsPerStep(
@@ -33,8 +43,7 @@ export async function secondsPerStep(
   const m = getModel(model, { numClasses: classes, dropPathRate: 0.1 });
   const optimizer = model.startsWith("convformer") ? lamb() : adamw();
   const step = backend.compile(trainStep({ model: m, optimizer }), { donate: [0, 1, 2] });
-  let { params, state } = m.init(randomKey(0));
-  let optState = optimizer.init(params);
+  let { params, state, optState } = await initOn(backend, m, optimizer);
   const batchIn = {
     x: normal(randomKey(1), [batch, 1, ...shape]),
     targets: zeros([batch, classes]),
@@ -65,7 +74,7 @@ export async function throughput(
 ): Promise<number> {
   const m = getModel(model, { numClasses: classes });
   const score = backend.compile(evalStep({ model: m }));
-  const { params, state } = m.init(randomKey(0));
+  const { params, state } = await initOn(backend, m);
   const x: Tensor = normal(randomKey(1), [batch, 1, ...shape]);
   await backend.toHost(await score(params, state, x)); // trace and warm up
   let n = 0;
@@ -146,7 +155,7 @@ export async function measure(r: MeasureRequest): Promise<Measurement> {
 /** Measures one configuration in a fresh `deno` process (see the module comment). */
 export async function measureInSubprocess(r: MeasureRequest): Promise<Measurement> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", new URL(import.meta.url).pathname, JSON.stringify(r)],
+    args: ["run", "-A", entryUrl(import.meta.url, "./measure.ts").pathname, JSON.stringify(r)],
     stdout: "piped",
     stderr: "piped",
     stdin: "null",

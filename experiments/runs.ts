@@ -7,6 +7,7 @@
 import type { EvalEntry, LogEntry } from "../lib/train/loop.ts";
 import { runFiles } from "../lib/train/loop.ts";
 import type { Family } from "./profiles.ts";
+import { entryUrl } from "../lib/data/entry_url.ts";
 
 /** One training run. */
 export interface RunSpec {
@@ -38,7 +39,7 @@ export interface RunResult {
   readonly seconds: number;
 }
 
-const TRAIN_CLI = new URL("../lib/cli/train.ts", import.meta.url).pathname;
+const TRAIN_CLI = entryUrl(import.meta.url, "../lib/cli/train.ts").pathname;
 
 /** Reads a run's log. */
 export async function readRunLog(dir: string): Promise<LogEntry[]> {

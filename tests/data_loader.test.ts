@@ -170,3 +170,19 @@ Deno.test("loader: bad options and inconsistent items are clear errors", async (
     /r1: waveform has 4 samples, the batch's first has 3/,
   );
 });
+
+Deno.test("loader: recycled batch arrays come back every `recycle` batches and hold each batch when consumed", async () => {
+  const ds = fakeDataset(12, new Set());
+  const seen: { x: Float32Array; copy: number[] }[] = [];
+  const stream = batchStream(ds, { batchSize: 2, recycle: 3, prefetch: 0 });
+  await Effect.runPromise(
+    Stream.runForEach(stream, (b) => Effect.sync(() => void seen.push({ x: b.x, copy: [...b.x] }))),
+  );
+  assert.equal(seen.length, 6);
+  seen.forEach((b, k) => {
+    assert.deepEqual(b.copy, [2 * k, -2 * k, k, 2 * k + 1, -(2 * k + 1), (2 * k + 1) / 2], `batch ${k} when consumed`);
+    if (k >= 3) assert.equal(b.x, seen[k - 3].x, `batch ${k} reuses the array of batch ${k - 3}`);
+    if (k >= 1) assert.notEqual(b.x, seen[k - 1].x);
+  });
+  assert.throws(() => batchStream(ds, { batchSize: 2, recycle: -1 }), /recycle must be an integer ≥ 0/);
+});

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { PROCEDURAL_CLASSES, proceduralDataset } from "../lib/data/procedural.ts";
-import { level } from "../lib/data/synth.ts";
+import { keyFromSeed } from "../lib/random/threefry.ts";
+import { level, whiteNoise } from "../lib/data/synth.ts";
 
 const small = (seed: number, split: "train" | "eval" = "train", size = 50) =>
   proceduralDataset({ seed, split, size, sampleRate: 8000, seconds: 1 });
@@ -109,4 +110,24 @@ Deno.test("procedural: bad options and indices are rejected with clear messages"
   assert.throws(() => proceduralDataset({ seed: 0, split: "train", size: 1, sampleRate: 100 }), /sampleRate/);
   assert.throws(() => small(0).get(50), /index 50 out of range/);
   assert.throws(() => small(0).get(1.5), /out of range/);
+});
+
+Deno.test("whiteNoise: a pure function of the key, uniform in [−1, 1) with the uniform's moments", () => {
+  const a = whiteNoise(keyFromSeed(3), 200_000), b = whiteNoise(keyFromSeed(3), 200_000);
+  assert.deepEqual(a, b);
+  assert.notDeepEqual(whiteNoise(keyFromSeed(4), 16), a.subarray(0, 16));
+  let sum = 0, sq = 0, lag = 0, lo = 1, hi = -1;
+  for (let i = 0; i < a.length; i++) {
+    sum += a[i];
+    sq += a[i] * a[i];
+    if (i > 0) lag += a[i] * a[i - 1];
+    lo = Math.min(lo, a[i]);
+    hi = Math.max(hi, a[i]);
+  }
+  const n = a.length;
+  // Bounds of about five standard errors of each estimate.
+  assert.ok(Math.abs(sum / n) < 5 * Math.sqrt(1 / 3 / n), `mean ${sum / n}`);
+  assert.ok(Math.abs(sq / n - 1 / 3) < 5 * Math.sqrt(4 / 45 / n), `variance ${sq / n}`);
+  assert.ok(Math.abs(lag / n) < 5 * (1 / 3) / Math.sqrt(n), `lag-1 correlation ${lag / n}`);
+  assert.ok(lo >= -1 && hi < 1 && lo < -0.999 && hi > 0.999);
 });

@@ -21,11 +21,24 @@
 import type { DType } from "../core/dtype.ts";
 import type { Tensor } from "../core/tensor.ts";
 import { fail, fmt } from "../core/shape.ts";
-import { add, div, log, maximum, mul, square } from "../ops/elementwise.ts";
-import { concat, flip, pad, reshape, slice, take, transpose } from "../ops/movement.ts";
+import {
+  add,
+  cast,
+  div,
+  ge,
+  log,
+  logicalAnd,
+  logicalNot,
+  logicalOr,
+  lt,
+  maximum,
+  mul,
+  square,
+} from "../ops/elementwise.ts";
+import { broadcastTo, concat, flip, pad, reshape, slice, take, transpose } from "../ops/movement.ts";
 import { conv1d } from "../ops/conv.ts";
 import { matmul } from "../ops/linalg.ts";
-import { tensor } from "../ops/create.ts";
+import { arange, ones, tensor } from "../ops/create.ts";
 import { dftBasis, FRONTEND, hannWindow, melFilterbank } from "./mel.ts";
 
 /** Options of the front end (defaults: the paper's). */
@@ -260,10 +273,51 @@ export function powerToDb(x: Tensor): Tensor {
 }
 
 /**
- * The whole front end: waveforms [B, N] → normalised log-mel [B, 1, nMels, frames]. `erasing`, a 0/1 mask
- * [B, bins, frames], zeroes boxes of the power spectrogram before the mel scale (training-time random erasing).
+ * The 0/1 random-erasing mask of `boxes` (`[B, C, 4]`: per clip, C boxes of (first bin, end bin, first frame, end
+ * frame), end exclusive; an empty box such as (0, 0, 0, 0) erases nothing), built by comparisons inside the step so
+ * a training batch uploads 16·C bytes per clip instead of a bins × frames mask. Layout `[B, bins, frames]`, or
+ * `[bins, frames, B]` with `binsFirst`.
  */
-export function logMel(wave: Tensor, opts: FrontEndOptions & { erasing?: Tensor } = {}): Tensor {
+export function erasingMaskFromBoxes(
+  boxes: Tensor,
+  bins: number,
+  frames: number,
+  binsFirst = false,
+  dtype: DType = "f32",
+): Tensor {
+  if (boxes.ndim !== 3 || boxes.shape[2] !== 4) {
+    fail("erasingMaskFromBoxes", `boxes must be [B, C, 4] (top, bottom, left, right), got ${fmt(boxes.shape)}`);
+  }
+  const [b, c] = boxes.shape;
+  const f = reshape(arange(bins, "f32"), binsFirst ? [bins, 1, 1] : [1, bins, 1]);
+  const t = reshape(arange(frames, "f32"), binsFirst ? [1, frames, 1] : [1, 1, frames]);
+  const edges = cast(boxes, "f32");
+  const edge = (box: number, k: number) =>
+    reshape(slice(edges, [0, box, k], [b, box + 1, k + 1]), binsFirst ? [1, 1, b] : [b, 1, 1]);
+  let erased: Tensor | undefined;
+  for (let box = 0; box < c; box++) {
+    const rows = logicalAnd(ge(f, edge(box, 0)), lt(f, edge(box, 1)));
+    const cols = logicalAnd(ge(t, edge(box, 2)), lt(t, edge(box, 3)));
+    const inside = logicalAnd(rows, cols);
+    erased = erased ? logicalOr(erased, inside) : inside;
+  }
+  const shape = binsFirst ? [bins, frames, b] : [b, bins, frames];
+  return erased ? broadcastTo(cast(logicalNot(erased), dtype), shape) : ones(shape, dtype);
+}
+
+/** Training-time random erasing for {@link logMel}: a 0/1 mask, or boxes for {@link erasingMaskFromBoxes}. */
+export interface ErasingInput {
+  /** A 0/1 mask [B, bins, frames] (0 = erased). */
+  erasing?: Tensor;
+  /** Boxes [B, C, 4] (top, bottom, left, right), turned into the mask inside the computation. */
+  erasingBoxes?: Tensor;
+}
+
+/**
+ * The whole front end: waveforms [B, N] → normalised log-mel [B, 1, nMels, frames]. Random erasing (a 0/1 mask
+ * [B, bins, frames], or boxes) zeroes boxes of the power spectrogram before the mel scale.
+ */
+export function logMel(wave: Tensor, opts: FrontEndOptions & ErasingInput = {}): Tensor {
   const o = resolve(opts);
   checkWave(wave, o);
   const fbank = melBank(wave.dtype, o);
@@ -271,6 +325,9 @@ export function logMel(wave: Tensor, opts: FrontEndOptions & { erasing?: Tensor 
   if (o.stft === "dft") {
     let power = dftPower(wave, o);
     if (opts.erasing) power = mul(power, opts.erasing);
+    if (opts.erasingBoxes) {
+      power = mul(power, erasingMaskFromBoxes(opts.erasingBoxes, power.shape[1], power.shape[2], false, power.dtype));
+    }
     const db = normalise(matmul(fbank, power));
     const [b, m, t] = db.shape;
     return reshape(db, [b, 1, m, t]);
@@ -284,6 +341,12 @@ export function logMel(wave: Tensor, opts: FrontEndOptions & { erasing?: Tensor 
       fail("logMel", `erasing mask ${fmt(opts.erasing.shape)} does not match power ${fmt([b, bins, frames])}`);
     }
     power = mul(power, transpose(opts.erasing, [1, 2, 0]));
+  }
+  if (opts.erasingBoxes) {
+    if (opts.erasingBoxes.shape[0] !== b) {
+      fail("logMel", `erasing boxes ${fmt(opts.erasingBoxes.shape)} do not match a batch of ${b}`);
+    }
+    power = mul(power, erasingMaskFromBoxes(opts.erasingBoxes, bins, frames, true, power.dtype));
   }
   const mel = normalise(matmul(fbank, reshape(power, [bins, frames * b])));
   return reshape(transpose(reshape(mel, [o.nMels, frames, b]), [2, 0, 1]), [b, 1, o.nMels, frames]);

@@ -24,7 +24,14 @@ export {
   type WavHeader,
   type WavSampleFormat,
 } from "./wav.ts";
-export { type FrontEndOptions, logMel, powerSpectrogram, powerToDb } from "./frontend.ts";
+export {
+  type ErasingInput,
+  erasingMaskFromBoxes,
+  type FrontEndOptions,
+  logMel,
+  powerSpectrogram,
+  powerToDb,
+} from "./frontend.ts";
 export {
   type DftBasis,
   dftBasis,

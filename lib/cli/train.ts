@@ -53,6 +53,12 @@ export const TRAIN_SPEC: CommandSpec = {
     { name: "backend", kind: "string", choices: BACKEND_CHOICES, default: "auto", help: "where steps run" },
     { name: "concurrency", kind: "int", min: 1, default: 4, help: "clips loaded at once" },
     { name: "prefetch", kind: "int", min: 0, default: 2, help: "batches prepared ahead" },
+    {
+      name: "workers",
+      kind: "int",
+      min: 0,
+      help: "data workers loading and augmenting clips (default: 0 on the CPU, min(cores − 2, 12) on a GPU)",
+    },
   ],
   notes: [
     "Examples:",
@@ -62,12 +68,26 @@ export const TRAIN_SPEC: CommandSpec = {
   ],
 };
 
+/**
+ * Data workers for a backend when `--workers` is not given: none on the CPU (the interpreter wants the cores),
+ * on a GPU all cores but two (the main thread and the runtime's own), at most 12.
+ */
+function defaultWorkers(choice: "cpu" | "gpu"): number {
+  return choice === "gpu" ? Math.max(0, Math.min(navigator.hardwareConcurrency - 2, 12)) : 0;
+}
+
 function defaultOptimizer(model: string): "adamw" | "lamb" {
   return model.startsWith("convformer") ? "lamb" : "adamw";
 }
 
 /** Settings of a new run from the arguments, for `steps` optimizer steps. */
-function newSettings(a: ParsedArgs, d: DataArgs, steps: number, frontEndOn: "host" | "step"): TrainSettings {
+function newSettings(
+  a: ParsedArgs,
+  d: DataArgs,
+  steps: number,
+  frontEndOn: "host" | "step",
+  choice: "cpu" | "gpu",
+): TrainSettings {
   const model = str(a, "model")!;
   const lr = num(a, "lr")!;
   return {
@@ -91,6 +111,7 @@ function newSettings(a: ParsedArgs, d: DataArgs, steps: number, frontEndOn: "hos
     labelSmoothing: num(a, "label-smoothing")!,
     concurrency: num(a, "concurrency")!,
     prefetch: num(a, "prefetch")!,
+    workers: num(a, "workers") ?? defaultWorkers(choice),
     data: { ...d },
   };
 }
@@ -119,7 +140,8 @@ async function main(a: ParsedArgs): Promise<number> {
     }
     const d = a.given.has("data") || !stored.data ? dataArgs(a) : (stored.data as unknown as DataArgs);
     data = await openTrainEval(d, stored.input);
-    settings = { ...stored, data: { ...d } };
+    // Workers change speed, not results: the machine's default unless given, whatever the interrupted run used.
+    settings = { ...stored, data: { ...d }, workers: num(a, "workers") ?? defaultWorkers(choice) };
     if (a.given.has("steps") || a.given.has("epochs")) {
       const steps = stepsAsked(a, data.train, stored.batchSize);
       settings = { ...settings, steps, warmupSteps: Math.min(stored.warmupSteps, steps) };
@@ -130,7 +152,7 @@ async function main(a: ParsedArgs): Promise<number> {
     if (flag(a, "resume")) console.error(`no checkpoint in ${out}; starting a new run`);
     const d = dataArgs(a);
     data = await openTrainEval(d, inputSettings(d, frontEndOn));
-    settings = newSettings(a, d, stepsAsked(a, data.train, num(a, "batch-size")!), frontEndOn);
+    settings = newSettings(a, d, stepsAsked(a, data.train, num(a, "batch-size")!), frontEndOn, choice);
   }
   const res = await train({ settings, data, outDir: out, resume, backend: acquireBackend(choice) });
   const evalText = res.lastEval ? `, mAP ${res.lastEval.mAP.toFixed(4)}` : "";

@@ -250,3 +250,20 @@ export function erasingMask(
   }
   return mask;
 }
+
+/**
+ * Boxes as a `[batch, count, 4]` array of (top, bottom, left, right), end exclusive, for
+ * `erasingMaskFromBoxes` (lib/audio/frontend.ts); a clip's unused slots stay (0, 0, 0, 0), which erases nothing.
+ */
+export function erasingBoxArray(boxes: readonly ErasingBox[], batch: number, count = 1): Float32Array<ArrayBuffer> {
+  const out = new Float32Array(batch * count * 4);
+  const used = new Int32Array(batch);
+  for (const { index, top, left, height, width } of boxes) {
+    if (index < 0 || index >= batch) {
+      throw new Error(`erasingBoxArray: box for clip ${index} outside a batch of ${batch}`);
+    }
+    if (used[index] >= count) throw new Error(`erasingBoxArray: more than ${count} boxes for clip ${index}`);
+    out.set([top, top + height, left, left + width], (index * count + used[index]++) * 4);
+  }
+  return out;
+}

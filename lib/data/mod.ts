@@ -18,6 +18,7 @@ export {
 export {
   augmentWaveform,
   type ErasingBox,
+  erasingBoxArray,
   erasingMask,
   mixBatch,
   type MixupParams,
@@ -64,3 +65,4 @@ export {
   type LoaderSource,
   runEpoch,
 } from "./loader.ts";
+export { openWorkerPool, workerPool } from "./worker_pool.ts";

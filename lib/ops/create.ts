@@ -39,8 +39,23 @@ export function tensor(data: NestedNumbers | TypedArray, opts: TensorOptions = {
     throw new Error(`tensor: ${flat.length} values do not fill shape ${fmt(shape)}`);
   }
   const store = allocate(dtype, flat.length);
-  for (let i = 0; i < flat.length; i++) store[i] = flat[i];
+  // Same element type: one memcpy (a training batch of waveforms is tens of MB).
+  if (isTyped && dtypeOf(data as TypedArray) === dtype && dtype !== "bool") {
+    (store as Float32Array).set(data as Float32Array);
+  } else for (let i = 0; i < flat.length; i++) store[i] = flat[i];
   return new Tensor(shape, dtype, { data: store });
+}
+
+/**
+ * A tensor over `data` without copying it, for large host buffers that are handed over (a training batch): the
+ * caller must not write to `data` while the tensor is in use.
+ */
+export function tensorOver(data: TypedArray, shape: readonly number[]): Tensor {
+  checkShape("tensorOver", shape);
+  if (sizeOf(shape) !== data.length) {
+    throw new Error(`tensorOver: ${data.length} values do not fill shape ${fmt(shape)}`);
+  }
+  return new Tensor(shape, dtypeOf(data), { data });
 }
 
 /** A zero-dimensional tensor. */

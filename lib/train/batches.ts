@@ -7,10 +7,10 @@
  * @module
  */
 import type { Tensor } from "../core/tensor.ts";
-import { tensor } from "../ops/create.ts";
+import { tensor, tensorOver } from "../ops/create.ts";
 import { foldIn, type Key } from "../random/threefry.ts";
 import { permutation } from "../random/distributions.ts";
-import { augmentWaveform, erasingMask, mixupParams, randomErasingBoxes } from "../data/augment.ts";
+import { augmentWaveform, erasingBoxArray, erasingMask, mixupParams, randomErasingBoxes } from "../data/augment.ts";
 import type { AudioDataset, AudioItem } from "../data/dataset.ts";
 import type { Batch, LoaderSource } from "../data/loader.ts";
 import { FRONTEND, melFilterbank } from "../audio/mel.ts";
@@ -163,20 +163,21 @@ export function trainInputs(
   const sk = stepKey(key, step);
   const waves = Array.from({ length: b }, (_, i) => batch.x.subarray(i * n, (i + 1) * n));
   const { bins, frames } = spectrogramShape(input);
-  const masks = augment.erasing
-    ? erasingMask(randomErasingBoxes(foldIn(sk, TAG.erasing), b, bins, frames), b, bins, frames)
-    : undefined;
+  const boxes = augment.erasing ? randomErasingBoxes(foldIn(sk, TAG.erasing), b, bins, frames) : undefined;
+  // On the host the mask multiplies each clip's spectrogram; in the step only the boxes travel (16 bytes a clip).
+  const masks = boxes && input.frontEndOn === "host" ? erasingMask(boxes, b, bins, frames) : undefined;
   const mixup = augment.mixupAlpha > 0
     ? mixupParams(foldIn(sk, TAG.mixup), b, augment.mixupAlpha)
     : { lambda: 1, perm: Int32Array.from({ length: b }, (_, i) => i) };
   const out: StepBatch = {
-    x: inputsOf(waves, input, masks),
+    // Waveforms for the step are the collated batch itself: no copy of tens of MB on the host.
+    x: input.frontEndOn === "step" ? tensorOver(batch.x, [b, n]) : inputsOf(waves, input, masks),
     targets: tensor(batch.targets, { shape: [b, batch.classes] }),
     lambda: tensor(mixup.lambda, { dtype: "f32" }),
     perm: tensor(mixup.perm, { dtype: "i32" }),
   };
-  if (!masks || input.frontEndOn !== "step") return out;
-  return { ...out, erasing: tensor(masks, { shape: [b, bins, frames] }) };
+  if (!boxes || input.frontEndOn !== "step") return out;
+  return { ...out, erasingBoxes: tensor(erasingBoxArray(boxes, b), { shape: [b, 1, 4] }) };
 }
 
 /** Inputs of an evaluation batch, padded to `size` rows by repeating its first clip (so one trace serves all). */
@@ -190,8 +191,24 @@ export function evalInputs(batch: Batch, input: InputSettings, size: number): Te
 }
 
 /**
+ * An item as training sees it: padded or truncated to `clipSamples`, then waveform-augmented when `key` is given.
+ * The one definition used on the main thread and in data workers, so both give identical clips.
+ */
+export function prepareItem(item: AudioItem, clipSamples: number, key?: Key): AudioItem {
+  const w = fitLength(item.waveform, clipSamples);
+  return { ...item, waveform: key ? augmentWaveform(key, w) : w };
+}
+
+/**
+ * Loads and prepares (as {@link prepareItem}) dataset item `index` elsewhere, e.g. in a data worker pool.
+ * `key` is the item's augmentation key, absent when augmentation is off.
+ */
+export type PrepareRemote = (index: number, key: Key | undefined, clipSamples: number) => Promise<AudioItem>;
+
+/**
  * The loader's view of the rest of an epoch from `position` (in batches): items in the epoch's order, each padded
  * or truncated to the clip length and, when enabled, augmented with a key from (base key, epoch, item index).
+ * With `remote` the items are loaded and prepared there (a worker pool) with the same keys.
  */
 export function epochView(
   ds: AudioDataset & { pathOf?(i: number): string },
@@ -201,6 +218,7 @@ export function epochView(
   batch: number,
   input: InputSettings,
   augment: AugmentSettings,
+  remote?: PrepareRemote,
 ): LoaderSource {
   const order = epochOrder(key, epoch, ds.length).subarray(position * batch, stepsPerEpoch(ds.length, batch) * batch);
   const itemKey = foldIn(foldIn(key, ROOT.item), epoch);
@@ -208,9 +226,9 @@ export function epochView(
     length: order.length,
     async get(j: number): Promise<AudioItem> {
       const index = order[j];
-      const item = await ds.get(index);
-      const w = fitLength(item.waveform, input.clipSamples);
-      return { ...item, waveform: augment.waveform ? augmentWaveform(foldIn(itemKey, index), w) : w };
+      const k = augment.waveform ? foldIn(itemKey, index) : undefined;
+      if (remote) return await remote(index, k, input.clipSamples);
+      return prepareItem(await ds.get(index), input.clipSamples, k);
     },
     pathOf: ds.pathOf ? (j: number) => ds.pathOf!(order[j]) : undefined,
   };

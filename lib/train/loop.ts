@@ -12,9 +12,11 @@ import { Data, Effect, type Scope, Stream } from "effect";
 import type { Tensor } from "../core/tensor.ts";
 import { compile } from "../core/compile.ts";
 import { tensor } from "../ops/create.ts";
-import { keyFromSeed } from "../random/threefry.ts";
+import { type Key, keyFromSeed } from "../random/threefry.ts";
 import type { AudioDataset } from "../data/dataset.ts";
-import { batchStream } from "../data/loader.ts";
+import { batchStream, type LoaderSource } from "../data/loader.ts";
+import { type Split, type WorkerPool, workerPool } from "../data/worker_pool.ts";
+import type { DataArgs } from "../cli/data.ts";
 import { evaluate } from "../metrics/evaluate.ts";
 import type { ModelConfig, Params, State } from "../models/common.ts";
 import { getModel } from "../models/registry.ts";
@@ -104,6 +106,11 @@ export interface TrainSettings {
   readonly concurrency: number;
   /** Batches buffered ahead of the step. */
   readonly prefetch: number;
+  /**
+   * Web Workers that load and augment clips (reopening the data from `data`), absent or 0: the main thread.
+   * Results do not depend on it; with workers at least 2 per worker are loaded at once, whatever `concurrency` says.
+   */
+  readonly workers?: number;
   /** Where the data came from (command-line data options), kept so a resumed run can reopen it. */
   readonly data?: Readonly<Record<string, unknown>>;
 }
@@ -227,6 +234,7 @@ export function checkSettings(s: TrainSettings): void {
   positiveInt(s.evalBatchSize, "eval batch size");
   positiveInt(s.concurrency, "concurrency");
   nonNegInt(s.prefetch, "prefetch");
+  nonNegInt(s.workers ?? 0, "workers");
   nonNegInt(s.checkpointEvery, "checkpoint interval");
   nonNegInt(s.evalEvery, "eval interval");
   nonNegInt(s.warmupSteps, "warm-up steps");
@@ -243,7 +251,8 @@ export function checkSettings(s: TrainSettings): void {
 
 /**
  * Evaluates `params` on a dataset: sigmoid scores of every clip, then mAP, mAUC and d′ (classes without a positive
- * excluded and counted).
+ * excluded and counted). With `loading.pool` the clips are loaded by its workers (its "eval" split, which must be
+ * `ds`), `loading.concurrency` at once.
  */
 export function evaluateDataset(
   ds: AudioDataset,
@@ -251,13 +260,24 @@ export function evaluateDataset(
   input: InputSettings,
   batchSize: number,
   prefetch = 2,
+  loading: { readonly pool?: WorkerPool; readonly concurrency?: number } = {},
 ): Effect.Effect<Omit<EvalEntry, "kind" | "step">, TrainError> {
   const classes = ds.classNames.length;
   const scores = new Float32Array(ds.length * classes);
   const targets = new Float32Array(ds.length * classes);
   let row = 0;
+  const { pool, concurrency } = loading;
+  const source: LoaderSource = pool
+    ? {
+      length: ds.length,
+      get: (i) => pool.prepare("eval", i, undefined, input.clipSamples),
+      pathOf: (ds as LoaderSource).pathOf?.bind(ds),
+    }
+    : ds;
   return Stream.runForEach(
-    batchStream(ds, { batchSize, prefetch }).pipe(Stream.mapError((e) => new TrainError({ message: message(e) }))),
+    batchStream(source, { batchSize, prefetch, concurrency }).pipe(
+      Stream.mapError((e) => new TrainError({ message: message(e) })),
+    ),
     (batch) =>
       attemptPromise(async () => {
         const b = batch.shape[0];
@@ -295,6 +315,37 @@ async function readLog(path: string, upTo: number): Promise<LogEntry[]> {
   });
 }
 
+/**
+ * The data workers of a run, as a scoped resource: they reopen the data from `settings.data`, which must describe
+ * the run's datasets (their sizes and class counts are checked).
+ */
+function dataWorkers(
+  s: TrainSettings,
+  data: TrainRun["data"],
+  workers: number,
+): Effect.Effect<WorkerPool, TrainError, Scope.Scope> {
+  if (!s.data) {
+    return Effect.fail(new TrainError({ message: "data workers need the data's arguments (settings.data)" }));
+  }
+  const splits: Split[] = data.eval ? ["train", "eval"] : ["train"];
+  return workerPool({ data: s.data as unknown as DataArgs, input: s.input, splits }, workers).pipe(
+    Effect.mapError((e) => new TrainError({ message: `data workers: ${e.message}` })),
+    Effect.tap((pool) =>
+      attempt(() => {
+        for (const split of splits) {
+          const ds = split === "train" ? data.train : data.eval!, got = pool.splits[split];
+          if (got?.length !== ds.length || got.classes !== ds.classNames.length) {
+            throw new Error(
+              `data workers opened ${got?.length} ${split} items of ${got?.classes} classes, ` +
+                `the run has ${ds.length} of ${ds.classNames.length}`,
+            );
+          }
+        }
+      })
+    ),
+  );
+}
+
 /** The training program (see the module comment). Fails with a {@link TrainError}. */
 export function trainProgram(run: TrainRun): Effect.Effect<TrainResult, TrainError> {
   return Effect.scoped(Effect.gen(function* () {
@@ -313,6 +364,12 @@ export function trainProgram(run: TrainRun): Effect.Effect<TrainResult, TrainErr
       });
     }
     const perEpoch = yield* attempt(() => stepsPerEpoch(trainDs.length, s.batchSize));
+    const workers = s.workers ?? 0;
+    const pool = workers > 0 ? yield* dataWorkers(s, run.data, workers) : undefined;
+    // Two requests per worker keep each busy while its last result travels back.
+    const concurrency = pool ? Math.max(s.concurrency, 2 * workers) : s.concurrency;
+    const fromPool = pool &&
+      ((index: number, key: Key | undefined, clipSamples: number) => pool.prepare("train", index, key, clipSamples));
 
     const resumed = run.resume && (yield* attemptPromise(() => exists(files.checkpoint)))
       ? yield* attemptPromise(() => loadTrainingCheckpoint(files.checkpoint))
@@ -329,9 +386,13 @@ export function trainProgram(run: TrainRun): Effect.Effect<TrainResult, TrainErr
         getModel(s.model, { ...s.modelOverrides, numClasses: classNames.length, dropPathRate: s.dropPathRate })
       );
       const key = keyFromSeed(s.seed);
-      const init = yield* attempt(() => model.init(initKey(key)));
-      const optState = optimizerOf(s).init(init.params);
-      snap = { model, ...init, optState, step: 0, seed: s.seed, key, classNames, settings: { ...s } };
+      // Initialised by the backend: the full models take tens of seconds to initialise on the CPU interpreter.
+      const initOn = backend.compile((k: Tensor) => {
+        const { params, state } = model.init(k);
+        return { params, state, optState: optimizerOf(s).init(params) };
+      });
+      const init = yield* attemptPromise(() => initOn(initKey(key)));
+      snap = { model, ...init, step: 0, seed: s.seed, key, classNames, settings: { ...s } };
     }
     const model = snap.model;
     const log: LogEntry[] = resumed ? yield* attemptPromise(() => readLog(files.log, snap.step)) : [];
@@ -356,7 +417,7 @@ export function trainProgram(run: TrainRun): Effect.Effect<TrainResult, TrainErr
       });
     const evalNow = () =>
       evalDs
-        ? evaluateDataset(evalDs, score, s.input, s.evalBatchSize, s.prefetch).pipe(
+        ? evaluateDataset(evalDs, score, s.input, s.evalBatchSize, s.prefetch, { pool, concurrency }).pipe(
           Effect.flatMap((r) => {
             const entry: EvalEntry = { kind: "eval", step: done, ...r };
             progress(
@@ -373,16 +434,26 @@ export function trainProgram(run: TrainRun): Effect.Effect<TrainResult, TrainErr
     const start = done;
     const t0 = performance.now();
     let tLast = t0, rate = 0;
+    // Where each step's wall time goes on the host: what bounds a run (data, uploads, the device) shows here.
+    const host = { data: 0, step: 0, wait: 0, end: t0 };
     let lastEval = log.findLast((e): e is EvalEntry => e.kind === "eval");
     if (start < s.steps) {
       const firstEpoch = Math.floor(start / perEpoch), lastEpoch = Math.floor((s.steps - 1) / perEpoch);
       const batches = Stream.range(firstEpoch, lastEpoch).pipe(
         Stream.flatMap((epoch) =>
           batchStream(
-            epochView(trainDs, snap.key, epoch, epoch === firstEpoch ? start % perEpoch : 0, s.batchSize, s.input, {
-              ...s.augment,
-            }),
-            { batchSize: s.batchSize, dropLast: true, concurrency: s.concurrency, prefetch: 0 },
+            epochView(
+              trainDs,
+              snap.key,
+              epoch,
+              epoch === firstEpoch ? start % perEpoch : 0,
+              s.batchSize,
+              s.input,
+              { ...s.augment },
+              fromPool,
+            ),
+            // Consumed batches are uploaded before the next is taken: prefetch + 4 arrays in turn are never in use.
+            { batchSize: s.batchSize, dropLast: true, concurrency, prefetch: 0, recycle: Math.max(1, s.prefetch) + 4 },
           )
         ),
         Stream.take(s.steps - start),
@@ -393,11 +464,16 @@ export function trainProgram(run: TrainRun): Effect.Effect<TrainResult, TrainErr
       yield* Stream.runForEach(batches, (batch) =>
         Effect.gen(function* () {
           const lr = learningRate(done, schedule);
+          const tBatch = performance.now();
           const r = yield* attemptPromise(() => {
             const inputs = trainInputs(batch, snap.key, done, s.input, s.augment);
             return step(params, state, optState, inputs, modelKey(snap.key, done), tensor(lr, { dtype: "f32" }));
           });
+          const tStep = performance.now();
           const loss = (yield* attemptPromise(() => backend.toHost(r.loss))).item();
+          host.data += tBatch - host.end;
+          host.step += tStep - tBatch;
+          host.wait += (host.end = performance.now()) - tStep;
           if (!Number.isFinite(loss)) {
             return yield* new TrainError({ message: `loss is ${loss} at step ${done + 1}; lower the learning rate` });
           }
@@ -419,6 +495,14 @@ export function trainProgram(run: TrainRun): Effect.Effect<TrainResult, TrainErr
         }));
     }
     const seconds = (performance.now() - t0) / 1000;
+    if (done > start) {
+      const per = (ms: number) => `${(ms / (done - start)).toFixed(1)} ms`;
+      progress(
+        `per step: ${per(host.data)} waiting for data, ${per(host.step)} preparing inputs and running the step ` +
+          `(uploads included), ${per(host.wait)} waiting for the loss`,
+        false,
+      );
+    }
     const interrupted = done < s.steps;
     yield* save();
     if (interrupted) {

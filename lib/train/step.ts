@@ -1,7 +1,7 @@
 /**
  * The training and evaluation steps as pure tensor functions, compiled once per input signature: front end (when the
  * batch holds waveforms), mixup with label smoothing, the model in training mode, BCE with logits, gradients and the
- * optimizer update. Every random choice arrives as an input (the mixup λ and permutation, the erasing mask, the
+ * optimizer update. Every random choice arrives as an input (the mixup λ and permutation, the erasing boxes, the
  * drop-path key), so a step is a pure function of its arguments and runs bit-identically when replayed.
  * @module
  */
@@ -21,8 +21,11 @@ export interface StepBatch {
   readonly x: Tensor;
   /** Multi-hot targets `[B, classes]`. */
   readonly targets: Tensor;
-  /** Random-erasing mask `[B, bins, frames]` (0 inside erased boxes) for waveform input; absent: no erasing. */
-  readonly erasing?: Tensor;
+  /**
+   * Random-erasing boxes `[B, C, 4]` (top, bottom, left, right on the power spectrogram) for waveform input; the
+   * mask is built inside the step. Absent: no erasing.
+   */
+  readonly erasingBoxes?: Tensor;
   /** Mixup weight λ (scalar). */
   readonly lambda: Tensor;
   /** Mixup partner of each item (i32 `[B]`). */
@@ -69,13 +72,13 @@ export interface StepOptions {
   readonly labelSmoothing?: number;
 }
 
-/** Log-mels of `x`: waveforms go through the front end (with the erasing mask), 4-D input is used as it is. */
-function features(x: Tensor, frontEnd: FrontEndOptions, erasing?: Tensor): Tensor {
+/** Log-mels of `x`: waveforms go through the front end (with random erasing), 4-D input is used as it is. */
+function features(x: Tensor, frontEnd: FrontEndOptions, erasingBoxes?: Tensor): Tensor {
   if (x.ndim === 4) return x;
   if (x.ndim !== 2) {
     throw new Error(`train step: x must be waveforms [B, N] or log-mels [B, 1, M, T], got [${x.shape}]`);
   }
-  return logMel(x, { ...frontEnd, erasing });
+  return logMel(x, { ...frontEnd, erasingBoxes });
 }
 
 /** `λ·a + (1 − λ)·a[perm]` along the batch axis. */
@@ -91,7 +94,7 @@ export function trainStep(opts: StepOptions): TrainStep {
   const eps = opts.labelSmoothing ?? 0.1;
   const frontEnd = opts.frontEnd ?? {};
   return (params, state, optState, batch, key, lr) => {
-    const x = mix(features(batch.x, frontEnd, batch.erasing), batch.lambda, batch.perm);
+    const x = mix(features(batch.x, frontEnd, batch.erasingBoxes), batch.lambda, batch.perm);
     const classes = batch.targets.shape[1];
     const smoothed = add(mul(batch.targets, 1 - eps), eps / classes);
     const targets = mix(smoothed, batch.lambda, batch.perm);
