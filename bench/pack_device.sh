@@ -14,9 +14,8 @@ cd "$root"
 bash ../shared/device/pack.sh
 entries=(experiments/main.ts experiments/measure.ts lib/cli/train.ts)
 [ -f lib/data/data_worker.ts ] && entries+=(lib/data/data_worker.ts)
-[ -f bench/data_pipeline.ts ] && entries+=(bench/data_pipeline.ts)
 for entry in "${entries[@]}" "$@"; do
   out=".device/$(basename "${entry%.*}").js"
-  "${DENO:-deno}" bundle --quiet --external=@audio/decode-ape "$entry" -o "$out"
+  "${DENO:-deno}" bundle --quiet --minify --external=@audio/decode-ape "$entry" -o "$out"
   echo "bundled $entry -> $out ($(du -h "$out" | cut -f1))" >&2
 done

@@ -31,7 +31,7 @@ export interface TableRow {
   readonly mAUC: number;
   /** Mean d′ over seeds. */
   readonly dPrime: number;
-  /** Mean training samples/s (data pipeline included) over the seeds' runs. */
+  /** Training samples/s (data pipeline included): the median step's, averaged over the seeds' runs. */
   readonly trainSamplesPerSecond: number;
   /** Training samples/s of the compiled step alone (synthetic batch, no data pipeline). */
   readonly stepSamplesPerSecond: number;
@@ -47,6 +47,13 @@ export function meanStd(xs: readonly number[]): { mean: number; std: number } {
 }
 
 const avg = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+
+/** The median: per-step rates have outliers (the first step compiles; steps read back in pairs around a checkpoint). */
+function median(xs: readonly number[]): number {
+  if (xs.length === 0) return 0;
+  const s = [...xs].sort((a, b) => a - b), m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
 
 /** Rows in family order, depthwise before DCLS. */
 export function tableRows(
@@ -70,7 +77,7 @@ export function tableRows(
         mAP: meanStd(runs.map((r) => r.eval.mAP)),
         mAUC: avg(runs.map((r) => r.eval.mAUC)),
         dPrime: avg(runs.map((r) => r.eval.dPrime)),
-        trainSamplesPerSecond: avg(runs.map((r) => avg(r.log.flatMap((e) => (e.kind === "train" ? [e.sps] : []))))),
+        trainSamplesPerSecond: avg(runs.map((r) => median(r.log.flatMap((e) => (e.kind === "train" ? [e.sps] : []))))),
         stepSamplesPerSecond: i.stepThroughput,
         throughput: i.throughput,
       };

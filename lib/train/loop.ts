@@ -50,7 +50,11 @@ export interface Backend {
    */
   compile<A extends unknown[], R>(
     fn: (...args: A) => R,
-    opts?: { readonly donate?: readonly number[] },
+    opts?: {
+      readonly donate?: readonly number[];
+      /** Outputs (by path in the result tree) copied back with every call, so reading them never waits on a later one. */
+      readonly readback?: (path: readonly (string | number)[]) => boolean;
+    },
   ): (...args: A) => Promise<R>;
   /** Host tensors for a tree of results (the identity on the CPU). */
   toHost<T>(tree: T): Promise<T>;
@@ -405,7 +409,8 @@ export function trainProgram(run: TrainRun): Effect.Effect<TrainResult, TrainErr
 
     const stepOpts = { model, optimizer: optimizerOf(s), frontEnd: s.input.frontEnd, labelSmoothing: s.labelSmoothing };
     // The step may overwrite its parameters, state and optimizer state: only its results are used afterwards.
-    const step = backend.compile(trainStep(stepOpts), { donate: [0, 1, 2] });
+    // The loss is read back with every step (in the step's own command buffer), so reading it never stalls the next.
+    const step = backend.compile(trainStep(stepOpts), { donate: [0, 1, 2], readback: (path) => path[0] === "loss" });
     const scoreOn = backend.compile(evalStep(stepOpts));
     const score = async (x: Tensor) => await backend.toHost(await scoreOn(params, state, x));
     let { params, state, optState } = snap as { params: Params; state: State; optState: OptState };
@@ -435,7 +440,7 @@ export function trainProgram(run: TrainRun): Effect.Effect<TrainResult, TrainErr
     const t0 = performance.now();
     let tLast = t0, rate = 0;
     // Where each step's wall time goes on the host: what bounds a run (data, uploads, the device) shows here.
-    const host = { data: 0, step: 0, wait: 0, end: t0 };
+    const host = { data: 0, step: 0, wait: 0, end: t0, steps: 0, since: 0 };
     let lastEval = log.findLast((e): e is EvalEntry => e.kind === "eval");
     if (start < s.steps) {
       const firstEpoch = Math.floor(start / perEpoch), lastEpoch = Math.floor((s.steps - 1) / perEpoch);
@@ -461,45 +466,67 @@ export function trainProgram(run: TrainRun): Effect.Effect<TrainResult, TrainErr
         Stream.mapError((e) => new TrainError({ message: message(e) })),
         Stream.takeWhile(() => !stop.requested),
       );
+      // The loss of step k is read after step k + 1 is submitted, so the device never idles while the host uploads
+      // the next batch; it is read at once where a checkpoint, an evaluation or the end needs that step's state.
+      let pending: { readonly loss: Promise<Tensor>; readonly lr: number; readonly step: number } | undefined;
+      const settle = Effect.gen(function* () {
+        if (!pending) return;
+        const p = pending;
+        pending = undefined;
+        const tWait = performance.now();
+        const loss = (yield* attemptPromise(() => p.loss)).item();
+        host.wait += performance.now() - tWait;
+        if (!Number.isFinite(loss)) {
+          return yield* new TrainError({ message: `loss is ${loss} at step ${p.step}; lower the learning rate` });
+        }
+        const now = performance.now();
+        const sps = (s.batchSize * 1000) / Math.max(1e-3, now - tLast);
+        rate = rate === 0 ? sps : 0.9 * rate + 0.1 * sps;
+        tLast = now;
+        yield* append({ kind: "train", step: p.step, loss, lr: p.lr, sps });
+        const eta = ((s.steps - p.step) * s.batchSize) / rate;
+        const line = `step ${p.step}/${s.steps} | ${rate.toFixed(1)} samples/s | loss ${loss.toFixed(4)} | ` +
+          `lr ${p.lr.toExponential(2)} | ETA ${formatDuration(eta)}`;
+        const every = Math.max(1, Math.floor(s.steps / 20));
+        progress(line, !(p.step % every === 0 || p.step === s.steps));
+      });
       yield* Stream.runForEach(batches, (batch) =>
         Effect.gen(function* () {
           const lr = learningRate(done, schedule);
           const tBatch = performance.now();
+          host.data += tBatch - host.end;
           const r = yield* attemptPromise(() => {
             const inputs = trainInputs(batch, snap.key, done, s.input, s.augment);
             return step(params, state, optState, inputs, modelKey(snap.key, done), tensor(lr, { dtype: "f32" }));
           });
-          const tStep = performance.now();
-          const loss = (yield* attemptPromise(() => backend.toHost(r.loss))).item();
-          host.data += tBatch - host.end;
-          host.step += tStep - tBatch;
-          host.wait += (host.end = performance.now()) - tStep;
-          if (!Number.isFinite(loss)) {
-            return yield* new TrainError({ message: `loss is ${loss} at step ${done + 1}; lower the learning rate` });
-          }
+          host.step += performance.now() - tBatch;
           ({ params, state, optState } = r);
           done++;
-          const now = performance.now();
-          const sps = (s.batchSize * 1000) / Math.max(1e-3, now - tLast);
-          rate = rate === 0 ? sps : 0.9 * rate + 0.1 * sps;
-          tLast = now;
-          yield* append({ kind: "train", step: done, loss, lr, sps });
-          const eta = ((s.steps - done) * s.batchSize) / rate;
-          const line = `step ${done}/${s.steps} | ${rate.toFixed(1)} samples/s | loss ${loss.toFixed(4)} | ` +
-            `lr ${lr.toExponential(2)} | ETA ${formatDuration(eta)}`;
-          const every = Math.max(1, Math.floor(s.steps / 20));
-          progress(line, !(done % every === 0 || done === s.steps));
-          if (s.checkpointEvery > 0 && done % s.checkpointEvery === 0 && done < s.steps) yield* save();
-          if (s.evalEvery > 0 && done % s.evalEvery === 0 && done < s.steps) lastEval = yield* evalNow();
+          const loss = backend.toHost(r.loss);
+          loss.catch(() => undefined); // awaited in `settle`; not an unhandled rejection meanwhile
+          yield* settle;
+          pending = { loss, lr, step: done };
+          const checkpoint = s.checkpointEvery > 0 && done % s.checkpointEvery === 0 && done < s.steps;
+          const evaluate = s.evalEvery > 0 && done % s.evalEvery === 0 && done < s.steps;
+          if (checkpoint || evaluate || done === s.steps) yield* settle;
+          if (checkpoint) yield* save();
+          if (evaluate) lastEval = yield* evalNow();
+          host.end = performance.now();
+          // The first step of an invocation traces and compiles: the breakdown starts after it.
+          if (done === start + 1) Object.assign(host, { data: 0, step: 0, wait: 0, steps: 0, since: host.end });
+          else host.steps++;
           yield* yieldToEventLoop;
         }));
+      yield* settle;
     }
     const seconds = (performance.now() - t0) / 1000;
-    if (done > start) {
-      const per = (ms: number) => `${(ms / (done - start)).toFixed(1)} ms`;
+    if (host.steps > 0) {
+      const per = (ms: number) => `${(ms / host.steps).toFixed(1)} ms`;
+      const steady = (host.steps * s.batchSize * 1000) / (host.end - host.since);
       progress(
-        `per step: ${per(host.data)} waiting for data, ${per(host.step)} preparing inputs and running the step ` +
-          `(uploads included), ${per(host.wait)} waiting for the loss`,
+        `after the first step: ${steady.toFixed(1)} samples/s; per step ${per(host.data)} waiting for data, ` +
+          `${per(host.step)} preparing inputs and submitting the step (uploads included), ` +
+          `${per(host.wait)} waiting for the device`,
         false,
       );
     }
