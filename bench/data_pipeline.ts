@@ -13,8 +13,8 @@
 import { Effect, Stream } from "effect";
 import { type CommandSpec, helpText, parseArgs, UsageError } from "../lib/cli/args.ts";
 import { type DataArgs, INPUT_PRESETS, inputSettings, openTrainEval } from "../lib/cli/data.ts";
-import { batchStream } from "../lib/data/loader.ts";
-import { openWorkerPool, type WorkerPool } from "../lib/data/worker_pool.ts";
+import { batchStream, type LoaderSource, recycleFor } from "../lib/data/loader.ts";
+import { openWorkerPool, preparerFor, type WorkerPool } from "../lib/data/worker_pool.ts";
 import { keyFromSeed } from "../lib/random/threefry.ts";
 import { epochView } from "../lib/train/batches.ts";
 import { markdownTable, writeResult } from "./report.ts";
@@ -30,6 +30,8 @@ export const DATA_PIPELINE_COMMAND: CommandSpec = {
     { name: "batches", kind: "int", min: 2, default: 10, help: "batches per measurement (the first is warm-up)" },
     { name: "concurrency", kind: "int", min: 1, help: "clips requested at once (default max(4, 2 × workers))" },
     { name: "no-augment", kind: "flag", help: "leave waveform augmentation out" },
+    { name: "copy", kind: "flag", help: "the copying path: items returned whole and copied into the batch" },
+    { name: "profile", kind: "flag", help: "sample the main thread: its busy ms per batch and where they go" },
   ],
 };
 
@@ -51,6 +53,41 @@ export interface PipelineResult {
   readonly firstBatchMs: number;
   /** Clips per second after the first batch. */
   readonly clipsPerS: number;
+  /** Whether items were written in place into shared batch memory (else returned whole and copied). */
+  readonly inPlace: boolean;
+  /** With `profile`: main-thread busy milliseconds per batch after the first (sampled, idle excluded). */
+  readonly mainMsPerBatch?: number;
+  /** With `profile`: the main thread's largest self times per batch, [function, ms]. */
+  readonly mainTop?: readonly (readonly [string, number])[];
+}
+
+interface CpuProfile {
+  readonly nodes: readonly { readonly id: number; readonly callFrame: { functionName: string; url: string } }[];
+  readonly samples: readonly number[];
+  readonly timeDeltas: readonly number[];
+}
+
+/** Samples the main thread through the in-process inspector; `stop` gives self milliseconds per function. */
+async function profileMainThread(): Promise<() => Promise<Map<string, number>>> {
+  const { Session } = await import("node:inspector/promises");
+  const session = new Session();
+  session.connect();
+  await session.post("Profiler.enable");
+  await session.post("Profiler.start");
+  return async () => {
+    const { profile } = (await session.post("Profiler.stop")) as unknown as { profile: CpuProfile };
+    session.disconnect();
+    const selfUs = new Map<number, number>();
+    profile.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + profile.timeDeltas[i]));
+    const byName = new Map<string, number>();
+    for (const n of profile.nodes) {
+      // The profiler's own calls are not the pipeline's.
+      if (n.callFrame.url.includes("inspector")) continue;
+      const name = n.callFrame.functionName || n.callFrame.url.split("/").pop() || "(anonymous)";
+      byName.set(name, (byName.get(name) ?? 0) + (selfUs.get(n.id) ?? 0) / 1000);
+    }
+    return byName;
+  };
 }
 
 /** Runs one epoch of `batches` batches through the loader and times it. */
@@ -61,6 +98,10 @@ export async function measurePipeline(opts: {
   batches: number;
   concurrency?: number;
   augment?: boolean;
+  /** Take the copying path (default: in place where the loader can). */
+  copy?: boolean;
+  /** Sample the main thread after the first batch. */
+  profile?: boolean;
 }): Promise<PipelineResult> {
   const { batch, workers, batches } = opts;
   const data: DataArgs = {
@@ -81,18 +122,28 @@ export async function measurePipeline(opts: {
   const openMs = performance.now() - t0;
   try {
     const augment = { waveform: opts.augment ?? true, erasing: false, mixupAlpha: 0 };
-    const remote = pool && ((i: number, k: Uint32Array | undefined, n: number) => pool.prepare("train", i, k, n));
+    const remote = pool && preparerFor(pool, "train");
     const view = epochView(ds, keyFromSeed(1), 0, 0, batch, input, augment, remote);
+    // Without `getInto` the loader takes the copying path.
+    const source: LoaderSource = opts.copy ? { length: view.length, get: (j) => view.get(j) } : view;
     const times: number[] = [];
+    let stopProfile: (() => Promise<Map<string, number>>) | undefined;
     const start = performance.now();
     await Effect.runPromise(
       Stream.runForEach(
         // The training loop's options (prefetch 2): batch arrays recycled, as its host uploads them.
-        batchStream(view, { batchSize: batch, dropLast: true, concurrency, prefetch: 2, recycle: 6 }),
-        () => Effect.sync(() => void times.push(performance.now())),
+        batchStream(source, { batchSize: batch, dropLast: true, concurrency, prefetch: 2, recycle: recycleFor(2) }),
+        () =>
+          Effect.promise(async () => {
+            times.push(performance.now());
+            if (opts.profile && times.length === 1) stopProfile = await profileMainThread();
+          }),
       ),
     );
     const steadyMs = times[times.length - 1] - times[0];
+    const self = await stopProfile?.();
+    const perBatch = (ms: number) => ms / Math.max(1, times.length - 1);
+    const busy = self && [...self].filter(([name]) => name !== "(idle)");
     return {
       workers,
       concurrency,
@@ -102,6 +153,11 @@ export async function measurePipeline(opts: {
       openMs,
       firstBatchMs: times[0] - start,
       clipsPerS: ((times.length - 1) * batch * 1000) / Math.max(1e-6, steadyMs),
+      inPlace: !opts.copy,
+      ...(busy && {
+        mainMsPerBatch: perBatch(busy.reduce((t, [, ms]) => t + ms, 0)),
+        mainTop: busy.sort((a, b) => b[1] - a[1]).slice(0, 8).map(([name, ms]) => [name, perBatch(ms)] as const),
+      }),
     };
   } finally {
     pool?.close();
@@ -127,14 +183,24 @@ async function main(): Promise<void> {
       batches: Number(a.values.batches),
       concurrency: a.values.concurrency === undefined ? undefined : Number(a.values.concurrency),
       augment: a.values["no-augment"] !== true,
+      copy: a.values.copy === true,
+      profile: a.values.profile === true,
     });
     results.push(r);
     console.log(JSON.stringify(r));
   }
   console.log(
     markdownTable(
-      ["workers", "concurrency", "open ms", "first batch ms", "clips/s"],
-      results.map((r) => [r.workers, r.concurrency, r.openMs, r.firstBatchMs, r.clipsPerS]),
+      ["workers", "concurrency", "in place", "open ms", "first batch ms", "clips/s", "main ms/batch"],
+      results.map((r) => [
+        r.workers,
+        r.concurrency,
+        r.inPlace ? "yes" : "no",
+        r.openMs,
+        r.firstBatchMs,
+        r.clipsPerS,
+        r.mainMsPerBatch ?? "–",
+      ]),
     ),
   );
   const cores = navigator.hardwareConcurrency;

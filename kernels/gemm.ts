@@ -7,7 +7,9 @@
  *   named `vec4` accumulators `acc{row}_{colvec}` (never arrays indexed in loops, which spill);
  * - per K-step of BK, the A and B tiles are staged in workgroup memory (k-major, as vec4 along M / N), loaded from
  *   global memory into registers one step ahead (in a branch) so the loads overlap the FMAs. Optionally two stages
- *   (double buffering: one barrier per step) and an XOR-swizzled or padded layout for k-contiguous tiles;
+ *   (double buffering: one barrier per step) and an XOR-swizzled or padded layout for k-contiguous tiles; for the
+ *   sweep (bench/gemm_sweep.ts) also tiles typed per row (fewer bounds-check clamps), the K-step's inner product as a
+ *   loop over unrolled blocks, a k-major A tile and the raster group size;
  * - a thread's rows are `4·(q·TY + ty) + c`, its columns `4·(p·TX + tx) + c`, so each K-step reads TM/4 + TN/4 vec4s
  *   from workgroup memory for TM·TN FMAs, and a warp's reads are broadcasts or consecutive vec4s;
  * - global loads are vec4 where the layout allows, along whichever index is contiguous (two threads share a row of a
@@ -44,6 +46,34 @@ export interface GemmTiles {
    * (one vec4 more per row).
    */
   readonly kLayout?: "swizzle" | "pad" | "plain";
+  /**
+   * Type the workgroup tiles per K-row (`array<array<vec4, row>, BK>`, and per stage), so that a read's runtime
+   * indices are the thread's loop-invariant column (and the stage). WGSL's bounds checks clamp each runtime index
+   * (wgpu's Vulkan backend emits a `min` per access): on the flat default each of a K-step's TM/4 + TN/4 reads per k
+   * clamps its own `base + k·row + t`, which costs an instruction per read or a register per distinct offset; nested,
+   * the clamps are TM/4 + TN/4 values for the whole loop. Default false (flat arrays).
+   */
+  readonly nested?: boolean;
+  /**
+   * k's per unrolled block of a K-step's inner product (divides BK; default BK: the whole step unrolled). Smaller
+   * values loop over blocks, which bounds how far the compiler can hoist workgroup reads ahead of the FMAs (each
+   * hoisted k holds TM/4 + TN/4 vec4 registers; fully unrolled, 8×16 per thread ran at 14–17 TFLOP/s on the H100,
+   * as if spilling). The swizzled layout needs blocks of a multiple of 8 k (else it is plain).
+   */
+  readonly kUnroll?: number;
+  /**
+   * Loop bound of the blocks when `kUnroll` < BK: `const` (default; the compiler may unroll it back) or `opaque`
+   * (BK plus a term that is zero for every dispatchable workgroup but that the compiler cannot prove zero).
+   */
+  readonly kBound?: "const" | "opaque";
+  /** Rows of tiles per raster group (consecutive workgroups walk M within a group, then N; default 8). */
+  readonly groupM?: number;
+  /**
+   * Keep a k-contiguous A tile k-major in workgroup memory (`[BM][BK/4]` vec4 along k): one vec4 store per global
+   * load instead of four scalar ones, and the inner product reads TM vec4 per 4 k instead of TM/4 per k (the same
+   * count). Ignored when A is m-contiguous; needs `kUnroll` a multiple of 4. Default false (A transposed on store).
+   */
+  readonly aKMajor?: boolean;
 }
 
 /** 128×128 tile, 256 threads of 8×8 (16 vec4 accumulators), K-step 8: large problems. */
@@ -127,24 +157,37 @@ interface TileLayout {
   readonly stage: number;
   /** Whether the vec4 column is XORed with `k & 4`. */
   readonly swizzle: boolean;
+  /** Rows are the tile's m rows, each `row` vec4 along k (A only), instead of k-rows of vec4 along m / n. */
+  readonly kMajor: boolean;
 }
 
-function tileLayout(op: GemmOperand, R: number, BK: number, T: number, mode: GemmTiles["kLayout"]): TileLayout {
-  const plain = { row: R / 4, stage: (BK * R) / 4, swizzle: false };
+function tileLayout(
+  op: GemmOperand,
+  R: number,
+  BK: number,
+  T: number,
+  mode: GemmTiles["kLayout"],
+  kUnroll: number,
+  kMajor = false,
+): TileLayout {
+  const plain = { row: R / 4, stage: (BK * R) / 4, swizzle: false, kMajor: false };
   if (op.contiguous === "mn") return plain;
-  // The swizzle must commute with the reads' `q·T + t` split: t ^ 4 < T needs T a multiple of 8.
-  const canSwizzle = T % 8 === 0 && R % 32 === 0;
+  if (kMajor) return { row: BK / 4, stage: (BK * R) / 4, swizzle: false, kMajor: true };
+  // The swizzle must commute with the reads' `q·T + t` split: t ^ 4 < T needs T a multiple of 8. Reads pick the
+  // swizzled column by bit 2 of k at generation time, so a looped block must keep k's bit 2: blocks of 8.
+  const canSwizzle = T % 8 === 0 && R % 32 === 0 && kUnroll % 8 === 0;
   const m = mode ?? "plain";
   if (m === "swizzle" && canSwizzle) return { ...plain, swizzle: true };
-  if (m === "pad") return { row: R / 4 + 1, stage: BK * (R / 4 + 1), swizzle: false };
+  if (m === "pad") return { row: R / 4 + 1, stage: BK * (R / 4 + 1), swizzle: false, kMajor: false };
   return plain;
 }
 
 /** Workgroup-memory stages and per-operand layouts of a GEMM. */
 function gemmLayout(spec: Pick<GemmSpec, "tiles" | "a" | "b">): { stages: 1 | 2; A: TileLayout; B: TileLayout } {
   const { BM, BN, BK, TM, TN, kLayout } = spec.tiles;
-  const A = tileLayout(spec.a, BM, BK, BM / TM, kLayout);
-  const B = tileLayout(spec.b, BN, BK, BN / TN, kLayout);
+  const U = spec.tiles.kUnroll ?? BK;
+  const A = tileLayout(spec.a, BM, BK, BM / TM, kLayout, U, spec.tiles.aKMajor);
+  const B = tileLayout(spec.b, BN, BK, BN / TN, kLayout, U);
   const stages = spec.tiles.stages ?? 1;
   return { stages, A, B };
 }
@@ -162,17 +205,26 @@ export function gemmCode(spec: GemmSpec, flatId: string, guard: string): string 
   if (TM % 4 || TN % 4 || BM % TM || BN % TN || BK % 4 || BM % 4 || BN % 4) {
     throw new Error(`gemm: bad tiles ${JSON.stringify(spec.tiles)}`);
   }
+  const U = spec.tiles.kUnroll ?? BK;
+  if (!Number.isInteger(U) || U < 1 || BK % U) {
+    throw new Error(`gemm: kUnroll ${U} must be a positive divisor of BK ${BK}`);
+  }
+  const groupM = spec.tiles.groupM ?? GROUP_M;
+  if (!Number.isInteger(groupM) || groupM < 1) throw new Error(`gemm: groupM ${groupM} must be a positive integer`);
+  const nested = spec.tiles.nested ?? false;
+  const looped = U < BK;
+  const { stages, A: layA, B: layB } = gemmLayout(spec);
+  if (layA.kMajor && U % 4) throw new Error(`gemm: aKMajor needs kUnroll a multiple of 4, got ${U}`);
   const TX = BN / TN, TY = BM / TM, NT = TX * TY;
   const { tilesM, tilesN } = tileCounts(spec);
   const V = `vec4<${dtype}>`;
   const zero = `${dtype}(0)`;
   const split = spec.splitK > 1;
   const Kc = split ? splitChunk(K, spec.splitK, BK) : K;
-  const { stages, A: layA, B: layB } = gemmLayout(spec);
   const body: string[] = [];
   if (guard) body.push(guard);
   const perBatch = tilesM * tilesN;
-  const group = Math.min(GROUP_M, tilesM);
+  const group = Math.min(groupM, tilesM);
   body.push(
     `let wid = ${flatId};`,
     `let tile = wid % ${u32(perBatch)};`,
@@ -187,6 +239,7 @@ export function gemmCode(spec: GemmSpec, flatId: string, guard: string): string 
     `let tx = lid % ${u32(TX)};`,
   );
   if (layA.swizzle) body.push("let tyS = ty ^ 4u;");
+  if (layA.kMajor) body.push(nested ? "let tyR = ty * 4u;" : `let tyA = ty * ${u32(4 * layA.row)};`);
   if (layB.swizzle) body.push("let txS = tx ^ 4u;");
   body.push(
     `let k_begin = si * ${u32(Kc)};`,
@@ -196,10 +249,21 @@ export function gemmCode(spec: GemmSpec, flatId: string, guard: string): string 
       : `let k_end = min(k_begin + ${u32(Kc)}, ${u32(K)});`,
     `let n_kt = (k_end - k_begin + ${u32(BK - 1)}) / ${u32(BK)};`,
   );
+  // The flat workgroup id never reaches 2³²−1 (grids fold to at most 65535²), which the compiler cannot know.
+  if (looped && spec.tiles.kBound === "opaque") body.push(`let k_lim = ${u32(BK)} + u32(wid == 4294967295u);`);
   if (spec.prelude) body.push(...spec.prelude("bi"));
 
+  /**
+   * A workgroup tile element: operand `name`, stage (null for one stage; else its index expression, and the flat
+   * form's offset prefix), row (a K-row, or an m row when k-major) and vec4 column within the row.
+   */
+  type Stage = { readonly index: string; readonly flat: string } | null;
+  const tileRef = (name: string, lay: TileLayout, stage: Stage, row: string, col: string): string =>
+    nested
+      ? `${name}s[${stage ? `${stage.index}][` : ""}${row}][${col}]`
+      : `${name}s[${stage ? stage.flat : ""}${row} * ${u32(lay.row)} + ${col}]`;
+
   // Tile loads: per operand, the thread→element mapping (hoisted), staging registers, global loads, shared stores.
-  // Shared stores index stage `sbA` / `sbB` (a WGSL expression ending in " + ", or "" for stage 0).
   const load = (name: "A" | "B", op: GemmOperand, lay: TileLayout, R: number, D: number, i0: string) => {
     const vec = op.vec4 !== undefined && (op.contiguous === "k" ? K % 4 === 0 : D % 4 === 0);
     const w = vec ? 4 : 1;
@@ -208,15 +272,18 @@ export function gemmCode(spec: GemmSpec, flatId: string, guard: string): string 
     const exact = E % NT === 0;
     const hoisted: string[] = [];
     const fetch: string[] = [];
-    const stash = (sb: string): string[] => {
+    const stash = (stage: Stage): string[] => {
       const out: string[] = [];
       for (let l = 0; l < L; l++) {
         const u = `${name}_u${l}`, iN = `${name}_i${l}`, kN = `${name}_k${l}`;
         // k is a multiple of 4 for vec4 loads, so k + c keeps bit 2 of k: one swizzled column for the four rows.
         const col = lay.swizzle ? `((${iN} / 4u) ^ (${kN} & 4u))` : `${iN} / 4u`;
-        const at = (kk: string) => `${name}s[${sb}${kk} * ${u32(lay.row)} + ${col}]`;
+        const at = (kk: string) => tileRef(name, lay, stage, kk, col);
         const st: string[] = [];
-        if (vec && op.contiguous === "mn") st.push(`${at(kN)} = ${name}_r${l};`);
+        if (lay.kMajor) {
+          const ref = tileRef(name, lay, stage, iN, `${kN} / 4u`);
+          st.push(vec ? `${ref} = ${name}_r${l};` : `${ref}[${kN} % 4u] = ${name}_r${l};`);
+        } else if (vec && op.contiguous === "mn") st.push(`${at(kN)} = ${name}_r${l};`);
         else if (vec) {
           for (let c = 0; c < 4; c++) st.push(`${at(`(${kN} + ${c}u)`)}[${iN} % 4u] = ${name}_r${l}.${XYZW[c]};`);
         } else st.push(`${at(kN)}[${iN} % 4u] = ${name}_r${l};`);
@@ -266,19 +333,44 @@ export function gemmCode(spec: GemmSpec, flatId: string, guard: string): string 
   body.push(...la.hoisted, ...lb.hoisted);
   for (let r = 0; r < TM; r++) for (let p = 0; p < TN / 4; p++) body.push(`var acc${r}_${p} = ${V}(${zero});`);
 
-  // One K-step's FMAs, reading stage base `rbA` / `rbB` (a WGSL expression ending in " + ", or "" for stage 0).
-  const compute = (rbA: string, rbB: string): string[] => {
+  // One K-step's FMAs reading stage `stA` / `stB`: fully unrolled, or a loop over blocks of U unrolled k's.
+  const compute = (stA: Stage, stB: Stage): string[] => {
     const out: string[] = [];
-    for (let k = 0; k < BK; k++) {
-      const t = (base: string, lay: TileLayout, T: number, j: number, id: string, sw: string) =>
-        `${base}${u32(k * lay.row + j * T)} + ${lay.swizzle && k & 4 ? sw : id}`;
-      for (let q = 0; q < TM / 4; q++) out.push(`let a${k}_${q} = As[${t(rbA, layA, TY, q, "ty", "tyS")}];`);
-      for (let p = 0; p < TN / 4; p++) out.push(`let b${k}_${p} = Bs[${t(rbB, layB, TX, p, "tx", "txS")}];`);
+    // k-th row of a block: a constant, or `kk + j` when looped (the flat form folds kk·row into kA / kB).
+    const read = (name: string, lay: TileLayout, st: Stage, k: number, j: number, T: number, id: string) => {
+      const col = `${u32(j * T)} + ${id}`;
+      if (!looped) {
+        return nested
+          ? tileRef(name, lay, st, u32(k), col)
+          : `${name}s[${st ? st.flat : ""}${u32(k * lay.row + j * T)} + ${id}]`;
+      }
+      if (nested) return tileRef(name, lay, st, k ? `kk + ${u32(k)}` : "kk", col);
+      return `${name}s[${st ? st.flat : ""}k${name} + ${u32(k * lay.row + j * T)} + ${id}]`;
+    };
+    // k-major A: the vec4 of 4 k at m row 4·(q·TY + ty) + c, read at the block's k-groups.
+    const readKMajor = (q: number, c: number, g: number) => {
+      const r = 4 * q * TY + c;
+      if (nested) return tileRef("A", layA, stA, `${u32(r)} + tyR`, looped ? (g ? `kg + ${u32(g)}` : "kg") : u32(g));
+      return `As[${stA ? stA.flat : ""}${u32(r * layA.row + g)} + tyA${looped ? " + kg" : ""}]`;
+    };
+    const aValue = (k: number, q: number, c: number) =>
+      layA.kMajor ? `${V}(a${k >> 2}_${q}_${c}.${XYZW[k & 3]})` : `${V}(a${k}_${q}.${XYZW[c]})`;
+    for (let k = 0; k < U; k++) {
+      const sw = (lay: TileLayout, id: string, swId: string) => (lay.swizzle && k & 4 ? swId : id);
+      for (let q = 0; q < TM / 4; q++) {
+        if (!layA.kMajor) out.push(`let a${k}_${q} = ${read("A", layA, stA, k, q, TY, sw(layA, "ty", "tyS"))};`);
+        else if (k % 4 === 0) {
+          for (let c = 0; c < 4; c++) out.push(`let a${k >> 2}_${q}_${c} = ${readKMajor(q, c, k >> 2)};`);
+        }
+      }
+      for (let p = 0; p < TN / 4; p++) {
+        out.push(`let b${k}_${p} = ${read("B", layB, stB, k, p, TX, sw(layB, "tx", "txS"))};`);
+      }
       for (let q = 0; q < TM / 4; q++) {
         for (let c = 0; c < 4; c++) {
           for (let p = 0; p < TN / 4; p++) {
             const acc = `acc${q * 4 + c}_${p}`;
-            const a = `${V}(a${k}_${q}.${XYZW[c]})`;
+            const a = aValue(k, q, c);
             out.push(
               dtype === "f32" ? `${acc} = fma(${a}, b${k}_${p}, ${acc});` : `${acc} = ${acc} + ${a} * b${k}_${p};`,
             );
@@ -286,19 +378,28 @@ export function gemmCode(spec: GemmSpec, flatId: string, guard: string): string 
         }
       }
     }
-    return out;
+    if (!looped) return out;
+    const bound = spec.tiles.kBound === "opaque" ? "k_lim" : u32(BK);
+    const offsets = [
+      ...(layA.kMajor ? ["  let kg = kk / 4u;"] : nested ? [] : [`  let kA = kk * ${u32(layA.row)};`]),
+      ...(nested ? [] : [`  let kB = kk * ${u32(layB.row)};`]),
+    ];
+    return [`for (var kk = 0u; kk < ${bound}; kk = kk + ${u32(U)}) {`, ...offsets, ...indent(out), "}"];
   };
   const fetch = [...la.fetch, ...lb.fetch];
-  const stash = (sbA: string, sbB: string) => [...la.stash(sbA), ...lb.stash(sbB)];
+  const stash = (stA: Stage, stB: Stage) => [...la.stash(stA), ...lb.stash(stB)];
   const indent = (ls: string[]) => ls.map((l) => "  " + l);
   // Only a split can be empty (n_kt = 0); its prologue must not read past K.
   const prologue = split ? ["if (n_kt > 0u) {", ...indent(fetch), "}"] : fetch;
   if (K > 0 && stages === 2) {
     const SA = layA.stage, SB = layB.stage;
+    const first = { index: "0u", flat: "" };
+    const cur = (S: number) => ({ index: "odd", flat: `odd * ${u32(S)} + ` });
+    const next = (S: number) => ({ index: "1u - odd", flat: `${u32(S)} - odd * ${u32(S)} + ` });
     body.push(
       "var k0 = k_begin;",
       ...prologue,
-      ...stash("", ""),
+      ...stash(first, first),
       "workgroupBarrier();",
       "for (var kt = 0u; kt < n_kt; kt++) {",
       "  let odd = kt & 1u;",
@@ -307,9 +408,9 @@ export function gemmCode(spec: GemmSpec, flatId: string, guard: string): string 
       "  if (more) {",
       ...indent(indent(fetch)),
       "  }",
-      ...indent(compute(`odd * ${u32(SA)} + `, `odd * ${u32(SB)} + `)),
+      ...indent(compute(cur(SA), cur(SB))),
       "  if (more) {",
-      ...indent(indent(stash(`${u32(SA)} - odd * ${u32(SA)} + `, `${u32(SB)} - odd * ${u32(SB)} + `))),
+      ...indent(indent(stash(next(SA), next(SB)))),
       "  }",
       "  workgroupBarrier();",
       "}",
@@ -321,13 +422,13 @@ export function gemmCode(spec: GemmSpec, flatId: string, guard: string): string 
       ...prologue,
       "for (var kt = 0u; kt < n_kt; kt++) {",
       "  workgroupBarrier();",
-      ...indent(stash("", "")),
+      ...indent(stash(null, null)),
       "  workgroupBarrier();",
       `  k0 = k0 + ${u32(BK)};`,
       "  if (kt + 1u < n_kt) {",
       ...indent(indent(fetch)),
       "  }",
-      ...indent(compute("", "")),
+      ...indent(compute(null, null)),
       "}",
     );
   }
@@ -362,14 +463,19 @@ export function gemmCode(spec: GemmSpec, flatId: string, guard: string): string 
       else body.push(`if (${row} < ${u32(M)}) {`, ...indent(rowLines), "}");
     }
   }
+  const wgDecl = (name: string, lay: TileLayout): string => {
+    if (!nested) return `var<workgroup> ${name}: array<${V}, ${stages * lay.stage}>;`;
+    const rows = `array<array<${V}, ${lay.row}>, ${lay.stage / lay.row}>`;
+    return `var<workgroup> ${name}: ${stages === 2 ? `array<${rows}, 2>` : rows};`;
+  };
   const nIn = spec.inputDecls.length;
   const decls = [
     ...spec.inputDecls,
     ...(split
       ? [`@group(0) @binding(${nIn}) var<storage, read_write> part: array<${vecStore ? V : dtype}>;`]
       : spec.outputDecls),
-    `var<workgroup> As: array<${V}, ${stages * layA.stage}>;`,
-    `var<workgroup> Bs: array<${V}, ${stages * layB.stage}>;`,
+    wgDecl("As", layA),
+    wgDecl("Bs", layB),
   ];
   return [
     ...decls,

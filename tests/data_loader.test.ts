@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { Effect, Stream } from "effect";
-import { type Batch, batchStream, epochOrder, LoadError, runEpoch } from "../lib/data/loader.ts";
+import { type Batch, batchStream, epochOrder, LoadError, recycleFor, runEpoch } from "../lib/data/loader.ts";
 import { proceduralDataset } from "../lib/data/procedural.ts";
 import { augmentWaveform } from "../lib/data/augment.ts";
 import type { AudioItem } from "../lib/data/dataset.ts";
@@ -185,4 +185,125 @@ Deno.test("loader: recycled batch arrays come back every `recycle` batches and h
     if (k >= 1) assert.notEqual(b.x, seen[k - 1].x);
   });
   assert.throws(() => batchStream(ds, { batchSize: 2, recycle: -1 }), /recycle must be an integer ≥ 0/);
+});
+
+/** `fakeDataset` that can also write its items in place, counting how items were asked for. */
+function inPlaceDataset(n: number, bad: ReadonlySet<number>, delay = true) {
+  const base = fakeDataset(n, bad);
+  const calls = { get: 0, getInto: 0 };
+  const source = {
+    ...base,
+    samples: 3,
+    get(i: number) {
+      calls.get++;
+      return base.get(i);
+    },
+    async getInto(i: number, dest: Float32Array) {
+      calls.getInto++;
+      if (!delay && !bad.has(i)) {
+        dest.set([i, -i, i / 2]);
+        return { name: `item${i}`, target: Float32Array.of(i % 2, 1 - (i % 2)) };
+      }
+      const { waveform, ...meta } = await base.get(i);
+      dest.set(waveform);
+      return meta;
+    },
+  };
+  return { source, calls };
+}
+
+/** The batches of a stream as the consumer sees them when it takes each (copies: recycled arrays change later). */
+async function snapshots(stream: Stream.Stream<Batch, Error>) {
+  const out: { x: number[]; targets: number[]; names: string[]; indices: number[]; shared: boolean }[] = [];
+  await Effect.runPromise(Stream.runForEach(stream, (b) =>
+    Effect.sync(() =>
+      void out.push({
+        x: [...b.x],
+        targets: [...b.targets],
+        names: [...b.names],
+        indices: [...b.indices],
+        shared: b.x.buffer instanceof SharedArrayBuffer,
+      })
+    )));
+  return out;
+}
+
+Deno.test("loader: items written in place give the copying path's batches, with skipped items and a partial batch", async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.integer({ min: 0, max: 23 }),
+      fc.integer({ min: 1, max: 5 }),
+      fc.integer({ min: 1, max: 5 }),
+      fc.integer({ min: 0, max: 3 }),
+      fc.uniqueArray(fc.integer({ min: 0, max: 22 }), { maxLength: 4 }),
+      fc.boolean(),
+      fc.boolean(),
+      async (n, batchSize, conc, prefetch, badList, dropLast, keyed) => {
+        const bad = new Set(badList);
+        const concurrency = Math.min(conc, batchSize);
+        const opts = {
+          batchSize,
+          concurrency,
+          prefetch,
+          dropLast,
+          skipBad: true,
+          key: keyed ? keyFromSeed(n) : undefined,
+        };
+        const { source, calls } = inPlaceDataset(n, bad);
+        const { getInto: _, samples: __, ...copying } = source;
+        const want = await snapshots(batchStream(copying, opts));
+        calls.get = calls.getInto = 0;
+        const got = await snapshots(batchStream(source, { ...opts, recycle: recycleFor(prefetch) }));
+        assert.deepEqual(got.map(({ shared: _, ...b }) => b), want.map(({ shared: _, ...b }) => b));
+        assert.ok(got.every((b) => b.shared), "batches live in shared memory");
+        // Every item up to the first skip is written in place; after it they come back whole.
+        const order = [...epochOrder(n, opts.key)];
+        const firstBad = order.findIndex((i) => bad.has(i));
+        if (firstBad < 0) assert.deepEqual(calls, { get: 0, getInto: n });
+        else assert.ok(calls.getInto >= firstBad + 1 && calls.getInto + calls.get === n, JSON.stringify(calls));
+      },
+    ),
+    { numRuns: 60 },
+  );
+});
+
+Deno.test("loader: the copying path stays where items cannot go in place (no recycling, concurrency > batch)", async () => {
+  const { source, calls } = inPlaceDataset(8, new Set());
+  const plain = await snapshots(batchStream(source, { batchSize: 2, concurrency: 2, recycle: 0 }));
+  const wide = await snapshots(batchStream(source, { batchSize: 2, concurrency: 3, recycle: recycleFor(2) }));
+  assert.deepEqual(calls, { get: 16, getInto: 0 });
+  assert.ok(plain.concat(wide).every((b) => !b.shared));
+  assert.deepEqual(wide, plain);
+  assert.throws(
+    () => batchStream(source, { batchSize: 2, prefetch: 2, recycle: recycleFor(2) - 1 }),
+    /recycle must be 0 or ≥ 6 with prefetch 2/,
+  );
+});
+
+Deno.test("loader: under recycleFor(prefetch) no batch array is rewritten while the consumer holds its batch", async () => {
+  // Items are ready at once and the consumer is slow, so preparation runs as far ahead as the stream lets it.
+  const overwritten = async (prefetch: number, recycle: number, outer: boolean) => {
+    const { source } = inPlaceDataset(96, new Set(), false);
+    const inner = batchStream(source, { batchSize: 4, concurrency: 4, prefetch: outer ? 0 : prefetch, recycle });
+    const stream = outer ? inner.pipe(Stream.buffer({ capacity: prefetch })) : inner;
+    let k = 0, changed = 0;
+    await Effect.runPromise(Stream.runForEach(stream, (b) =>
+      Effect.promise(async () => {
+        // Batch k holds items 4k … 4k + 3 when taken, and still does when the consumer is done with it.
+        const want = [0, 1, 2, 3].flatMap((r) => [4 * k + r, -(4 * k + r), (4 * k + r) / 2]);
+        const same = () => b.x.every((v, i) => v === want[i]);
+        const taken = same();
+        await new Promise((r) => setTimeout(r, 3));
+        if (!taken || !same()) changed++;
+        k++;
+      })));
+    assert.equal(k, 24);
+    return changed;
+  };
+  for (const prefetch of [1, 2, 3]) {
+    assert.equal(await overwritten(prefetch, recycleFor(prefetch), false), 0, `prefetch ${prefetch}`);
+    assert.equal(await overwritten(prefetch, recycleFor(prefetch), true), 0, `buffer ${prefetch}`);
+    // The bound is tight: one array fewer and held batches are overwritten.
+    assert.ok(await overwritten(prefetch, recycleFor(prefetch) - 1, true) > 0, `buffer ${prefetch}, one fewer`);
+  }
 });

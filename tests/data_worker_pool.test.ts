@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { Effect, Exit, Fiber, Stream } from "effect";
 import { type DataArgs, inputSettings, openTrainEval } from "../lib/cli/data.ts";
 import { entryUrl } from "../lib/data/entry_url.ts";
-import { batchStream, type LoaderSource, runEpoch } from "../lib/data/loader.ts";
-import { openWorkerPool, type WorkerPool, workerPool } from "../lib/data/worker_pool.ts";
+import { type Batch, batchStream, type LoaderSource, recycleFor, runEpoch } from "../lib/data/loader.ts";
+import { openWorkerPool, preparerFor, type WorkerPool, workerPool } from "../lib/data/worker_pool.ts";
 import { encodeWav } from "../lib/audio/wav.ts";
 import { keyFromSeed } from "../lib/random/threefry.ts";
 import { epochView, prepareItem } from "../lib/train/batches.ts";
@@ -33,6 +33,34 @@ async function withPool<T>(data: DataArgs, size: number, fn: (pool: WorkerPool) 
   }
 }
 
+/** A pool's "train" split as a loader's `getInto`. */
+const preparerOf = (pool: WorkerPool) => (i: number, dest: Float32Array) =>
+  pool.prepareInto("train", i, undefined, dest);
+
+/** Batches as the consumer sees them when it takes each (copies: recycled arrays are rewritten later). */
+async function snapshots(stream: Stream.Stream<Batch, Error>) {
+  const out: {
+    x: Float32Array;
+    targets: Float32Array;
+    names: string[];
+    indices: number[];
+    shape: number[];
+    shared: boolean;
+  }[] = [];
+  await Effect.runPromise(Stream.runForEach(stream, (b) =>
+    Effect.sync(() =>
+      void out.push({
+        x: b.x.slice(),
+        targets: b.targets.slice(),
+        names: [...b.names],
+        indices: [...b.indices],
+        shape: [...b.shape],
+        shared: b.x.buffer instanceof SharedArrayBuffer,
+      })
+    )));
+  return out;
+}
+
 const collect = (source: LoaderSource, batchSize: number, concurrency: number) =>
   Effect.runPromise(Stream.runCollect(batchStream(source, { batchSize, dropLast: true, concurrency })));
 
@@ -57,6 +85,32 @@ Deno.test("worker pool: a worker-backed epoch equals the in-thread epoch bit for
         sameBits(b.targets, local[i].targets, `epoch ${epoch} batch ${i} targets`);
       });
     }
+  });
+});
+
+Deno.test("worker pool: clips written in place by the workers give the copying epoch's batches bit for bit", async () => {
+  const { train } = await openTrainEval(DATA, INPUT);
+  const key = keyFromSeed(11), batch = 3, epoch = 1;
+  await withPool(DATA, 2, async (pool) => {
+    // The view holds 3 batches of 3 clips: in batches of 2 that is 4 whole ones and a partial one.
+    const local = await snapshots(
+      batchStream(epochView(train, key, epoch, 0, batch, INPUT, AUG), { batchSize: 2, concurrency: 2 }),
+    );
+    const view = epochView(train, key, epoch, 0, batch, INPUT, AUG, preparerFor(pool, "train"));
+    const shared = await snapshots(batchStream(view, { batchSize: 2, concurrency: 2, recycle: recycleFor(2) }));
+    assert.deepEqual(local.map((b) => b.shape[0]), [2, 2, 2, 2, 1]);
+    assert.equal(shared.length, local.length);
+    shared.forEach((b, i) => {
+      assert.ok(b.shared, `batch ${i} is in shared memory`);
+      assert.deepEqual(b.names, local[i].names);
+      assert.deepEqual(b.indices, local[i].indices);
+      sameBits(b.x, local[i].x, `batch ${i} waveforms`);
+      sameBits(b.targets, local[i].targets, `batch ${i} targets`);
+    });
+    await assert.rejects(
+      pool.prepareInto("train", 0, undefined, new Float32Array(4)),
+      /dest must be a view on a SharedArrayBuffer/,
+    );
   });
 });
 
@@ -97,6 +151,20 @@ Deno.test("worker pool: a failing item gives the main thread's one-line error an
       };
       const remote = await runEpoch(source, { batchSize: 2, skipBad: true }, () => {});
       assert.deepEqual(remote.bad, local.bad);
+      // In place: the bad file leaves its row untouched, and the good one behind it moves up into the batch.
+      const row = new Float32Array(new SharedArrayBuffer(4 * INPUT.clipSamples)).fill(7);
+      const failed = await pool.prepareInto("train", 1, undefined, row).then(() => undefined, (e) => e);
+      assert.equal(failed?.message, local.bad[0].message);
+      assert.ok(row.every((v) => v === 7));
+      const inPlace = { ...source, samples: INPUT.clipSamples, getInto: preparerOf(pool) };
+      const want = await snapshots(batchStream(train as LoaderSource, { batchSize: 2, skipBad: true, concurrency: 2 }));
+      const got = await snapshots(
+        batchStream(inPlace, { batchSize: 2, skipBad: true, concurrency: 2, recycle: recycleFor(2) }),
+      );
+      assert.equal(got.length, 1);
+      assert.ok(got[0].shared);
+      sameBits(got[0].x, want[0].x, "waveforms");
+      assert.deepEqual(got[0].names, want[0].names);
       assert.match(remote.bad[0].name, /bad\.wav$/);
       assert.equal(remote.items, 2);
       const err = await runEpoch(source, { batchSize: 2 }, () => {}).then(() => undefined, (e) => e);

@@ -1,7 +1,8 @@
 /**
  * Matmul generator against a float64 reference: random batched shapes with transposed and batch-broadcast operands
  * over the GEMM core's variants (one or two workgroup-memory stages, swizzled / padded / plain layouts of
- * k-contiguous tiles, K-steps 4…16, non-square per-thread tiles), ragged edges, split-K (with the sum pass and a fused
+ * k-contiguous tiles, K-steps 4…16, non-square per-thread tiles, nested workgroup arrays, looped K-blocks with a
+ * constant or opaque bound, raster group sizes), ragged edges, split-K (with the sum pass and a fused
  * epilogue), integer matmul, an empty contraction, and the tile/split chooser's invariants.
  *
  * Tolerance (f32): |err| ≤ 2e-6 · Σₖ|aₘₖ·bₖₙ| + 1e-6, a bound on the rounding of a K-term f32 dot product; i32 exact.
@@ -108,6 +109,61 @@ gpuTest("gpu kernels: matmul variants with transposed and batch-broadcast operan
     async ({ c, tiles }) => void (await runCase(c, tiles, 1)),
     10,
   );
+});
+
+/**
+ * The sweep options on top of {@link tilesArb}: nested arrays, K-blocks dividing BK (multiples of 4 for a k-major A),
+ * loop bound, raster group, k-major A.
+ */
+const sweepTilesArb: fc.Arbitrary<GemmTiles> = fc.record({
+  tiles: tilesArb,
+  nested: fc.boolean(),
+  unrollDiv: fc.constantFrom(1, 2, 4, 8, 16),
+  kBound: fc.constantFrom("const" as const, "opaque" as const),
+  groupM: fc.constantFrom(1, 2, 3, 8),
+  aKMajor: fc.boolean(),
+}).map(({ tiles, nested, unrollDiv, kBound, groupM, aKMajor }) => {
+  const kUnroll = tiles.BK / Math.min(unrollDiv, tiles.BK);
+  return { ...tiles, nested, kUnroll: aKMajor ? Math.max(4, kUnroll) : kUnroll, kBound, groupM, aKMajor };
+});
+
+gpuTest("gpu kernels: nested tiles, looped K-blocks and raster groups match the reference", async () => {
+  await check(
+    fc.record({ c: caseArb(90, 60), tiles: sweepTilesArb, S: fc.constantFrom(1, 1, 3) }),
+    async ({ c, tiles, S }) => void (await runCase(c, tiles, S)),
+    10,
+  );
+});
+
+gpuTest("gpu kernels: every combination of nested, looped, k-major A and stage count", async () => {
+  // A k-contiguous A (ta false) so the k-major layout applies; BK 16 in blocks of 16 or 8 so a k-major A has several
+  // k-groups per block; K 44 (vec4 loads) with one stage, 45 (scalar loads) with two.
+  const base: GemmTiles = { BM: 32, BN: 32, BK: 16, TM: 4, TN: 4 };
+  for (const nested of [false, true]) {
+    for (const kUnroll of [16, 8]) {
+      for (const aKMajor of [false, true]) {
+        for (const stages of [1, 2] as const) {
+          const c: Case = { B: 1, M: 37, N: 41, K: 43 + stages, ta: false, tb: false, shareA: false, shareB: false };
+          await runCase(c, { ...base, nested, kUnroll, aKMajor, stages }, 1);
+        }
+      }
+    }
+  }
+});
+
+Deno.test("gemm generator: the sweep options generate the declared workgroup arrays and loops", () => {
+  const t: GemmTiles = { BM: 32, BN: 32, BK: 8, TM: 4, TN: 4 };
+  const code = (tiles: GemmTiles) =>
+    matmulKernel({ batchShape: [], M: 64, N: 64, K: 64, tiles, splitK: 1 }).dispatches[0].code;
+  assert.match(code({ ...t, nested: true }), /var<workgroup> As: array<array<vec4<f32>, 8>, 8>;/);
+  assert.match(code({ ...t, nested: true, stages: 2 }), /var<workgroup> As: array<array<array<vec4<f32>, 8>, 8>, 2>;/);
+  assert.match(code({ ...t, kUnroll: 2 }), /for \(var kk = 0u; kk < 8u; kk = kk \+ 2u\)/);
+  assert.match(code({ ...t, kUnroll: 4, kBound: "opaque" }), /kk < k_lim;/);
+  assert.doesNotMatch(code(t), /kk/);
+  assert.match(code({ ...t, nested: true, aKMajor: true }), /var<workgroup> As: array<array<vec4<f32>, 2>, 32>;/);
+  assert.throws(() => code({ ...t, aKMajor: true, kUnroll: 2 }), /aKMajor needs kUnroll a multiple of 4, got 2/);
+  assert.throws(() => code({ ...t, kUnroll: 3 }), /kUnroll 3 must be a positive divisor of BK 8/);
+  assert.throws(() => code({ ...t, groupM: 0 }), /groupM 0/);
 });
 
 gpuTest("gpu kernels: 8×8 per thread, both stage counts, vec4 and scalar loads in both orientations", async () => {

@@ -1,7 +1,8 @@
 /**
  * The data worker of {@link openWorkerPool}'s pool: opens the datasets of a {@link DataSource} with `openSource`
  * (lib/cli/data.ts, as the main thread does) and answers item requests with `prepareItem` (the main thread's own
- * preparation), the waveform's buffer transferred.
+ * preparation), the waveform's buffer transferred — or, for "getInto", the waveform written into the shared memory
+ * the request names and only the name and target sent back.
  *
  * Bundling it needs `--external=@audio/decode-ape` (an optional codec of the decoders; bench/pack_device.sh passes it).
  * @module
@@ -56,15 +57,23 @@ function transferable(w: Float32Array, datasetOwned: boolean): Float32Array<Arra
   return own ? w as Float32Array<ArrayBuffer> : w.slice();
 }
 
-async function get(m: Extract<WorkerRequest, { type: "get" }>): Promise<void> {
+type ItemRequest = Extract<WorkerRequest, { type: "get" | "getInto" }>;
+
+async function get(m: ItemRequest): Promise<void> {
   try {
     const ds = (await datasets!)[m.split];
     if (!ds) throw new Error(`the data worker did not open the ${m.split} split`);
     const raw = await ds.get(m.index);
     const key = m.key ? Uint32Array.of(m.key[0], m.key[1]) : undefined;
     const item = prepareItem(raw, m.clipSamples, key);
-    const waveform = transferable(item.waveform, item.waveform === raw.waveform);
     const target = Float32Array.from(item.target);
+    if (m.type === "getInto") {
+      // Written only once the whole item is ready, so a failure leaves the row untouched.
+      new Float32Array(m.buffer, m.byteOffset, m.clipSamples).set(item.waveform);
+      scope.postMessage({ type: "placed", id: m.id, name: item.name, target }, [target.buffer]);
+      return;
+    }
+    const waveform = transferable(item.waveform, item.waveform === raw.waveform);
     scope.postMessage({ type: "item", id: m.id, name: item.name, waveform, target }, [waveform.buffer]);
   } catch (e) {
     scope.postMessage({ type: "failed", id: m.id, error: messageOf(e) });

@@ -2,7 +2,9 @@
  * A pool of module Web Workers that load and prepare training clips off the main thread, so data preparation
  * (generation or decoding, padding, waveform augmentation) scales with the cores while the main thread drives the
  * GPU. Each worker opens the datasets itself from a serialisable {@link DataSource} and answers requests for
- * single items; items come back with their waveform's buffer transferred, not copied.
+ * single items; items come back with their waveform's buffer transferred, not copied — or, with
+ * {@link WorkerPool.prepareInto}, the worker writes the waveform straight into shared memory (a batch's row) and
+ * only the item's name and target travel back.
  *
  * Results equal the main-thread path bit for bit: a worker runs the same `prepareItem` (lib/train/batches.ts) with
  * the augmentation key the caller computed. A failing item rejects its request with the error's one-line message,
@@ -15,8 +17,9 @@
 import { Effect, type Scope } from "effect";
 import type { Key } from "../random/threefry.ts";
 import type { DataArgs } from "../cli/data.ts";
-import type { InputSettings } from "../train/batches.ts";
+import type { InputSettings, RemotePreparer } from "../train/batches.ts";
 import type { AudioItem } from "./dataset.ts";
+import type { ItemMeta } from "./loader.ts";
 import { entryUrl } from "./entry_url.ts";
 
 /** A split of the data a pool serves. */
@@ -52,6 +55,19 @@ export type WorkerRequest =
     readonly key?: readonly [number, number];
     /** Pad or truncate to this many samples. */
     readonly clipSamples: number;
+  }
+  | {
+    readonly type: "getInto";
+    readonly id: number;
+    readonly split: Split;
+    readonly index: number;
+    /** As for "get". */
+    readonly key?: readonly [number, number];
+    /** As for "get"; also the samples written. */
+    readonly clipSamples: number;
+    /** Where the waveform goes: `clipSamples` float32 values at `byteOffset`. */
+    readonly buffer: SharedArrayBuffer;
+    readonly byteOffset: number;
   };
 
 /** A worker's reply. */
@@ -63,6 +79,13 @@ export type WorkerReply =
     readonly id: number;
     readonly name: string;
     readonly waveform: Float32Array<ArrayBuffer>;
+    readonly target: Float32Array<ArrayBuffer>;
+  }
+  | {
+    /** The waveform of a "getInto" request is in place. */
+    readonly type: "placed";
+    readonly id: number;
+    readonly name: string;
     readonly target: Float32Array<ArrayBuffer>;
   }
   | { readonly type: "failed"; readonly id: number; readonly error: string };
@@ -80,6 +103,11 @@ export interface WorkerPool {
    * `prepareItem(dataset.get(index), clipSamples, key)` gives on the main thread. Rejects with the item's error.
    */
   prepare(split: Split, index: number, key: Key | undefined, clipSamples: number): Promise<AudioItem>;
+  /**
+   * As {@link WorkerPool.prepare} with `dest.length` samples, the waveform written by the worker into `dest`
+   * (a view on a `SharedArrayBuffer`) and only the name and target returned. `dest` is untouched on failure.
+   */
+  prepareInto(split: Split, index: number, key: Key | undefined, dest: Float32Array): Promise<ItemMeta>;
   /** Terminates the workers; pending requests reject. */
   close(): void;
 }
@@ -99,7 +127,8 @@ export function dataWorkerUrl(): URL {
 
 const oneLine = (e: unknown) => ((e instanceof Error ? e.message : String(e)).split("\n")[0] || "unknown error").trim();
 
-type Pending = { resolve: (item: AudioItem) => void; reject: (e: Error) => void };
+type ItemReply = Extract<WorkerReply, { type: "item" | "placed" }>;
+type Pending = { resolve: (reply: ItemReply) => void; reject: (e: Error) => void };
 
 interface Slot {
   worker: Worker;
@@ -154,8 +183,8 @@ export async function openWorkerPool(
       const p = s.pending.get(m.id);
       if (!p) return;
       s.pending.delete(m.id);
-      if (m.type === "item") p.resolve({ name: m.name, waveform: m.waveform, target: m.target });
-      else p.reject(new Error(m.error));
+      if (m.type === "failed") p.reject(new Error(m.error));
+      else p.resolve(m);
     };
     const crashed = (message: string) => {
       const err = new Error(`data worker crashed: ${message}`);
@@ -185,6 +214,20 @@ export async function openWorkerPool(
     throw new Error(oneLine(e));
   }
 
+  const words = (key: Key | undefined) => (key ? [key[0], key[1]] as const : undefined);
+  const send = (request: (id: number) => WorkerRequest): Promise<ItemReply> => {
+    if (closed) return Promise.reject(new Error("the data worker pool is closed"));
+    if (broken) return Promise.reject(broken);
+    // The least busy worker; requests are small and items similar, so this keeps all of them fed.
+    let slot = slots[0];
+    for (const s of slots) if (s.pending.size < slot.pending.size) slot = s;
+    const id = nextId++;
+    return new Promise<ItemReply>((resolve, reject) => {
+      slot.pending.set(id, { resolve, reject });
+      slot.worker.postMessage(request(id));
+    });
+  };
+
   return {
     size,
     splits,
@@ -192,24 +235,21 @@ export async function openWorkerPool(
       return closed;
     },
     prepare(split, index, key, clipSamples) {
-      if (closed) return Promise.reject(new Error("the data worker pool is closed"));
-      if (broken) return Promise.reject(broken);
-      // The least busy worker; requests are small and items similar, so this keeps all of them fed.
-      let slot = slots[0];
-      for (const s of slots) if (s.pending.size < slot.pending.size) slot = s;
-      const id = nextId++;
-      return new Promise<AudioItem>((resolve, reject) => {
-        slot.pending.set(id, { resolve, reject });
-        const request: WorkerRequest = {
-          type: "get",
-          id,
-          split,
-          index,
-          key: key ? [key[0], key[1]] : undefined,
-          clipSamples,
-        };
-        slot.worker.postMessage(request);
+      return send((id) => ({ type: "get", id, split, index, key: words(key), clipSamples })).then((m) => {
+        if (m.type !== "item") throw new Error(`data worker answered "get" with "${m.type}"`);
+        return { name: m.name, waveform: m.waveform, target: m.target };
       });
+    },
+    prepareInto(split, index, key, dest) {
+      if (!(dest.buffer instanceof SharedArrayBuffer)) {
+        return Promise.reject(new Error("prepareInto: dest must be a view on a SharedArrayBuffer"));
+      }
+      const { buffer, byteOffset, length: clipSamples } = dest;
+      return send((id) => ({ type: "getInto", id, split, index, key: words(key), clipSamples, buffer, byteOffset }))
+        .then((m) => {
+          if (m.type !== "placed") throw new Error(`data worker answered "getInto" with "${m.type}"`);
+          return { name: m.name, target: m.target };
+        });
     },
     close() {
       if (closed) return;
@@ -220,6 +260,14 @@ export async function openWorkerPool(
         fail(s, err);
       }
     },
+  };
+}
+
+/** One split of a pool as `epochView`'s remote preparation: whole items, or waveforms written in place. */
+export function preparerFor(pool: WorkerPool, split: Split): RemotePreparer {
+  return {
+    prepare: (index, key, clipSamples) => pool.prepare(split, index, key, clipSamples),
+    prepareInto: (index, key, dest) => pool.prepareInto(split, index, key, dest),
   };
 }
 

@@ -12,7 +12,7 @@ import { foldIn, type Key } from "../random/threefry.ts";
 import { permutation } from "../random/distributions.ts";
 import { augmentWaveform, erasingBoxArray, erasingMask, mixupParams, randomErasingBoxes } from "../data/augment.ts";
 import type { AudioDataset, AudioItem } from "../data/dataset.ts";
-import type { Batch, LoaderSource } from "../data/loader.ts";
+import type { Batch, ItemMeta, LoaderSource } from "../data/loader.ts";
 import { FRONTEND, melFilterbank } from "../audio/mel.ts";
 import { powerSpectrogram } from "../audio/stft_reference.ts";
 import type { FrontEndOptions } from "../audio/frontend.ts";
@@ -206,9 +206,22 @@ export function prepareItem(item: AudioItem, clipSamples: number, key?: Key): Au
 export type PrepareRemote = (index: number, key: Key | undefined, clipSamples: number) => Promise<AudioItem>;
 
 /**
+ * Remote preparation that may also write the waveform in place: `prepareInto` prepares as {@link PrepareRemote}
+ * with `dest.length` samples into `dest` (a view on a `SharedArrayBuffer`) and returns the rest of the item.
+ */
+export interface RemotePreparer {
+  /** The whole item. */
+  readonly prepare: PrepareRemote;
+  /** The item's waveform written into `dest`, the rest returned. */
+  readonly prepareInto?: (index: number, key: Key | undefined, dest: Float32Array) => Promise<ItemMeta>;
+}
+
+/**
  * The loader's view of the rest of an epoch from `position` (in batches): items in the epoch's order, each padded
  * or truncated to the clip length and, when enabled, augmented with a key from (base key, epoch, item index).
- * With `remote` the items are loaded and prepared there (a worker pool) with the same keys.
+ * With `remote` the items are loaded and prepared there (a worker pool) with the same keys. The view offers
+ * `getInto` (every clip has `clipSamples` samples), so a recycling loader has waveforms written straight into its
+ * batches: by the remote's `prepareInto` into shared memory, else prepared here and copied in.
  */
 export function epochView(
   ds: AudioDataset & { pathOf?(i: number): string },
@@ -218,17 +231,30 @@ export function epochView(
   batch: number,
   input: InputSettings,
   augment: AugmentSettings,
-  remote?: PrepareRemote,
+  remote?: PrepareRemote | RemotePreparer,
 ): LoaderSource {
   const order = epochOrder(key, epoch, ds.length).subarray(position * batch, stepsPerEpoch(ds.length, batch) * batch);
   const itemKey = foldIn(foldIn(key, ROOT.item), epoch);
+  const clipSamples = input.clipSamples;
+  const far = typeof remote === "function" ? { prepare: remote } : remote;
+  const keyOf = (index: number) => (augment.waveform ? foldIn(itemKey, index) : undefined);
+  const get = async (j: number): Promise<AudioItem> => {
+    const index = order[j];
+    if (far) return await far.prepare(index, keyOf(index), clipSamples);
+    return prepareItem(await ds.get(index), clipSamples, keyOf(index));
+  };
   return {
     length: order.length,
-    async get(j: number): Promise<AudioItem> {
-      const index = order[j];
-      const k = augment.waveform ? foldIn(itemKey, index) : undefined;
-      if (remote) return await remote(index, k, input.clipSamples);
-      return prepareItem(await ds.get(index), input.clipSamples, k);
+    get,
+    samples: clipSamples,
+    async getInto(j: number, dest: Float32Array): Promise<ItemMeta> {
+      if (dest.length !== clipSamples) throw new Error(`getInto: dest has ${dest.length} samples, not ${clipSamples}`);
+      if (far?.prepareInto && dest.buffer instanceof SharedArrayBuffer) {
+        return await far.prepareInto(order[j], keyOf(order[j]), dest);
+      }
+      const { waveform, ...meta } = await get(j);
+      dest.set(waveform);
+      return meta;
     },
     pathOf: ds.pathOf ? (j: number) => ds.pathOf!(order[j]) : undefined,
   };

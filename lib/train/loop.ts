@@ -12,10 +12,10 @@ import { Data, Effect, type Scope, Stream } from "effect";
 import type { Tensor } from "../core/tensor.ts";
 import { compile } from "../core/compile.ts";
 import { tensor } from "../ops/create.ts";
-import { type Key, keyFromSeed } from "../random/threefry.ts";
+import { keyFromSeed } from "../random/threefry.ts";
 import type { AudioDataset } from "../data/dataset.ts";
-import { batchStream, type LoaderSource } from "../data/loader.ts";
-import { type Split, type WorkerPool, workerPool } from "../data/worker_pool.ts";
+import { batchStream, type LoaderSource, recycleFor } from "../data/loader.ts";
+import { preparerFor, type Split, type WorkerPool, workerPool } from "../data/worker_pool.ts";
 import type { DataArgs } from "../cli/data.ts";
 import { evaluate } from "../metrics/evaluate.ts";
 import type { ModelConfig, Params, State } from "../models/common.ts";
@@ -372,8 +372,7 @@ export function trainProgram(run: TrainRun): Effect.Effect<TrainResult, TrainErr
     const pool = workers > 0 ? yield* dataWorkers(s, run.data, workers) : undefined;
     // Two requests per worker keep each busy while its last result travels back.
     const concurrency = pool ? Math.max(s.concurrency, 2 * workers) : s.concurrency;
-    const fromPool = pool &&
-      ((index: number, key: Key | undefined, clipSamples: number) => pool.prepare("train", index, key, clipSamples));
+    const fromPool = pool && preparerFor(pool, "train");
 
     const resumed = run.resume && (yield* attemptPromise(() => exists(files.checkpoint)))
       ? yield* attemptPromise(() => loadTrainingCheckpoint(files.checkpoint))
@@ -457,8 +456,16 @@ export function trainProgram(run: TrainRun): Effect.Effect<TrainResult, TrainErr
               { ...s.augment },
               fromPool,
             ),
-            // Consumed batches are uploaded before the next is taken: prefetch + 4 arrays in turn are never in use.
-            { batchSize: s.batchSize, dropLast: true, concurrency, prefetch: 0, recycle: Math.max(1, s.prefetch) + 4 },
+            // Consumed batches are uploaded (inside the step call) before the next is taken, and one buffer of
+            // max(1, prefetch) follows: recycleFor's count of arrays in turn is never in use. With workers, each
+            // clip is written by its worker straight into its batch's row.
+            {
+              batchSize: s.batchSize,
+              dropLast: true,
+              concurrency,
+              prefetch: 0,
+              recycle: recycleFor(Math.max(1, s.prefetch)),
+            },
           )
         ),
         Stream.take(s.steps - start),
