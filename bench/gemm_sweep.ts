@@ -29,6 +29,7 @@ import {
   type GemmTiles,
   gemmWorkgroupBytes,
   TILES_128,
+  tilesForB,
   usableSplit,
 } from "../kernels/gemm.ts";
 import { matmulKernel, type MatmulSpec } from "../kernels/matmul.ts";
@@ -414,10 +415,11 @@ async function isVerified(t: GemmTiles): Promise<boolean> {
 /** The chooser's pick for a shape, then each (verified, runnable) tile with its splits; identical code once. */
 async function variants(spec: MatmulSpec, cands: readonly { tiles: GemmTiles; splits: number[] }[]) {
   const c = chooseGemm(1, spec.M, spec.N, spec.K);
+  const auto = tilesForB(c.tiles, spec.b?.transposed ? "k" : "mn");
   const out: Variant[] = [{
-    name: `AUTO ${tilesName(c.tiles)} split ${c.splitK}`,
+    name: `AUTO ${tilesName(auto)} split ${c.splitK}`,
     splitK: c.splitK,
-    tiles: c.tiles,
+    tiles: auto,
     program: matmulKernel(spec),
   }];
   const seen = new Set([out[0].program.dispatches.map((d) => d.code).join("\n")]);

@@ -25,7 +25,7 @@ import {
   depthwiseWeightGradTiles,
   isChannelwise,
 } from "./depthwise.ts";
-import { chooseGemm, gemmCode, type GemmOperand, type GemmTiles, gemmWorkgroups } from "./gemm.ts";
+import { chooseGemm, gemmCode, type GemmOperand, type GemmTiles, gemmWorkgroups, tilesForB } from "./gemm.ts";
 import { splitKCombine } from "./matmul.ts";
 import { DEFAULT_LIMITS, type KernelDispatch, type KernelLimits, type KernelProgram, ref } from "./program.ts";
 import { bindingDecl, foldGrid, shaderSource, u32 } from "./wgsl.ts";
@@ -538,7 +538,7 @@ function convProgram(c: ConvJob): KernelProgram {
       continue;
     }
     const choice = chooseGemm(gm.batch, gm.M, gm.N, gm.K);
-    const tiles = c.opts.tiles ?? choice.tiles;
+    const tiles = c.opts.tiles ?? tilesForB(choice.tiles, gm.B.contiguous);
     const split = c.splittable && c.gemms.length === 1 ? (c.opts.splitK ?? (c.opts.tiles ? 1 : choice.splitK)) : 1;
     const st = gm.store;
     const vec = "flat" in st && st.vec4;

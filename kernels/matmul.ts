@@ -7,7 +7,15 @@
  */
 import { exprInputSpecs, inputDeclWidths, loadCode } from "./elementwise.ts";
 import { emitExpr, type Expr, exprDTypes, helperSource } from "./expr.ts";
-import { chooseGemm, gemmCode, type GemmOperand, type GemmTiles, gemmWorkgroups, usableSplit } from "./gemm.ts";
+import {
+  chooseGemm,
+  gemmCode,
+  type GemmOperand,
+  type GemmTiles,
+  gemmWorkgroups,
+  tilesForB,
+  usableSplit,
+} from "./gemm.ts";
 import { type BufferSpec, bytesOf, type KernelDispatch, type KernelProgram, ref } from "./program.ts";
 import { bindingDecl, decodeIndex, foldGrid, prod, shaderSource, u32 } from "./wgsl.ts";
 
@@ -68,7 +76,7 @@ export function matmulKernel(spec: MatmulSpec): KernelProgram {
   if (batch * M * N === 0) return { ...base, scratch: [], dispatches: [] };
 
   const choice = chooseGemm(batch, M, N, K);
-  const tiles = spec.tiles ?? choice.tiles;
+  const tiles = spec.tiles ?? tilesForB(choice.tiles, lb.transposed ? "k" : "mn");
   const splitK = usableSplit(K, spec.splitK ?? (spec.tiles ? 1 : choice.splitK), tiles.BK);
   const split = splitK > 1;
 

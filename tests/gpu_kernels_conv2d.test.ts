@@ -18,6 +18,7 @@ import {
   type ConvOptions,
 } from "../kernels/conv2d.ts";
 import type { KernelProgram } from "../kernels/program.ts";
+import { TILES_128 } from "../kernels/gemm.ts";
 import { check, gpuTest, pseudoRandom, runner, size } from "./gpu_kernels_helpers.ts";
 
 interface Ref {
@@ -202,3 +203,12 @@ gpuTest("gpu kernels: dilated and stride-1 input gradients keep the implicit GEM
   const dx = await checkConv([2, 4, 6, 6], [8, 4, 3, 3], params([1, 1], [1, 1, 1, 1], 1), SMALL, "3×3 same");
   assert.equal(dx.dispatches.length, 1);
 });
+
+gpuTest(
+  "gpu kernels: convolutions on the large default tiles (128×128, K-step 16, nested workgroup tiles)",
+  async () => {
+    // Ragged in every GEMM dimension so the tiles' bounds checks are exercised: M, N and K not multiples of the tile.
+    const opts = { forceGemm: true, tiles: TILES_128 };
+    await checkConv([1, 19, 9, 11], [21, 19, 3, 3], params([1, 1], [1, 1, 1, 1], 1), opts, "128×128");
+  },
+);

@@ -19,7 +19,9 @@ import {
   gemmWorkgroups,
   splitChunk,
   TILES_128,
+  TILES_128_BT,
   TILES_32,
+  tilesForB,
   usableSplit,
 } from "../kernels/gemm.ts";
 import { matmulKernel, type MatmulOperandLayout } from "../kernels/matmul.ts";
@@ -310,4 +312,14 @@ Deno.test("gemm chooser: picks a candidate, fills the GPU for small outputs with
     const wg = gemmWorkgroups({ M, N, tiles: c.tiles, batch: 1, splitK: c.splitK });
     assert.ok(wg >= 132 && c.splitK > 1, `${M}x${N}x${K}: ${wg} workgroups`);
   }
+});
+
+Deno.test("gemm chooser: the 128×128 tile follows B's layout (flat K-step 8 for k-contiguous B)", () => {
+  assert.equal(tilesForB(TILES_128, "mn"), TILES_128);
+  assert.deepEqual(tilesForB(TILES_128, "k"), TILES_128_BT);
+  assert.ok(TILES_128.nested && TILES_128.BK === 16 && !TILES_128_BT.nested && TILES_128_BT.BK === 8);
+  const linear = matmulKernel({ batchShape: [], M: 4096, N: 4096, K: 4096, b: { transposed: true } });
+  const plain = matmulKernel({ batchShape: [], M: 4096, N: 4096, K: 4096 });
+  assert.ok(!linear.dispatches[0].code.includes("array<array<"), "x·Wᵀ uses the flat tiles");
+  assert.ok(plain.dispatches[0].code.includes("array<array<"), "x·W uses the nested tiles");
 });
