@@ -18,6 +18,7 @@ import { openWorkerPool, preparerFor, type WorkerPool } from "../lib/data/worker
 import { keyFromSeed } from "../lib/random/threefry.ts";
 import { epochView } from "../lib/train/batches.ts";
 import { markdownTable, writeResult } from "./report.ts";
+import { profileMainThread } from "../lib/train/host_profile.ts";
 
 /** The command line of this script. */
 export const DATA_PIPELINE_COMMAND: CommandSpec = {
@@ -59,35 +60,6 @@ export interface PipelineResult {
   readonly mainMsPerBatch?: number;
   /** With `profile`: the main thread's largest self times per batch, [function, ms]. */
   readonly mainTop?: readonly (readonly [string, number])[];
-}
-
-interface CpuProfile {
-  readonly nodes: readonly { readonly id: number; readonly callFrame: { functionName: string; url: string } }[];
-  readonly samples: readonly number[];
-  readonly timeDeltas: readonly number[];
-}
-
-/** Samples the main thread through the in-process inspector; `stop` gives self milliseconds per function. */
-async function profileMainThread(): Promise<() => Promise<Map<string, number>>> {
-  const { Session } = await import("node:inspector/promises");
-  const session = new Session();
-  session.connect();
-  await session.post("Profiler.enable");
-  await session.post("Profiler.start");
-  return async () => {
-    const { profile } = (await session.post("Profiler.stop")) as unknown as { profile: CpuProfile };
-    session.disconnect();
-    const selfUs = new Map<number, number>();
-    profile.samples.forEach((id, i) => selfUs.set(id, (selfUs.get(id) ?? 0) + profile.timeDeltas[i]));
-    const byName = new Map<string, number>();
-    for (const n of profile.nodes) {
-      // The profiler's own calls are not the pipeline's.
-      if (n.callFrame.url.includes("inspector")) continue;
-      const name = n.callFrame.functionName || n.callFrame.url.split("/").pop() || "(anonymous)";
-      byName.set(name, (byName.get(name) ?? 0) + (selfUs.get(n.id) ?? 0) / 1000);
-    }
-    return byName;
-  };
 }
 
 /** Runs one epoch of `batches` batches through the loader and times it. */

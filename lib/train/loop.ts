@@ -34,6 +34,7 @@ import {
   stepsPerEpoch,
   trainInputs,
 } from "./batches.ts";
+import { profileMainThread, topOfProfile } from "./host_profile.ts";
 import { loadTrainingCheckpoint, saveTrainingCheckpoint, type TrainingSnapshot } from "./checkpoint_io.ts";
 
 /** A training failure, with a one-line message. */
@@ -199,6 +200,9 @@ function stopFlag(enabled: boolean): Effect.Effect<{ requested: boolean }, never
 }
 
 /** Lets timers and signal handlers run between synchronous steps. */
+/** Steps between loss read-backs on a GPU (see the training loop). */
+const REPORT_EVERY_GPU = 10;
+
 const yieldToEventLoop = Effect.promise(() => new Promise<void>((r) => setTimeout(r, 0)));
 
 function optimizerOf(s: TrainSettings): Optimizer {
@@ -371,7 +375,9 @@ export function trainProgram(run: TrainRun): Effect.Effect<TrainResult, TrainErr
     const workers = s.workers ?? 0;
     const pool = workers > 0 ? yield* dataWorkers(s, run.data, workers) : undefined;
     // Two requests per worker keep each busy while its last result travels back.
-    const concurrency = pool ? Math.max(s.concurrency, 2 * workers) : s.concurrency;
+    // Enough requests queued that workers keep going while the main thread uploads and submits a step (tens of ms),
+    // but at most a batch: the in-place path writes items to rows of a batch known in advance.
+    const concurrency = pool ? Math.min(Math.max(s.concurrency, 4 * workers), Math.max(s.batchSize, 1)) : s.concurrency;
     const fromPool = pool && preparerFor(pool, "train");
 
     const resumed = run.resume && (yield* attemptPromise(() => exists(files.checkpoint)))
@@ -408,8 +414,7 @@ export function trainProgram(run: TrainRun): Effect.Effect<TrainResult, TrainErr
 
     const stepOpts = { model, optimizer: optimizerOf(s), frontEnd: s.input.frontEnd, labelSmoothing: s.labelSmoothing };
     // The step may overwrite its parameters, state and optimizer state: only its results are used afterwards.
-    // The loss is read back with every step (in the step's own command buffer), so reading it never stalls the next.
-    const step = backend.compile(trainStep(stepOpts), { donate: [0, 1, 2], readback: (path) => path[0] === "loss" });
+    const step = backend.compile(trainStep(stepOpts), { donate: [0, 1, 2] });
     const scoreOn = backend.compile(evalStep(stepOpts));
     const score = async (x: Tensor) => await backend.toHost(await scoreOn(params, state, x));
     let { params, state, optState } = snap as { params: Params; state: State; optState: OptState };
@@ -440,6 +445,8 @@ export function trainProgram(run: TrainRun): Effect.Effect<TrainResult, TrainErr
     let tLast = t0, rate = 0;
     // Where each step's wall time goes on the host: what bounds a run (data, uploads, the device) shows here.
     const host = { data: 0, step: 0, wait: 0, end: t0, steps: 0, since: 0 };
+    const profiling = Deno.env.get("DCLS_HOST_PROFILE") !== undefined;
+    let stopProfile: (() => Promise<Map<string, number>>) | undefined;
     let lastEval = log.findLast((e): e is EvalEntry => e.kind === "eval");
     if (start < s.steps) {
       const firstEpoch = Math.floor(start / perEpoch), lastEpoch = Math.floor((s.steps - 1) / perEpoch);
@@ -473,30 +480,11 @@ export function trainProgram(run: TrainRun): Effect.Effect<TrainResult, TrainErr
         Stream.mapError((e) => new TrainError({ message: message(e) })),
         Stream.takeWhile(() => !stop.requested),
       );
-      // The loss of step k is read after step k + 1 is submitted, so the device never idles while the host uploads
-      // the next batch; it is read at once where a checkpoint, an evaluation or the end needs that step's state.
-      let pending: { readonly loss: Promise<Tensor>; readonly lr: number; readonly step: number } | undefined;
-      const settle = Effect.gen(function* () {
-        if (!pending) return;
-        const p = pending;
-        pending = undefined;
-        const tWait = performance.now();
-        const loss = (yield* attemptPromise(() => p.loss)).item();
-        host.wait += performance.now() - tWait;
-        if (!Number.isFinite(loss)) {
-          return yield* new TrainError({ message: `loss is ${loss} at step ${p.step}; lower the learning rate` });
-        }
-        const now = performance.now();
-        const sps = (s.batchSize * 1000) / Math.max(1e-3, now - tLast);
-        rate = rate === 0 ? sps : 0.9 * rate + 0.1 * sps;
-        tLast = now;
-        yield* append({ kind: "train", step: p.step, loss, lr: p.lr, sps });
-        const eta = ((s.steps - p.step) * s.batchSize) / rate;
-        const line = `step ${p.step}/${s.steps} | ${rate.toFixed(1)} samples/s | loss ${loss.toFixed(4)} | ` +
-          `lr ${p.lr.toExponential(2)} | ETA ${formatDuration(eta)}`;
-        const every = Math.max(1, Math.floor(s.steps / 20));
-        progress(line, !(p.step % every === 0 || p.step === s.steps));
-      });
+      // Reading a loss waits for the device: WebGPU's mapAsync (Deno's, measured on an H100) holds the main thread
+      // until the queue drains, so on a GPU the loss is read (and logged, and checked for NaN) every
+      // REPORT_EVERY_GPU steps and where a checkpoint, an evaluation or the end needs that step's state.
+      const reportEvery = backend.name === "cpu" ? 1 : REPORT_EVERY_GPU;
+      let reported = start;
       yield* Stream.runForEach(batches, (batch) =>
         Effect.gen(function* () {
           const lr = learningRate(done, schedule);
@@ -509,24 +497,43 @@ export function trainProgram(run: TrainRun): Effect.Effect<TrainResult, TrainErr
           host.step += performance.now() - tBatch;
           ({ params, state, optState } = r);
           done++;
-          const loss = backend.toHost(r.loss);
-          loss.catch(() => undefined); // awaited in `settle`; not an unhandled rejection meanwhile
-          yield* settle;
-          pending = { loss, lr, step: done };
           const checkpoint = s.checkpointEvery > 0 && done % s.checkpointEvery === 0 && done < s.steps;
           const evaluate = s.evalEvery > 0 && done % s.evalEvery === 0 && done < s.steps;
-          if (checkpoint || evaluate || done === s.steps) yield* settle;
+          if (done % reportEvery === 0 || done === start + 1 || done === s.steps || checkpoint || evaluate) {
+            const tWait = performance.now();
+            const loss = (yield* attemptPromise(() => backend.toHost(r.loss))).item();
+            host.wait += performance.now() - tWait;
+            if (!Number.isFinite(loss)) {
+              return yield* new TrainError({ message: `loss is ${loss} at step ${done}; lower the learning rate` });
+            }
+            const now = performance.now();
+            const sps = ((done - reported) * s.batchSize * 1000) / Math.max(1e-3, now - tLast);
+            rate = rate === 0 ? sps : 0.9 * rate + 0.1 * sps;
+            tLast = now;
+            reported = done;
+            yield* append({ kind: "train", step: done, loss, lr, sps });
+            const eta = ((s.steps - done) * s.batchSize) / rate;
+            const line = `step ${done}/${s.steps} | ${rate.toFixed(1)} samples/s | loss ${loss.toFixed(4)} | ` +
+              `lr ${lr.toExponential(2)} | ETA ${formatDuration(eta)}`;
+            const every = Math.max(1, Math.floor(s.steps / 20));
+            progress(line, !(done % every === 0 || done === s.steps));
+          }
           if (checkpoint) yield* save();
           if (evaluate) lastEval = yield* evalNow();
           host.end = performance.now();
           // The first step of an invocation traces and compiles: the breakdown starts after it.
-          if (done === start + 1) Object.assign(host, { data: 0, step: 0, wait: 0, steps: 0, since: host.end });
-          else host.steps++;
+          if (done === start + 1) {
+            Object.assign(host, { data: 0, step: 0, wait: 0, steps: 0, since: host.end });
+            if (profiling) stopProfile = yield* attemptPromise(profileMainThread);
+          } else host.steps++;
           yield* yieldToEventLoop;
         }));
-      yield* settle;
     }
     const seconds = (performance.now() - t0) / 1000;
+    if (stopProfile && host.steps > 0) {
+      const byName = yield* attemptPromise(stopProfile);
+      progress(`main thread, ms per step (DCLS_HOST_PROFILE):\n${topOfProfile(byName, host.steps).join("\n")}`, false);
+    }
     if (host.steps > 0) {
       const per = (ms: number) => `${(ms / host.steps).toFixed(1)} ms`;
       const steady = (host.steps * s.batchSize * 1000) / (host.end - host.since);
