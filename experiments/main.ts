@@ -2,7 +2,9 @@
  * `deno task experiments`: the paper's Table 1. For each model family (ConvNeXt, ConvFormer, FastViT) × convolution
  * (depthwise 7×7, DCLS-Gauss) × seed (0, 1, 2): train, evaluate mAP, count parameters, measure throughput; then
  * write `table1.md`, `table1.json`, `table1.png` (mAP and throughput per configuration), `training_curves.png` and
- * `positions_<model>.png` (learned DCLS positions, one panel per stage) to `--out`.
+ * `positions_<model>.png` (learned DCLS positions, one panel per stage) to `--out`. Each DCLS run's final weights are
+ * also evaluated with pruned kernels (`deno task eval --prune`, same evaluation split): pruned mAP, its change and
+ * the share of kernel cells kept join the DCLS rows.
  *
  * Profiles: `smoke` (chosen when there is no hardware GPU) trains nano models on 2 s procedural clips with a step
  * count sized from a timing of every configuration, so the whole experiment fits `--budget` seconds; `paper` trains
@@ -22,7 +24,9 @@ import { INPUT_PRESETS } from "../lib/cli/data.ts";
 import { paperProfile, type Profile, SMOKE_DATA, smokeProfile } from "./profiles.ts";
 import { measureInSubprocess, type Measurement } from "./measure.ts";
 import { Interrupted, runAll, type RunSpec } from "./runs.ts";
-import { tableMarkdown, tableRows, VARIANT_LABEL } from "./report.ts";
+import { type PrunedEval, tableMarkdown, tableRows, VARIANT_LABEL } from "./report.ts";
+import { entryUrl } from "../lib/data/entry_url.ts";
+import type { RunResult } from "./runs.ts";
 import { curvesPlot, positionsPlot, tablePlot } from "./figures.ts";
 
 /** The command's options. */
@@ -161,6 +165,13 @@ function sizeSmoke(p: Profile, measured: ReadonlyMap<string, Measurement>, spent
     const evalSeconds = SMOKE_DATA.evalSize * (1 / m.throughput + m.dataSeconds / p.batchSize);
     fixed += runs * (STARTUP_SECONDS + 2 * Math.max(0, m.firstStepSeconds - m.stepSeconds) + evalSeconds);
   }
+  // Each DCLS run is evaluated once more in an eval process, unpruned and pruned (two traces, two passes).
+  for (const f of p.families) {
+    const m = measured.get(f.dcls);
+    if (!m) continue;
+    const evalSeconds = SMOKE_DATA.evalSize * (1 / m.throughput + m.dataSeconds / p.batchSize);
+    fixed += runs * (STARTUP_SECONDS + 2 * (evalSeconds + Math.max(0, m.firstStepSeconds - m.stepSeconds)));
+  }
   // Runs of different lengths do not pack perfectly into `jobs` lanes.
   const lanes = p.jobs > 1 ? 0.9 * p.jobs : 1;
   const available = budget - spent - REPORT_SECONDS - fixed / lanes;
@@ -259,6 +270,13 @@ async function main(a: ParsedArgs): Promise<void> {
     );
   });
 
+  log(`evaluating the DCLS runs' final weights with kernels pruned at ${PRUNE_THRESHOLD} · max|k|`);
+  const prunedByDir = await prunedEvals(
+    results.filter((r) => r.spec.variant === "dcls"),
+    p.jobs,
+    [...evalDataArgs(p.dataArgs), "--input", p.input, "--backend", backendChoice],
+  );
+
   const info = new Map<string, { params: number; gflops: number; throughput: number; stepThroughput: number }>();
   for (const f of p.families) {
     for (const model of [f.dsc, f.dcls]) {
@@ -272,9 +290,10 @@ async function main(a: ParsedArgs): Promise<void> {
       });
     }
   }
-  const rows = tableRows(p.families, results, (m) => info.get(m)!);
+  const rows = tableRows(p.families, results, (m) => info.get(m)!, (r) => prunedByDir.get(r.spec.dir));
   const seconds = (performance.now() - t0) / 1000;
-  const steps = results[0].log.filter((e) => e.kind === "train").length;
+  // On a GPU the log holds every tenth step: the run's length is its last logged step.
+  const steps = Math.max(0, ...results[0].log.flatMap((e) => (e.kind === "train" ? [e.step] : [])));
   const context = {
     profile: p.name,
     data: p.name === "smoke"
@@ -323,6 +342,59 @@ async function main(a: ParsedArgs): Promise<void> {
   log(
     `wrote ${out}/table1.md, table1.json, table1.png, training_curves.png, positions_*.png in ${seconds.toFixed(0)} s`,
   );
+}
+
+/**
+ * Relative threshold of the pruned evaluation. A DCLS-Gauss element spreads its weight as a Gaussian over the whole
+ * 23 × 23 grid; cells under 1 % of their channel's largest cell are that Gaussian's tails (beyond ~3 σ of an element
+ * of the largest weight), so dropping them should leave the mAP almost unchanged while removing most cells.
+ */
+const PRUNE_THRESHOLD = 0.01;
+
+const EVAL_CLI = entryUrl(import.meta.url, "../lib/cli/eval.ts").pathname;
+
+/** The eval task's data arguments for a profile's training data arguments: the evaluation split the runs use. */
+function evalDataArgs(dataArgs: readonly string[]): string[] {
+  const v = new Map<string, string>();
+  for (let i = 0; i + 1 < dataArgs.length; i += 2) v.set(dataArgs[i], dataArgs[i + 1]);
+  if (v.has("--eval-data")) {
+    v.set("--data", v.get("--eval-data")!);
+    v.delete("--labels");
+    if (v.has("--eval-labels")) v.set("--labels", v.get("--eval-labels")!);
+  }
+  for (const k of ["--eval-data", "--eval-labels", "--train-size"]) v.delete(k);
+  return [...v].flat();
+}
+
+/** Evaluates each run's final weights with `--prune PRUNE_THRESHOLD` in eval processes, `jobs` at a time. */
+async function prunedEvals(
+  runs: readonly RunResult[],
+  jobs: number,
+  args: readonly string[],
+): Promise<Map<string, PrunedEval>> {
+  const out = new Map<string, PrunedEval>();
+  const queue = [...runs];
+  const worker = async () => {
+    for (let r = queue.shift(); r; r = queue.shift()) {
+      const file = runFiles(r.spec.dir).model;
+      const cmd = ["run", "-A", EVAL_CLI, "--checkpoint", file, "--prune", String(PRUNE_THRESHOLD), "--json", ...args];
+      const res = await new Deno.Command(Deno.execPath(), { args: cmd, stdin: "null" }).output();
+      const text = new TextDecoder();
+      if (!res.success) {
+        const err = text.decode(res.stderr).trim().split("\n").at(-1) ?? "";
+        throw new Error(`pruned evaluation of ${file} failed (exit ${res.code}): ${err}`);
+      }
+      const j = JSON.parse(text.decode(res.stdout).trim().split("\n").at(-1)!);
+      out.set(r.spec.dir, { threshold: PRUNE_THRESHOLD, ...j.pruned });
+      log(
+        `  ${r.spec.model} seed ${r.spec.seed}: pruned mAP ${j.pruned.mAP.toFixed(4)} (${
+          j.pruned.mAPChange >= 0 ? "+" : ""
+        }${j.pruned.mAPChange.toFixed(4)}), ${(100 * j.pruned.fraction).toFixed(2)} % of cells kept`,
+      );
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, jobs) }, worker));
+  return out;
 }
 
 /** Keeps a run folder whose recorded arguments match (so it resumes), else empties it. */

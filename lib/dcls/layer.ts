@@ -24,6 +24,7 @@ import {
   zeros,
 } from "../core/mod.ts";
 import { construct, construct1d, type DclsVersion, gridSize, usesSigma } from "./construct.ts";
+import { pruneRelative } from "./prune.ts";
 
 /** Parameters of one DCLS layer. `P` and `SIG` may be shared with other layers (see `replaceDepthwise`). */
 export interface DclsParams {
@@ -124,13 +125,16 @@ export interface Dcls2dOptions {
   padding?: number | readonly [number, number];
   /** Default 1. */
   groups?: number;
+  /** Inference only: relative threshold of `pruneRelative` applied to the constructed kernel (default: none). */
+  prune?: number;
 }
 
 /** A 2-D DCLS convolution over NCHW input: construct the dense kernel, then an ordinary grouped convolution. */
 export function dcls2d(params: DclsParams, x: Tensor, opts: Dcls2dOptions): Tensor {
   const version = opts.version ?? "gauss";
   const [d0, d1] = gridSize(opts.dilatedKernelSize);
-  const kernel = construct(params.weight, params.P, params.SIG, { version, dilatedKernelSize: [d0, d1] });
+  let kernel = construct(params.weight, params.P, params.SIG, { version, dilatedKernelSize: [d0, d1] });
+  if (opts.prune !== undefined) kernel = pruneRelative(kernel, opts.prune);
   const padding = opts.padding ?? [Math.floor(d0 / 2), Math.floor(d1 / 2)];
   return conv2d(x, kernel, { stride: opts.stride ?? 1, padding, groups: opts.groups ?? 1 }, params.bias);
 }
@@ -147,13 +151,16 @@ export interface Dcls1dOptions {
   padding?: number | readonly [number, number];
   /** Default 1. */
   groups?: number;
+  /** Inference only: relative threshold of `pruneRelative` applied to the constructed kernel (default: none). */
+  prune?: number;
 }
 
 /** A 1-D DCLS convolution over [N, C, L]. */
 export function dcls1d(params: DclsParams, x: Tensor, opts: Dcls1dOptions): Tensor {
   const version = opts.version ?? "gauss";
   const d = opts.dilatedKernelSize;
-  const kernel = construct1d(params.weight, params.P, params.SIG, { version, dilatedKernelSize: d });
+  let kernel = construct1d(params.weight, params.P, params.SIG, { version, dilatedKernelSize: d });
+  if (opts.prune !== undefined) kernel = pruneRelative(kernel, opts.prune);
   const padding = opts.padding ?? Math.floor(d / 2);
   return conv1d(x, kernel, { stride: opts.stride ?? 1, padding, groups: opts.groups ?? 1 }, params.bias);
 }

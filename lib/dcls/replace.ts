@@ -34,6 +34,8 @@ export interface ReplaceOptions {
   kernelCount?: number;
   /** Default "gauss". */
   version?: DclsVersion;
+  /** Inference only: relative kernel-pruning threshold carried to every layer (see `pruneRelative`). */
+  prune?: number;
 }
 
 /** One replaced convolution. */
@@ -56,6 +58,8 @@ export interface DclsLayerDesc {
   readonly dilatedKernelSize: readonly [number, number];
   /** Kernel construction. */
   readonly version: DclsVersion;
+  /** Inference only: relative threshold below which constructed kernel cells are dropped (absent: none). */
+  readonly prune?: number;
 }
 
 /** Whether a convolution is replaced: depthwise (`groups == in == out`) with a 7 × 7 kernel, the reference's test. */
@@ -71,7 +75,7 @@ export function isReplaceable(d: DepthwiseLayerDesc): boolean {
  * reference fails at its first forward); that is reported here as an error naming both layers.
  */
 export function replaceDepthwise(layers: readonly DepthwiseLayerDesc[], opts: ReplaceOptions = {}): DclsLayerDesc[] {
-  const { dilatedKernelSize: d = 23, kernelCount = 26, version = "gauss" } = opts;
+  const { dilatedKernelSize: d = 23, kernelCount = 26, version = "gauss", prune } = opts;
   if (!Number.isInteger(d) || d < 1) {
     throw new Error(`replaceDepthwise: dilatedKernelSize must be a positive integer, got ${d}`);
   }
@@ -103,6 +107,8 @@ export function replaceDepthwise(layers: readonly DepthwiseLayerDesc[], opts: Re
       kernelCount,
       dilatedKernelSize: [d, d],
       version,
+      // Absent rather than undefined when not pruning, so unpruned descriptions compare equal to earlier ones.
+      ...(prune === undefined ? {} : { prune }),
     });
   }
   return out;

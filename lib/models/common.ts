@@ -27,6 +27,11 @@ export interface DclsConfig {
   dilatedKernelSize: number;
   /** Interpolation version (paper: "gauss"). */
   version: "gauss" | "v1" | "max" | "v0";
+  /**
+   * Inference only: relative threshold below which constructed kernel cells are dropped (`pruneRelative`; absent:
+   * none). Set by `prunedDclsModel`, which refuses training; it changes no parameter, so the layout is unchanged.
+   */
+  prune?: number;
 }
 
 /** The paper's DCLS settings: DCLS-Gauss, 26 elements on a 23 × 23 grid (padding 11). */
@@ -277,6 +282,7 @@ export function dclsConv(params: Params, r: DclsLayerDesc, x: Tensor): Tensor {
       stride: r.stride,
       padding: r.padding,
       groups: r.channels,
+      prune: r.prune,
     },
   );
 }
