@@ -36,6 +36,7 @@ import { matmulKernel, type MatmulSpec } from "../kernels/matmul.ts";
 import type { KernelProgram } from "../kernels/program.ts";
 import { KernelRunner, type PreparedProgram, type ProgramBuffers } from "../kernels/runner.ts";
 import { shaderSource } from "../kernels/wgsl.ts";
+import { encodeDispatch, randomFiller, timePasses, uniformWords } from "./gpu_timing.ts";
 
 const arg = (name: string) => Deno.args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 if (Deno.args.includes("--help")) {
@@ -211,55 +212,7 @@ async function verify(t: GemmTiles): Promise<string> {
 
 // --- GPU helpers: random fill and the max-difference reduction.
 
-const FILL = device.createComputePipeline({
-  layout: "auto",
-  compute: {
-    module: device.createShaderModule({
-      code: shaderSource({
-        decls: [
-          "@group(0) @binding(0) var<storage, read_write> out: array<f32>;",
-          "struct P { n: u32, seed: u32 }",
-          "@group(0) @binding(1) var<uniform> p: P;",
-        ],
-        workgroupSize: 256,
-        body: [
-          "let i = (wg.x + wg.y * 65535u) * 256u + lid;",
-          "if (i >= p.n) { return; }",
-          "var h = i * 747796405u + p.seed * 2891336453u;",
-          "h = ((h >> ((h >> 28u) + 4u)) ^ h) * 277803737u;",
-          "h = (h >> 22u) ^ h;",
-          "out[i] = f32(h) * 2.3283064e-10 - 0.5;",
-        ],
-      }),
-    }),
-    entryPoint: "main",
-  },
-});
-
-function uniform(words: number[]): GPUBuffer {
-  const u = device.createBuffer({ size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
-  device.queue.writeBuffer(u, 0, Uint32Array.from([...words, 0, 0, 0, 0].slice(0, 4)));
-  return u;
-}
-
-function fill(buf: GPUBuffer, n: number, seed: number) {
-  const u = uniform([n, seed]);
-  const enc = device.createCommandEncoder();
-  const pass = enc.beginComputePass();
-  pass.setPipeline(FILL);
-  pass.setBindGroup(
-    0,
-    device.createBindGroup({
-      layout: FILL.getBindGroupLayout(0),
-      entries: [{ binding: 0, resource: { buffer: buf } }, { binding: 1, resource: { buffer: u } }],
-    }),
-  );
-  const wg = Math.ceil(n / 256);
-  pass.dispatchWorkgroups(Math.min(wg, 65535), Math.ceil(wg / 65535));
-  pass.end();
-  device.queue.submit([enc.finish()]);
-  u.destroy();
-}
+const fill = randomFiller(device);
 
 const DIFF_GROUPS = 512;
 // Per workgroup: max |x − ref| (NaN counts as infinite) and max |ref| over a grid-stride share of the elements.
@@ -304,19 +257,9 @@ const DIFF = device.createComputePipeline({
 async function relDiff(x: GPUBuffer, ref: GPUBuffer, n: number): Promise<number> {
   const out = device.createBuffer({ size: DIFF_GROUPS * 8, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC });
   const read = device.createBuffer({ size: DIFF_GROUPS * 8, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-  const u = uniform([n]);
+  const u = uniformWords(device, [n]);
   const enc = device.createCommandEncoder();
-  const pass = enc.beginComputePass();
-  pass.setPipeline(DIFF);
-  pass.setBindGroup(
-    0,
-    device.createBindGroup({
-      layout: DIFF.getBindGroupLayout(0),
-      entries: [x, ref, out, u].map((buffer, binding) => ({ binding, resource: { buffer } })),
-    }),
-  );
-  pass.dispatchWorkgroups(DIFF_GROUPS);
-  pass.end();
+  encodeDispatch(device, enc, DIFF, [x, ref, out, u], DIFF_GROUPS);
   enc.copyBufferToBuffer(out, 0, read, 0, DIFF_GROUPS * 8);
   device.queue.submit([enc.finish()]);
   await read.mapAsync(GPUMapMode.READ);
@@ -331,38 +274,8 @@ async function relDiff(x: GPUBuffer, ref: GPUBuffer, n: number): Promise<number>
 // --- timing.
 
 /** Seconds per run of each of `reps` back-to-back runs (timestamp queries, else the wall-clock mean). */
-async function runTimed(prepared: PreparedProgram, buffers: ProgramBuffers, reps: number): Promise<number[]> {
-  const stamps = gpu.features.timestampQuery;
-  const qs = stamps ? device.createQuerySet({ type: "timestamp", count: 2 * reps }) : undefined;
-  const enc = device.createCommandEncoder();
-  for (let r = 0; r < reps; r++) {
-    const pass = enc.beginComputePass(
-      qs ? { timestampWrites: { querySet: qs, beginningOfPassWriteIndex: 2 * r, endOfPassWriteIndex: 2 * r + 1 } } : {},
-    );
-    runner.encode(pass, prepared, buffers);
-    pass.end();
-  }
-  let resolve: GPUBuffer | undefined, read: GPUBuffer | undefined;
-  if (qs) {
-    resolve = device.createBuffer({ size: 16 * reps, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
-    read = device.createBuffer({ size: 16 * reps, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-    enc.resolveQuerySet(qs, 0, 2 * reps, resolve, 0);
-    enc.copyBufferToBuffer(resolve, 0, read, 0, 16 * reps);
-  }
-  const w0 = performance.now();
-  device.queue.submit([enc.finish()]);
-  await device.queue.onSubmittedWorkDone();
-  const wall = (performance.now() - w0) / 1000 / reps;
-  if (!qs) return [wall];
-  await read!.mapAsync(GPUMapMode.READ);
-  const t = new BigUint64Array(read!.getMappedRange().slice(0));
-  read!.unmap();
-  for (const b of [resolve!, read!]) b.destroy();
-  qs.destroy();
-  const out: number[] = [];
-  for (let r = 0; r < reps; r++) out.push(Number(t[2 * r + 1] - t[2 * r]) / 1e9);
-  return out.every((x) => x > 0) ? out : [wall];
-}
+const runTimed = (prepared: PreparedProgram, buffers: ProgramBuffers, reps: number) =>
+  timePasses(runner, prepared, buffers, reps);
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 

@@ -19,7 +19,7 @@ import { matmulKernel } from "../kernels/matmul.ts";
 import type { KernelLimits, KernelProgram } from "../kernels/program.ts";
 import { KernelRunner, type ProgramBuffers } from "../kernels/runner.ts";
 import { contiguousView } from "../kernels/view.ts";
-import { shaderSource } from "../kernels/wgsl.ts";
+import { randomFiller, timePasses } from "./gpu_timing.ts";
 
 const args = new Set(Deno.args);
 const small = args.has("--small");
@@ -45,47 +45,7 @@ interface Result {
 }
 const results: Result[] = [];
 
-// Fills a buffer with pseudo-random f32 in [-0.5, 0.5) on the GPU (host-side filling of GiB-sized inputs is slow).
-const FILL = shaderSource({
-  decls: [
-    "@group(0) @binding(0) var<storage, read_write> out: array<f32>;",
-    "struct P { n: u32, seed: u32 }",
-    "@group(0) @binding(1) var<uniform> p: P;",
-  ],
-  workgroupSize: 256,
-  body: [
-    "let i = (wg.x + wg.y * 65535u) * 256u + lid;",
-    "if (i >= p.n) { return; }",
-    "var h = i * 747796405u + p.seed * 2891336453u;",
-    "h = ((h >> ((h >> 28u) + 4u)) ^ h) * 277803737u;",
-    "h = (h >> 22u) ^ h;",
-    "out[i] = f32(h) * 2.3283064e-10 - 0.5;",
-  ],
-});
-const fillPipeline = device.createComputePipeline({
-  layout: "auto",
-  compute: { module: device.createShaderModule({ code: FILL }), entryPoint: "main" },
-});
-
-function fill(buf: GPUBuffer, n: number, seed: number) {
-  const u = device.createBuffer({ size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
-  device.queue.writeBuffer(u, 0, Uint32Array.of(n, seed));
-  const enc = device.createCommandEncoder();
-  const pass = enc.beginComputePass();
-  pass.setPipeline(fillPipeline);
-  pass.setBindGroup(
-    0,
-    device.createBindGroup({
-      layout: fillPipeline.getBindGroupLayout(0),
-      entries: [{ binding: 0, resource: { buffer: buf } }, { binding: 1, resource: { buffer: u } }],
-    }),
-  );
-  const wg = Math.ceil(n / 256);
-  pass.dispatchWorkgroups(Math.min(wg, 65535), Math.ceil(wg / 65535));
-  pass.end();
-  device.queue.submit([enc.finish()]);
-  u.destroy();
-}
+const fill = randomFiller(device);
 
 function fits(program: KernelProgram): boolean {
   const all = [...program.inputs, ...program.outputs, ...program.scratch];
@@ -104,40 +64,7 @@ async function time(program: KernelProgram): Promise<{ seconds: number; buffers:
     outputs: program.outputs.map((s) => runner.createBuffer(s)),
     scratch: program.scratch.map((s) => runner.createBuffer(s)),
   };
-  const runOnce = async (reps: number, stamps: boolean): Promise<number[]> => {
-    const qs = stamps ? device.createQuerySet({ type: "timestamp", count: 2 * reps }) : undefined;
-    const enc = device.createCommandEncoder();
-    for (let r = 0; r < reps; r++) {
-      const pass = enc.beginComputePass(
-        qs
-          ? { timestampWrites: { querySet: qs, beginningOfPassWriteIndex: 2 * r, endOfPassWriteIndex: 2 * r + 1 } }
-          : {},
-      );
-      runner.encode(pass, prepared, buffers);
-      pass.end();
-    }
-    let resolve: GPUBuffer | undefined, read: GPUBuffer | undefined;
-    if (qs) {
-      resolve = device.createBuffer({ size: 16 * reps, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
-      read = device.createBuffer({ size: 16 * reps, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-      enc.resolveQuerySet(qs, 0, 2 * reps, resolve, 0);
-      enc.copyBufferToBuffer(resolve, 0, read, 0, 16 * reps);
-    }
-    const t0 = performance.now();
-    device.queue.submit([enc.finish()]);
-    await device.queue.onSubmittedWorkDone();
-    const wall = (performance.now() - t0) / 1000;
-    if (!qs) return [wall / reps];
-    await read!.mapAsync(GPUMapMode.READ);
-    const t = new BigUint64Array(read!.getMappedRange().slice(0));
-    read!.unmap();
-    for (const b of [resolve!, read!]) b.destroy();
-    qs.destroy();
-    const out: number[] = [];
-    for (let r = 0; r < reps; r++) out.push(Number(t[2 * r + 1] - t[2 * r]) / 1e9);
-    // Some drivers report zeros for unsupported stamps: fall back to wall clock then.
-    return out.every((x) => x > 0) ? out : [wall / reps];
-  };
+  const runOnce = (reps: number, stamps: boolean) => timePasses(runner, prepared, buffers, reps, stamps);
   const stamps = gpu.features.timestampQuery;
   const first = await runOnce(1, false); // warm-up (and compile)
   const reps = Math.max(3, Math.min(30, Math.ceil(0.3 / Math.max(first[0], 1e-5))));

@@ -5,80 +5,9 @@
  *
  * Tolerance: |err| ≤ 2e-6 · Σ|products| + 1e-6 per output (a bound on f32 dot-product rounding).
  */
-import assert from "node:assert/strict";
 import fc from "fast-check";
-import {
-  conv2dInputGradKernel,
-  conv2dKernel,
-  type Conv2dParams,
-  conv2dWeightGradKernel,
-  convGeometry,
-  type ConvOptions,
-} from "../kernels/conv2d.ts";
-import { check, gpuTest, pseudoRandom, runner, size } from "./gpu_kernels_helpers.ts";
-
-interface Ref {
-  v: Float64Array;
-  abs: Float64Array;
-}
-
-/** Forward, dx and dw with Σ|products| for each output element. */
-function reference(x: Float32Array, w: Float32Array, dy: Float32Array, xs: number[], ws: number[], p: Conv2dParams) {
-  const g = convGeometry(xs, ws, p);
-  const mk = (n: number): Ref => ({ v: new Float64Array(n), abs: new Float64Array(n) });
-  const y = mk(g.N * g.O * g.Ho * g.Wo), dx = mk(x.length), dw = mk(w.length);
-  const acc = (r: Ref, i: number, a: number, b: number) => {
-    r.v[i] += a * b;
-    r.abs[i] += Math.abs(a * b);
-  };
-  for (let n = 0; n < g.N; n++) {
-    for (let o = 0; o < g.O; o++) {
-      const grp = Math.floor(o / g.Og);
-      for (let oy = 0; oy < g.Ho; oy++) {
-        for (let ox = 0; ox < g.Wo; ox++) {
-          const yi = ((n * g.O + o) * g.Ho + oy) * g.Wo + ox;
-          for (let c = 0; c < g.Cg; c++) {
-            for (let ky = 0; ky < g.kh; ky++) {
-              for (let kx = 0; kx < g.kw; kx++) {
-                const iy = oy * g.sh + ky * g.dh - g.pt, ix = ox * g.sw + kx * g.dw - g.pl;
-                if (iy < 0 || iy >= g.H || ix < 0 || ix >= g.W) continue;
-                const xi = ((n * g.C + grp * g.Cg + c) * g.H + iy) * g.W + ix;
-                const wi = ((o * g.Cg + c) * g.kh + ky) * g.kw + kx;
-                acc(y, yi, x[xi], w[wi]);
-                acc(dx, xi, dy[yi], w[wi]);
-                acc(dw, wi, dy[yi], x[xi]);
-              }
-            }
-          }
-        }
-      }
-    }
-  }
-  return { y, dx, dw, g };
-}
-
-function assertRef(got: ArrayLike<number>, ref: Ref, what: string) {
-  assert.equal(got.length, ref.v.length, `${what}: length`);
-  for (let i = 0; i < ref.v.length; i++) {
-    const err = Math.abs(got[i] - ref.v[i]);
-    assert.ok(err <= 2e-6 * ref.abs[i] + 1e-6, `${what}[${i}]: got ${got[i]}, expected ${ref.v[i]}`);
-  }
-}
-
-async function checkConv(xs: number[], ws: number[], p: Conv2dParams, opts: ConvOptions = {}, what = "") {
-  const x = pseudoRandom(size(xs), 3), w = pseudoRandom(size(ws), 4);
-  const g = convGeometry(xs, ws, p);
-  const dyShape = [g.N, g.O, g.Ho, g.Wo];
-  const dy = pseudoRandom(size(dyShape), 5);
-  const ref = reference(x, w, dy, xs, ws, p);
-  const tag = `${what} x[${xs}] w[${ws}] ${JSON.stringify(p)}`;
-  const [y] = await runner.run(conv2dKernel(xs, ws, p, opts), [x, w]);
-  assertRef(y, ref.y, `y ${tag}`);
-  const [dx] = await runner.run(conv2dInputGradKernel(dyShape, ws, { ...p, inputShape: xs }, opts), [dy, w]);
-  assertRef(dx, ref.dx, `dx ${tag}`);
-  const [dw] = await runner.run(conv2dWeightGradKernel(xs, dyShape, { ...p, weightShape: ws }, opts), [x, dy]);
-  assertRef(dw, ref.dw, `dw ${tag}`);
-}
+import type { Conv2dParams } from "../kernels/conv2d.ts";
+import { check, checkConv, gpuTest } from "./gpu_kernels_helpers.ts";
 
 const paramsArb = fc.record({
   N: fc.integer({ min: 1, max: 2 }),

@@ -25,52 +25,7 @@ import { choosePlane } from "../kernels/depthwise_plane.ts";
 import { chooseTiled } from "../kernels/depthwise_tiled.ts";
 import { chooseTiledWeightGrad } from "../kernels/depthwise_tiled_dw.ts";
 import { DEFAULT_LIMITS, type KernelLimits } from "../kernels/program.ts";
-import { check, gpuTest, pseudoRandom, runner } from "./gpu_kernels_helpers.ts";
-
-interface Ref {
-  v: Float64Array;
-  abs: Float64Array;
-}
-
-/** Forward, dx and dw of a channelwise convolution (groups = C, O = M·C) with Σ|products| per output element. */
-function reference(g: ConvGeometry, x: Float32Array, w: Float32Array, dy: Float32Array) {
-  const mk = (n: number): Ref => ({ v: new Float64Array(n), abs: new Float64Array(n) });
-  const y = mk(g.N * g.O * g.Ho * g.Wo), dx = mk(x.length), dw = mk(w.length);
-  const acc = (r: Ref, i: number, a: number, b: number) => {
-    r.v[i] += a * b;
-    r.abs[i] += Math.abs(a * b);
-  };
-  for (let n = 0; n < g.N; n++) {
-    for (let o = 0; o < g.O; o++) {
-      const c = Math.floor(o / g.Og);
-      for (let oy = 0; oy < g.Ho; oy++) {
-        for (let ox = 0; ox < g.Wo; ox++) {
-          const yi = ((n * g.O + o) * g.Ho + oy) * g.Wo + ox;
-          for (let ky = 0; ky < g.kh; ky++) {
-            for (let kx = 0; kx < g.kw; kx++) {
-              const iy = oy * g.sh + ky * g.dh - g.pt, ix = ox * g.sw + kx * g.dw - g.pl;
-              if (iy < 0 || iy >= g.H || ix < 0 || ix >= g.W) continue;
-              const xi = ((n * g.C + c) * g.H + iy) * g.W + ix, wi = (o * g.kh + ky) * g.kw + kx;
-              acc(y, yi, x[xi], w[wi]);
-              acc(dx, xi, dy[yi], w[wi]);
-              acc(dw, wi, dy[yi], x[xi]);
-            }
-          }
-        }
-      }
-    }
-  }
-  return { y, dx, dw };
-}
-
-function assertRef(got: ArrayLike<number>, ref: Ref, what: string) {
-  assert.equal(got.length, ref.v.length, `${what}: length`);
-  for (let i = 0; i < ref.v.length; i++) {
-    // Elements no product reaches (weight-gradient taps that only read padding) must be exact zeros.
-    const tol = ref.abs[i] === 0 ? 0 : 2e-6 * ref.abs[i] + 1e-6;
-    assert.ok(Math.abs(got[i] - ref.v[i]) <= tol, `${what}[${i}]: got ${got[i]}, expected ${ref.v[i]}`);
-  }
-}
+import { assertConvRef, check, convReference, gpuTest, pseudoRandom, runner } from "./gpu_kernels_helpers.ts";
 
 interface Case {
   N: number;
@@ -101,14 +56,14 @@ interface Choice {
 async function checkDepthwise(g: ConvGeometry, limits: KernelLimits, choice: Choice = {}, what = "") {
   const x = pseudoRandom(g.N * g.C * g.H * g.W, 3), w = pseudoRandom(g.O * g.kh * g.kw, 4);
   const dy = pseudoRandom(g.N * g.O * g.Ho * g.Wo, 5);
-  const ref = reference(g, x, w, dy);
+  const ref = convReference(g, x, w, dy);
   const tag = `${what} N${g.N} C${g.C} O${g.O} ${g.H}×${g.W} k${g.kh} s${g.sh} ${JSON.stringify(choice)}`;
   const [y] = await runner.run(depthwiseForward(g, limits, choice.fwd), [x, w]);
-  assertRef(y, ref.y, `y ${tag}`);
+  assertConvRef(y, ref.y, `y ${tag}`, true);
   const [dx] = await runner.run(depthwiseInputGrad(g, limits), [dy, w]);
-  assertRef(dx, ref.dx, `dx ${tag}`);
+  assertConvRef(dx, ref.dx, `dx ${tag}`, true);
   const [dwt] = await runner.run(depthwiseWeightGrad(g, limits, choice.dw), [x, dy]);
-  assertRef(dwt, ref.dw, `dw ${tag}`);
+  assertConvRef(dwt, ref.dw, `dw ${tag}`, true);
 }
 
 gpuTest("depthwise kernels: large kernels on maps smaller than the kernel match the reference", async () => {

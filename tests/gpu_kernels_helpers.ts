@@ -2,10 +2,15 @@
  * Shared pieces of the kernel generator tests: the GPU (tests are skipped without one), a runner, plain TS reference
  * implementations of movement ops on flat arrays, tolerance checks and fast-check arbitraries for small shapes.
  * The references are deliberately naive (index loops in float64); the CPU backend of lib/core can replace them.
+ * Also the convolution reference (forward, input and weight gradient with an error bound) that the conv2d, implicit
+ * GEMM and depthwise kernel tests share.
  */
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { requestGpu } from "../lib/gpu/device.ts";
+import { conv2dInputGradKernel, conv2dKernel, conv2dWeightGradKernel, convGeometry } from "../kernels/conv2d.ts";
+import type { Conv2dParams, ConvGeometry, ConvOptions } from "../kernels/conv2d.ts";
+import type { KernelProgram } from "../kernels/program.ts";
 import { KernelRunner } from "../kernels/runner.ts";
 
 /** The test GPU (llvmpipe in CI), or undefined when there is none. */
@@ -160,4 +165,118 @@ export function pseudoRandom(n: number, seed: number): Float32Array {
     out[i] = ((s >>> 0) / 2 ** 31) - 1;
   }
   return out;
+}
+
+/** A float64 reference output with Σ|products| per element (the scale of its f32 rounding error). */
+export interface ConvRef {
+  /** The exact-ish values. */
+  readonly v: Float64Array;
+  /** Σ|a·b| over the products summed into each element. */
+  readonly abs: Float64Array;
+}
+
+/**
+ * Forward (y), input gradient (dx) and weight gradient (dw, for output gradient `dy`) of a grouped NCHW convolution,
+ * by direct loops over every tap, with Σ|products| for each output element.
+ */
+export function convReference(
+  g: ConvGeometry,
+  x: Float32Array,
+  w: Float32Array,
+  dy: Float32Array,
+): { y: ConvRef; dx: ConvRef; dw: ConvRef } {
+  const mk = (n: number) => ({ v: new Float64Array(n), abs: new Float64Array(n) });
+  const y = mk(g.N * g.O * g.Ho * g.Wo), dx = mk(x.length), dw = mk(w.length);
+  const acc = (r: ConvRef, i: number, a: number, b: number) => {
+    r.v[i] += a * b;
+    r.abs[i] += Math.abs(a * b);
+  };
+  for (let n = 0; n < g.N; n++) {
+    for (let o = 0; o < g.O; o++) {
+      const grp = Math.floor(o / g.Og);
+      for (let oy = 0; oy < g.Ho; oy++) {
+        for (let ox = 0; ox < g.Wo; ox++) {
+          const yi = ((n * g.O + o) * g.Ho + oy) * g.Wo + ox;
+          for (let c = 0; c < g.Cg; c++) {
+            for (let ky = 0; ky < g.kh; ky++) {
+              for (let kx = 0; kx < g.kw; kx++) {
+                const iy = oy * g.sh + ky * g.dh - g.pt, ix = ox * g.sw + kx * g.dw - g.pl;
+                if (iy < 0 || iy >= g.H || ix < 0 || ix >= g.W) continue;
+                const xi = ((n * g.C + grp * g.Cg + c) * g.H + iy) * g.W + ix;
+                const wi = ((o * g.Cg + c) * g.kh + ky) * g.kw + kx;
+                acc(y, yi, x[xi], w[wi]);
+                acc(dx, xi, dy[yi], w[wi]);
+                acc(dw, wi, dy[yi], x[xi]);
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+  return { y, dx, dw };
+}
+
+/**
+ * Asserts |got − ref| ≤ 2e-6 · Σ|products| + 1e-6 per element (a bound on f32 dot-product rounding). With
+ * `exactZeros`, elements no product reaches (weight-gradient taps that only read padding) must be exact zeros.
+ */
+export function assertConvRef(got: ArrayLike<number>, ref: ConvRef, what: string, exactZeros = false): void {
+  assert.equal(got.length, ref.v.length, `${what}: length`);
+  for (let i = 0; i < ref.v.length; i++) {
+    const tol = exactZeros && ref.abs[i] === 0 ? 0 : 2e-6 * ref.abs[i] + 1e-6;
+    assert.ok(Math.abs(got[i] - ref.v[i]) <= tol, `${what}[${i}]: got ${got[i]}, expected ${ref.v[i]}`);
+  }
+}
+
+/** Runs a program with its output pre-filled with NaN, so an element the program never writes fails the check. */
+export async function runPoisoned(program: KernelProgram, inputs: Float32Array[]): Promise<Float32Array> {
+  const prepared = await runner.prepare(program);
+  const device = runner.gpu.device;
+  const out = runner.createBuffer(program.outputs[0]);
+  device.queue.writeBuffer(out, 0, new Float32Array(program.outputs[0].size).fill(NaN));
+  const buffers = {
+    inputs: inputs.map((x) => runner.upload(x, "f32")),
+    outputs: [out],
+    scratch: program.scratch.map((b) => runner.createBuffer(b)),
+  };
+  try {
+    const enc = device.createCommandEncoder();
+    const pass = enc.beginComputePass();
+    runner.encode(pass, prepared, buffers);
+    pass.end();
+    device.queue.submit([enc.finish()]);
+    return (await runner.read(out, program.outputs[0])) as Float32Array;
+  } finally {
+    for (const b of [...buffers.inputs, out, ...buffers.scratch]) runner.gpu.memory.destroy(b);
+  }
+}
+
+/**
+ * Runs the conv2d generators' forward, input gradient and weight gradient of one convolution on pseudo-random inputs
+ * and checks each against {@link convReference}; returns the input-gradient program. With `poisonDx`, the input
+ * gradient runs through {@link runPoisoned}, so every element must be written.
+ */
+export async function checkConv(
+  xs: number[],
+  ws: number[],
+  p: Conv2dParams,
+  opts: ConvOptions = {},
+  what = "",
+  poisonDx = false,
+): Promise<KernelProgram> {
+  const x = pseudoRandom(size(xs), 3), w = pseudoRandom(size(ws), 4);
+  const g = convGeometry(xs, ws, p);
+  const dyShape = [g.N, g.O, g.Ho, g.Wo];
+  const dy = pseudoRandom(size(dyShape), 5);
+  const ref = convReference(g, x, w, dy);
+  const tag = `${what} x[${xs}] w[${ws}] ${JSON.stringify(p)}`;
+  const [y] = await runner.run(conv2dKernel(xs, ws, p, opts), [x, w]);
+  assertConvRef(y, ref.y, `y ${tag}`);
+  const dxProgram = conv2dInputGradKernel(dyShape, ws, { ...p, inputShape: xs }, opts);
+  const [dx] = poisonDx ? [await runPoisoned(dxProgram, [dy, w])] : await runner.run(dxProgram, [dy, w]);
+  assertConvRef(dx, ref.dx, `dx ${tag}`);
+  const [dw] = await runner.run(conv2dWeightGradKernel(xs, dyShape, { ...p, weightShape: ws }, opts), [x, dy]);
+  assertConvRef(dw, ref.dw, `dw ${tag}`);
+  return dxProgram;
 }

@@ -1,0 +1,123 @@
+/**
+ * GPU-side helpers shared by the kernel benchmarks (bench/gpu_kernels.ts, bench/gemm_sweep.ts): small uniform
+ * buffers, one-pass dispatches, a random-fill shader for inputs, and timing of back-to-back compute passes by
+ * timestamp queries.
+ * @module
+ */
+import type { KernelRunner, PreparedProgram, ProgramBuffers } from "../kernels/runner.ts";
+import { shaderSource } from "../kernels/wgsl.ts";
+
+/** A 16-byte uniform buffer holding up to four u32 words (the rest zero); the caller destroys it. */
+export function uniformWords(device: GPUDevice, words: readonly number[]): GPUBuffer {
+  const u = device.createBuffer({ size: 16, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+  device.queue.writeBuffer(u, 0, Uint32Array.from([...words, 0, 0, 0, 0].slice(0, 4)));
+  return u;
+}
+
+/**
+ * Encodes one compute pass that runs `pipeline` over an x × y grid of workgroups, with `buffers` bound in order to
+ * bindings 0, 1, … of group 0.
+ */
+export function encodeDispatch(
+  device: GPUDevice,
+  enc: GPUCommandEncoder,
+  pipeline: GPUComputePipeline,
+  buffers: readonly GPUBuffer[],
+  x: number,
+  y = 1,
+): void {
+  const pass = enc.beginComputePass();
+  pass.setPipeline(pipeline);
+  const entries = buffers.map((buffer, binding) => ({ binding, resource: { buffer } }));
+  pass.setBindGroup(0, device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries }));
+  pass.dispatchWorkgroups(x, y);
+  pass.end();
+}
+
+/** Fills the first `n` f32 of `buf` with pseudo-random values in [-0.5, 0.5) determined by `seed`. */
+export type FillRandom = (buf: GPUBuffer, n: number, seed: number) => void;
+
+/**
+ * Compiles the fill shader on `device` and returns a function that submits one fill; host-side filling of GiB-sized
+ * inputs is slow, hence on the GPU.
+ */
+export function randomFiller(device: GPUDevice): FillRandom {
+  const pipeline = device.createComputePipeline({
+    layout: "auto",
+    compute: {
+      module: device.createShaderModule({
+        code: shaderSource({
+          decls: [
+            "@group(0) @binding(0) var<storage, read_write> out: array<f32>;",
+            "struct P { n: u32, seed: u32 }",
+            "@group(0) @binding(1) var<uniform> p: P;",
+          ],
+          workgroupSize: 256,
+          body: [
+            "let i = (wg.x + wg.y * 65535u) * 256u + lid;",
+            "if (i >= p.n) { return; }",
+            "var h = i * 747796405u + p.seed * 2891336453u;",
+            "h = ((h >> ((h >> 28u) + 4u)) ^ h) * 277803737u;",
+            "h = (h >> 22u) ^ h;",
+            "out[i] = f32(h) * 2.3283064e-10 - 0.5;",
+          ],
+        }),
+      }),
+      entryPoint: "main",
+    },
+  });
+  return (buf, n, seed) => {
+    const u = uniformWords(device, [n, seed]);
+    const enc = device.createCommandEncoder();
+    // Past 65535 workgroups in x the grid wraps into y (the shader folds wg.y back into the index).
+    const wg = Math.ceil(n / 256);
+    encodeDispatch(device, enc, pipeline, [buf, u], Math.min(wg, 65535), Math.ceil(wg / 65535));
+    device.queue.submit([enc.finish()]);
+    u.destroy();
+  };
+}
+
+/**
+ * Runs a prepared program `reps` times back to back, one compute pass each, in one submission, and resolves to the
+ * seconds of each pass from timestamp queries; without `stamps` (or when the driver reports zero-length stamps) to
+ * one value, the wall-clock mean per run over the submission.
+ */
+export async function timePasses(
+  runner: KernelRunner,
+  prepared: PreparedProgram,
+  buffers: ProgramBuffers,
+  reps: number,
+  stamps: boolean = runner.gpu.features.timestampQuery,
+): Promise<number[]> {
+  const device = runner.gpu.device;
+  const qs = stamps ? device.createQuerySet({ type: "timestamp", count: 2 * reps }) : undefined;
+  const enc = device.createCommandEncoder();
+  for (let r = 0; r < reps; r++) {
+    const pass = enc.beginComputePass(
+      qs ? { timestampWrites: { querySet: qs, beginningOfPassWriteIndex: 2 * r, endOfPassWriteIndex: 2 * r + 1 } } : {},
+    );
+    runner.encode(pass, prepared, buffers);
+    pass.end();
+  }
+  let resolve: GPUBuffer | undefined, read: GPUBuffer | undefined;
+  if (qs) {
+    resolve = device.createBuffer({ size: 16 * reps, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+    read = device.createBuffer({ size: 16 * reps, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    enc.resolveQuerySet(qs, 0, 2 * reps, resolve, 0);
+    enc.copyBufferToBuffer(resolve, 0, read, 0, 16 * reps);
+  }
+  const w0 = performance.now();
+  device.queue.submit([enc.finish()]);
+  await device.queue.onSubmittedWorkDone();
+  const wall = (performance.now() - w0) / 1000 / reps;
+  if (!qs) return [wall];
+  await read!.mapAsync(GPUMapMode.READ);
+  const t = new BigUint64Array(read!.getMappedRange().slice(0));
+  read!.unmap();
+  for (const b of [resolve!, read!]) b.destroy();
+  qs.destroy();
+  const out: number[] = [];
+  for (let r = 0; r < reps; r++) out.push(Number(t[2 * r + 1] - t[2 * r]) / 1e9);
+  // Some drivers report zeros for unsupported stamps: fall back to wall clock then.
+  return out.every((x) => x > 0) ? out : [wall];
+}
