@@ -71,3 +71,4 @@ export {
 } from "./fastvit.ts";
 export type { FastVitMixer } from "./fastvit_config.ts";
 export { fastvitInferenceApply, fastvitReparameterize } from "./reparam.ts";
+export { dclsKeptCells, type KeptCells, prunedDclsModel } from "./dcls_prune.ts";
