@@ -34,6 +34,14 @@ export const TRAIN_SPEC: CommandSpec = {
       choices: ["adamw", "lamb"],
       help: "optimizer (default: lamb for ConvFormer, else adamw)",
     },
+    {
+      name: "accum-steps",
+      kind: "int",
+      min: 1,
+      default: 1,
+      help: "micro-batches averaged into one optimizer step (effective batch = batch-size × accum-steps)",
+    },
+    { name: "clip-grad", kind: "number", min: 0, exclusiveMin: true, help: "clip gradients to this global L2 norm" },
     { name: "drop-path", kind: "number", min: 0, default: 0.4, help: "stochastic depth of the last block" },
     { name: "mixup-alpha", kind: "number", min: 0, default: 0.8, help: "mixup Beta(α, α); 0 disables mixup" },
     { name: "label-smoothing", kind: "number", min: 0, default: 0.1, help: "label smoothing ε" },
@@ -100,6 +108,8 @@ function newSettings(
     weightDecay: num(a, "weight-decay")!,
     optimizer: (str(a, "optimizer") as "adamw" | "lamb" | undefined) ?? defaultOptimizer(model),
     dropPathRate: num(a, "drop-path")!,
+    accumSteps: num(a, "accum-steps")!,
+    clipGrad: num(a, "clip-grad"),
     seed: num(a, "seed")!,
     checkpointEvery: num(a, "checkpoint-every")!,
     evalEvery: num(a, "eval-every")!,
@@ -117,8 +127,8 @@ function newSettings(
 }
 
 /** Total steps asked for on the command line: `--steps`, else `--epochs` over the training data. */
-function stepsAsked(a: ParsedArgs, train: AudioDataset, batchSize: number): number {
-  return num(a, "steps") ?? num(a, "epochs")! * stepsPerEpoch(train.length, batchSize);
+function stepsAsked(a: ParsedArgs, train: AudioDataset, batchSize: number, accum: number): number {
+  return num(a, "steps") ?? num(a, "epochs")! * Math.max(1, Math.floor(stepsPerEpoch(train.length, batchSize) / accum));
 }
 
 async function main(a: ParsedArgs): Promise<number> {
@@ -143,7 +153,7 @@ async function main(a: ParsedArgs): Promise<number> {
     // Workers change speed, not results: the machine's default unless given, whatever the interrupted run used.
     settings = { ...stored, data: { ...d }, workers: num(a, "workers") ?? defaultWorkers(choice) };
     if (a.given.has("steps") || a.given.has("epochs")) {
-      const steps = stepsAsked(a, data.train, stored.batchSize);
+      const steps = stepsAsked(a, data.train, stored.batchSize, stored.accumSteps ?? 1);
       settings = { ...settings, steps, warmupSteps: Math.min(stored.warmupSteps, steps) };
     }
     console.error(`resuming ${stored.model} from step ${snap.step} with the checkpoint's settings`);
@@ -152,7 +162,13 @@ async function main(a: ParsedArgs): Promise<number> {
     if (flag(a, "resume")) console.error(`no checkpoint in ${out}; starting a new run`);
     const d = dataArgs(a);
     data = await openTrainEval(d, inputSettings(d, frontEndOn));
-    settings = newSettings(a, d, stepsAsked(a, data.train, num(a, "batch-size")!), frontEndOn, choice);
+    settings = newSettings(
+      a,
+      d,
+      stepsAsked(a, data.train, num(a, "batch-size")!, num(a, "accum-steps")!),
+      frontEndOn,
+      choice,
+    );
   }
   const res = await train({ settings, data, outDir: out, resume, backend: acquireBackend(choice) });
   const evalText = res.lastEval ? `, mAP ${res.lastEval.mAP.toFixed(4)}` : "";

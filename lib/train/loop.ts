@@ -23,7 +23,7 @@ import { getModel } from "../models/registry.ts";
 import { saveCheckpoint } from "../models/checkpoint.ts";
 import { adamw, lamb, type Optimizer, type OptState } from "./optim.ts";
 import { learningRate } from "./schedule.ts";
-import { evalStep, trainStep } from "./step.ts";
+import { accumulateStep, applyAccumulated, evalStep, trainStep } from "./step.ts";
 import {
   type AugmentSettings,
   epochView,
@@ -91,6 +91,13 @@ export interface TrainSettings {
   readonly weightDecay: number;
   /** AdamW, or LAMB (ConvFormer in the paper). */
   readonly optimizer: "adamw" | "lamb";
+  /**
+   * Micro-batches of `batchSize` whose gradients are averaged into one optimizer step (effective batch
+   * batchSize · accumSteps); absent or 1: none. Steps, warm-up and checkpoints count optimizer steps.
+   */
+  readonly accumSteps?: number;
+  /** Clip gradients to this global L2 norm before each update; absent: no clipping. */
+  readonly clipGrad?: number;
   /** Drop-path rate of the last block (0.4 in the paper). */
   readonly dropPathRate: number;
   /** Seed of initialisation, data order and every augmentation. */
@@ -246,6 +253,10 @@ export function checkSettings(s: TrainSettings): void {
   nonNegInt(s.checkpointEvery, "checkpoint interval");
   nonNegInt(s.evalEvery, "eval interval");
   nonNegInt(s.warmupSteps, "warm-up steps");
+  positiveInt(s.accumSteps ?? 1, "accumulation steps");
+  if (s.clipGrad !== undefined && !(s.clipGrad > 0 && Number.isFinite(s.clipGrad))) {
+    throw new Error(`gradient clipping norm must be positive, got ${s.clipGrad}`);
+  }
   if (s.warmupSteps > s.steps) throw new Error(`warm-up (${s.warmupSteps} steps) is longer than the run (${s.steps})`);
   if (!(s.lr > 0) || !Number.isFinite(s.lr)) throw new Error(`learning rate must be positive, got ${s.lr}`);
   if (!(s.minLr >= 0 && s.minLr <= s.lr)) throw new Error(`min lr must be in [0, lr], got ${s.minLr}`);
@@ -412,7 +423,19 @@ export function trainProgram(run: TrainRun): Effect.Effect<TrainResult, TrainErr
         await Deno.writeTextFile(files.log, JSON.stringify(e) + "\n", { append: true });
       });
 
-    const stepOpts = { model, optimizer: optimizerOf(s), frontEnd: s.input.frontEnd, labelSmoothing: s.labelSmoothing };
+    const stepOpts = {
+      model,
+      optimizer: optimizerOf(s),
+      frontEnd: s.input.frontEnd,
+      labelSmoothing: s.labelSmoothing,
+      clipGrad: s.clipGrad,
+    };
+    const accum = s.accumSteps ?? 1;
+    // With accumulation: the first micro-batch's gradients start the sum, later ones add to it (donated in place),
+    // and the update averages them. Without, the one fused step.
+    const firstMicro = backend.compile(accumulateStep(stepOpts, true), { donate: [2] });
+    const nextMicro = backend.compile(accumulateStep(stepOpts), { donate: [2] });
+    const applyAcc = backend.compile(applyAccumulated(stepOpts, accum), { donate: [0, 1, 2] });
     // The step may overwrite its parameters, state and optimizer state: only its results are used afterwards.
     const step = backend.compile(trainStep(stepOpts), { donate: [0, 1, 2] });
     const scoreOn = backend.compile(evalStep(stepOpts));
@@ -449,7 +472,9 @@ export function trainProgram(run: TrainRun): Effect.Effect<TrainResult, TrainErr
     let stopProfile: (() => Promise<Map<string, number>>) | undefined;
     let lastEval = log.findLast((e): e is EvalEntry => e.kind === "eval");
     if (start < s.steps) {
-      const firstEpoch = Math.floor(start / perEpoch), lastEpoch = Math.floor((s.steps - 1) / perEpoch);
+      // The stream is of micro-batches: `accum` of them per optimizer step.
+      const startMicro = start * accum, endMicro = s.steps * accum;
+      const firstEpoch = Math.floor(startMicro / perEpoch), lastEpoch = Math.floor((endMicro - 1) / perEpoch);
       const batches = Stream.range(firstEpoch, lastEpoch).pipe(
         Stream.flatMap((epoch) =>
           batchStream(
@@ -457,7 +482,7 @@ export function trainProgram(run: TrainRun): Effect.Effect<TrainResult, TrainErr
               trainDs,
               snap.key,
               epoch,
-              epoch === firstEpoch ? start % perEpoch : 0,
+              epoch === firstEpoch ? startMicro % perEpoch : 0,
               s.batchSize,
               s.input,
               { ...s.augment },
@@ -475,7 +500,7 @@ export function trainProgram(run: TrainRun): Effect.Effect<TrainResult, TrainErr
             },
           )
         ),
-        Stream.take(s.steps - start),
+        Stream.take(endMicro - startMicro),
         Stream.buffer({ capacity: Math.max(1, s.prefetch) }),
         Stream.mapError((e) => new TrainError({ message: message(e) })),
         Stream.takeWhile(() => !stop.requested),
@@ -485,17 +510,42 @@ export function trainProgram(run: TrainRun): Effect.Effect<TrainResult, TrainErr
       // REPORT_EVERY_GPU steps and where a checkpoint, an evaluation or the end needs that step's state.
       const reportEvery = backend.name === "cpu" ? 1 : REPORT_EVERY_GPU;
       let reported = start;
+      let micro = 0, acc: Params | undefined;
       yield* Stream.runForEach(batches, (batch) =>
         Effect.gen(function* () {
           const lr = learningRate(done, schedule);
           const tBatch = performance.now();
           host.data += tBatch - host.end;
-          const r = yield* attemptPromise(() => {
-            const inputs = trainInputs(batch, snap.key, done, s.input, s.augment);
-            return step(params, state, optState, inputs, modelKey(snap.key, done), tensor(lr, { dtype: "f32" }));
-          });
+          // Augmentation and drop-path keys follow the micro-batch (the optimizer step when accum is 1).
+          const at = done * accum + micro;
+          let r: { loss: Tensor };
+          if (accum === 1) {
+            const out = yield* attemptPromise(() => {
+              const inputs = trainInputs(batch, snap.key, at, s.input, s.augment);
+              return step(params, state, optState, inputs, modelKey(snap.key, at), tensor(lr, { dtype: "f32" }));
+            });
+            ({ params, state, optState } = out);
+            r = out;
+          } else {
+            const inputs = trainInputs(batch, snap.key, at, s.input, s.augment);
+            const out = yield* attemptPromise(() =>
+              micro === 0
+                ? firstMicro(params, state, {}, inputs, modelKey(snap.key, at))
+                : nextMicro(params, state, acc!, inputs, modelKey(snap.key, at))
+            );
+            ({ acc, state } = out);
+            r = out;
+            if (++micro < accum) {
+              host.step += performance.now() - tBatch;
+              host.end = performance.now();
+              return;
+            }
+            micro = 0;
+            const upd = yield* attemptPromise(() => applyAcc(params, optState, acc!, tensor(lr, { dtype: "f32" })));
+            ({ params, optState } = upd);
+            acc = undefined;
+          }
           host.step += performance.now() - tBatch;
-          ({ params, state, optState } = r);
           done++;
           const checkpoint = s.checkpointEvery > 0 && done % s.checkpointEvery === 0 && done < s.steps;
           const evaluate = s.evalEvery > 0 && done % s.evalEvery === 0 && done < s.steps;
@@ -507,12 +557,12 @@ export function trainProgram(run: TrainRun): Effect.Effect<TrainResult, TrainErr
               return yield* new TrainError({ message: `loss is ${loss} at step ${done}; lower the learning rate` });
             }
             const now = performance.now();
-            const sps = ((done - reported) * s.batchSize * 1000) / Math.max(1e-3, now - tLast);
+            const sps = ((done - reported) * s.batchSize * accum * 1000) / Math.max(1e-3, now - tLast);
             rate = rate === 0 ? sps : 0.9 * rate + 0.1 * sps;
             tLast = now;
             reported = done;
             yield* append({ kind: "train", step: done, loss, lr, sps });
-            const eta = ((s.steps - done) * s.batchSize) / rate;
+            const eta = ((s.steps - done) * s.batchSize * accum) / rate;
             const line = `step ${done}/${s.steps} | ${rate.toFixed(1)} samples/s | loss ${loss.toFixed(4)} | ` +
               `lr ${lr.toExponential(2)} | ETA ${formatDuration(eta)}`;
             const every = Math.max(1, Math.floor(s.steps / 20));
@@ -536,7 +586,7 @@ export function trainProgram(run: TrainRun): Effect.Effect<TrainResult, TrainErr
     }
     if (host.steps > 0) {
       const per = (ms: number) => `${(ms / host.steps).toFixed(1)} ms`;
-      const steady = (host.steps * s.batchSize * 1000) / (host.end - host.since);
+      const steady = (host.steps * s.batchSize * accum * 1000) / (host.end - host.since);
       progress(
         `after the first step: ${steady.toFixed(1)} samples/s; per step ${per(host.data)} waiting for data, ` +
           `${per(host.step)} preparing inputs and submitting the step (uploads included), ` +
@@ -558,7 +608,7 @@ export function trainProgram(run: TrainRun): Effect.Effect<TrainResult, TrainErr
         });
       });
     }
-    const samplesPerSecond = seconds > 0 ? ((done - start) * s.batchSize) / seconds : 0;
+    const samplesPerSecond = seconds > 0 ? ((done - start) * s.batchSize * accum) / seconds : 0;
     return {
       step: done,
       interrupted,

@@ -14,6 +14,7 @@ import { bceWithLogits } from "../ops/nn.ts";
 import { type FrontEndOptions, logMel } from "../audio/frontend.ts";
 import type { Model, Params, State } from "../models/common.ts";
 import type { Optimizer, OptState } from "./optim.ts";
+import { addGrads, clipByGlobalNorm, scaleGrads } from "./grad_utils.ts";
 
 /** One training batch as the step sees it; random choices were made on the host from the step's key. */
 export interface StepBatch {
@@ -70,6 +71,8 @@ export interface StepOptions {
   readonly frontEnd?: FrontEndOptions;
   /** Label smoothing ε before mixing: t ← (1 − ε)·t + ε / classes (default 0.1). */
   readonly labelSmoothing?: number;
+  /** Clip the gradients to this global L2 norm before the update (PyTorch's clip_grad_norm_); absent: no clipping. */
+  readonly clipGrad?: number;
 }
 
 /** Log-mels of `x`: waveforms go through the front end (with random erasing), 4-D input is used as it is. */
@@ -87,13 +90,12 @@ function mix(a: Tensor, lambda: Tensor, perm: Tensor): Tensor {
   return add(mul(a, l), mul(take(a, perm, 0), sub(1, l)));
 }
 
-/** The uncompiled training step (see {@link StepBatch} for the batch layout). */
-export function trainStep(opts: StepOptions): TrainStep {
-  const { model, optimizer } = opts;
-  if (!optimizer) throw new Error("trainStep: an optimizer is required");
+/** Loss, gradients and new BatchNorm state of one batch (front end, mixup, label smoothing, model, BCE). */
+function lossAndGrads(opts: StepOptions) {
+  const { model } = opts;
   const eps = opts.labelSmoothing ?? 0.1;
   const frontEnd = opts.frontEnd ?? {};
-  return (params, state, optState, batch, key, lr) => {
+  return (params: Params, state: State, batch: StepBatch, key: Tensor) => {
     const x = mix(features(batch.x, frontEnd, batch.erasingBoxes), batch.lambda, batch.perm);
     const classes = batch.targets.shape[1];
     const smoothed = add(mul(batch.targets, 1 - eps), eps / classes);
@@ -106,8 +108,68 @@ export function trainStep(opts: StepOptions): TrainStep {
       [Tensor, State],
       Params,
     ];
-    const updated = optimizer.update(grads, optState, params, lr);
+    return { loss, state: newState, grads };
+  };
+}
+
+/** The uncompiled training step (see {@link StepBatch} for the batch layout). */
+export function trainStep(opts: StepOptions): TrainStep {
+  const { optimizer } = opts;
+  if (!optimizer) throw new Error("trainStep: an optimizer is required");
+  const backward = lossAndGrads(opts);
+  return (params, state, optState, batch, key, lr) => {
+    const { loss, state: newState, grads } = backward(params, state, batch, key);
+    const clipped = opts.clipGrad === undefined ? grads : clipByGlobalNorm(grads, opts.clipGrad);
+    const updated = optimizer.update(clipped, optState, params, lr);
     return { params: updated.params, state: newState, optState: updated.state, loss };
+  };
+}
+
+/**
+ * One micro-batch of gradient accumulation: `(params, state, acc, batch, key) → { acc, state, loss }` adds the batch's
+ * gradients to `acc` (BatchNorm statistics update per micro-batch, as in PyTorch).
+ */
+export type AccumulateStep = (
+  params: Params,
+  state: State,
+  acc: Params,
+  batch: StepBatch,
+  key: Tensor,
+) => { readonly acc: Params; readonly state: State; readonly loss: Tensor };
+
+/**
+ * The uncompiled accumulation step (see {@link AccumulateStep}); with `first`, `acc` is ignored (pass `{}`) and the
+ * batch's gradients start the sum.
+ */
+export function accumulateStep(opts: StepOptions, first = false): AccumulateStep {
+  const backward = lossAndGrads(opts);
+  return (params, state, acc, batch, key) => {
+    const { loss, state: newState, grads } = backward(params, state, batch, key);
+    return { acc: first ? grads : addGrads(acc, grads), state: newState, loss };
+  };
+}
+
+/** The update after accumulation: `(params, optState, acc, lr) → { params, optState }`. */
+export type ApplyStep = (
+  params: Params,
+  optState: OptState,
+  acc: Params,
+  lr: Tensor,
+) => { readonly params: Params; readonly optState: OptState };
+
+/**
+ * The uncompiled update of accumulated gradients: their mean over `micro` micro-batches (so the step equals one on
+ * the whole effective batch when the model has no batch statistics), clipped when asked, then the optimizer.
+ */
+export function applyAccumulated(opts: StepOptions, micro: number): ApplyStep {
+  const { optimizer } = opts;
+  if (!optimizer) throw new Error("applyAccumulated: an optimizer is required");
+  if (!Number.isInteger(micro) || micro < 1) throw new Error(`applyAccumulated: micro must be ≥ 1, got ${micro}`);
+  return (params, optState, acc, lr) => {
+    const mean = scaleGrads(acc, 1 / micro);
+    const clipped = opts.clipGrad === undefined ? mean : clipByGlobalNorm(mean, opts.clipGrad);
+    const updated = optimizer.update(clipped, optState, params, lr);
+    return { params: updated.params, optState: updated.state };
   };
 }
 
