@@ -70,7 +70,14 @@ export const EXPERIMENTS_SPEC: CommandSpec = {
       kind: "int",
       min: 1,
       default: 128,
-      help: "paper: clips per step (lr scaled from 4e-3 @ 4096)",
+      help: "paper: clips per micro-batch (lr scaled from 4e-3 at an effective batch of 4096)",
+    },
+    {
+      name: "accum-steps",
+      kind: "int",
+      min: 1,
+      default: 1,
+      help: "paper: micro-batches per optimizer step (the paper's 4096 = 128 × 32)",
     },
     {
       name: "lr",
@@ -144,7 +151,8 @@ async function baseProfile(a: ParsedArgs): Promise<Profile> {
   const length = a.given.has("steps")
     ? ["--steps", String(num(a, "steps")), "--checkpoint-every", String(Math.max(50, Math.floor(num(a, "steps")! / 4)))]
     : ["--epochs", String(num(a, "epochs")), "--checkpoint-every", "1000"];
-  const p = paperProfile(num(a, "batch-size")!, [...pass, ...length]);
+  const accum = num(a, "accum-steps")!;
+  const p = paperProfile(num(a, "batch-size")!, [...pass, ...length, "--accum-steps", String(accum)], accum);
   return { ...p, jobs: num(a, "jobs") ?? p.jobs };
 }
 

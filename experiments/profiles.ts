@@ -91,16 +91,16 @@ export function smokeProfile(): Profile {
 
 /**
  * The paper profile: full models, 128 × 1001 inputs, AudioSet. The learning rate follows the linear scaling rule
- * from the paper's 4e-3 at an effective batch of 4096.
+ * from the paper's 4e-3 at an effective batch (micro-batch × `accum` micro-batches per step) of 4096.
  */
-export function paperProfile(batchSize: number, dataArgs: readonly string[]): Profile {
+export function paperProfile(batchSize: number, dataArgs: readonly string[], accum = 1): Profile {
   return {
     name: "paper",
     families: PAPER_FAMILIES,
     seeds: [0, 1, 2],
     input: "paper",
     batchSize,
-    lr: (4e-3 * batchSize) / 4096,
+    lr: (4e-3 * batchSize * accum) / 4096,
     dropPath: 0.4,
     warmupFraction: 20 / 60,
     jobs: 1,
