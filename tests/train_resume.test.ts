@@ -61,36 +61,39 @@ async function interrupt(args: string[], file: string, signal: Deno.Signal, minB
 
 const stepOf = (path: string) => Number(readSafetensors(Deno.readFileSync(path)).metadata.step);
 
-Deno.test("train: killed with SIGKILL after a checkpoint, then resumed, equals an uninterrupted run bit for bit", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    const steps = ["--steps", "12", "--checkpoint-every", "3"];
-    const a = await run([...steps, "--out", `${dir}/a`]);
-    assert.equal(a.code, 0, a.stderr);
-    assert.match(a.stdout, /trained convnext_audio_nano for 12 steps/);
+for (const accum of [1, 2]) {
+  const what = accum === 1 ? "" : ` (accumulating ${accum} micro-batches a step)`;
+  Deno.test(`train: killed with SIGKILL after a checkpoint, then resumed, equals an uninterrupted run bit for bit${what}`, async () => {
+    const dir = await Deno.makeTempDir();
+    try {
+      const steps = ["--steps", "12", "--checkpoint-every", "3", "--accum-steps", String(accum)];
+      const a = await run([...steps, "--out", `${dir}/a`]);
+      assert.equal(a.code, 0, a.stderr);
+      assert.match(a.stdout, /trained convnext_audio_nano for 12 steps/);
 
-    const killed = await interrupt([...steps, "--out", `${dir}/b`], `${dir}/b/checkpoint.safetensors`, "SIGKILL");
-    assert.equal(killed.signal, "SIGKILL");
-    const at = stepOf(`${dir}/b/checkpoint.safetensors`);
-    assert.ok(at >= 3 && at < 12, `killed run's checkpoint is at step ${at}`);
-    assert.equal(await exists(`${dir}/b/model.safetensors`), false, "the killed run must not have finished");
+      const killed = await interrupt([...steps, "--out", `${dir}/b`], `${dir}/b/checkpoint.safetensors`, "SIGKILL");
+      assert.equal(killed.signal, "SIGKILL");
+      const at = stepOf(`${dir}/b/checkpoint.safetensors`);
+      assert.ok(at >= 3 && at < 12, `killed run's checkpoint is at step ${at}`);
+      assert.equal(await exists(`${dir}/b/model.safetensors`), false, "the killed run must not have finished");
 
-    const b = await run([...steps, "--out", `${dir}/b`, "--resume"]);
-    assert.equal(b.code, 0, b.stderr);
-    assert.match(b.stderr, new RegExp(`resuming convnext_audio_nano from step ${at}`));
-    for (const f of ["model.safetensors", "checkpoint.safetensors"]) {
-      const x = await Deno.readFile(`${dir}/a/${f}`), y = await Deno.readFile(`${dir}/b/${f}`);
-      assert.ok(x.length === y.length && x.every((v, i) => v === y[i]), `${f} differs between the runs`);
+      const b = await run([...steps, "--out", `${dir}/b`, "--resume"]);
+      assert.equal(b.code, 0, b.stderr);
+      assert.match(b.stderr, new RegExp(`resuming convnext_audio_nano from step ${at}`));
+      for (const f of ["model.safetensors", "checkpoint.safetensors"]) {
+        const x = await Deno.readFile(`${dir}/a/${f}`), y = await Deno.readFile(`${dir}/b/${f}`);
+        assert.ok(x.length === y.length && x.every((v, i) => v === y[i]), `${f} differs between the runs`);
+      }
+      // The log of the resumed run holds each step once, with the same losses.
+      const losses = async (d: string) =>
+        (await Deno.readTextFile(`${d}/log.jsonl`)).trim().split("\n").map((l) => JSON.parse(l))
+          .filter((e) => e.kind === "train").map((e) => [e.step, e.loss]);
+      assert.deepEqual(await losses(`${dir}/b`), await losses(`${dir}/a`));
+    } finally {
+      await Deno.remove(dir, { recursive: true });
     }
-    // The log of the resumed run holds each step once, with the same losses.
-    const losses = async (d: string) =>
-      (await Deno.readTextFile(`${d}/log.jsonl`)).trim().split("\n").map((l) => JSON.parse(l))
-        .filter((e) => e.kind === "train").map((e) => [e.step, e.loss]);
-    assert.deepEqual(await losses(`${dir}/b`), await losses(`${dir}/a`));
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  });
+}
 
 Deno.test("train: SIGINT finishes the step, writes a checkpoint and exits with status 130", async () => {
   const dir = await Deno.makeTempDir();
