@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import * as T from "../lib/core/mod.ts";
 import type { Params, State } from "../lib/models/common.ts";
-import { fastvitLayoutInfo, fastvitTiny, fastvitTinyConfig } from "../lib/models/fastvit.ts";
+import { fastvitLayoutInfo, fastvitModel, fastvitTiny, fastvitTinyConfig } from "../lib/models/fastvit.ts";
 import { FastVitContext, mobileOneBlock } from "../lib/models/fastvit_blocks.ts";
 import type { MobileOneOptions } from "../lib/models/fastvit_layout.ts";
 import { fastvitInferenceApply, fastvitReparameterize, foldMobileOne } from "../lib/models/reparam.ts";
@@ -28,6 +28,16 @@ for (const variant of ["fastvit", "fastvit_dcls"] as const) {
     const got = fastvitInferenceApply(model.config, r.params, r.state, x);
     const err = relError(got.toArray(), want.toArray());
     assert.ok(err < 1e-10, `relative error ${err}`);
+    if (model.config.dcls) {
+      // Pruned DCLS kernels: the reparameterised path drops the same cells as the ordinary one.
+      const config = { ...model.config, dcls: { ...model.config.dcls, prune: 0.05 } };
+      const pruned = fastvitModel(config).apply(params, state, x, { train: false }).logits;
+      const rp = fastvitReparameterize(config, params, state);
+      const gotPruned = fastvitInferenceApply(config, rp.params, rp.state, x);
+      const e = relError(gotPruned.toArray(), pruned.toArray());
+      assert.ok(e < 1e-10, `pruned: relative error ${e}`);
+      assert.ok(relError(pruned.toArray(), want.toArray()) > 1e-8, "pruning at 0.05 changes the logits");
+    }
 
     // The inference structure: the reference's reparameterised names, no training branches left.
     const names = Object.keys(r.params);

@@ -12,6 +12,7 @@
 import type { Tensor } from "../core/mod.ts";
 import { add, conv2d, gelu, linear, mean, mul, pad, reshape, rsqrt, sub, tensor } from "../core/mod.ts";
 import { construct, usesSigma } from "../dcls/construct.ts";
+import { pruneRelative } from "../dcls/prune.ts";
 import { param, type Params, type State } from "./common.ts";
 import { FastVitContext, mhsa, squeezeExcite } from "./fastvit_blocks.ts";
 import { type FastVitConfig, networkEntries } from "./fastvit_config.ts";
@@ -92,10 +93,13 @@ function denseKernel(config: FastVitConfig, params: Params, name: string): Tenso
   const r = fastvitLayoutInfo(config).dcls.get(name);
   if (!r) return w;
   const sig = usesSigma(r.version) ? param(params, `${r.owner}.SIG`) : undefined;
-  return construct(w, param(params, `${r.owner}.P`), sig, {
+  const kernel = construct(w, param(params, `${r.owner}.P`), sig, {
     version: r.version,
     dilatedKernelSize: r.dilatedKernelSize,
   });
+  // A pruned model (prunedDclsModel) drops the same cells here as on its ordinary path.
+  const prune = config.dcls?.prune;
+  return prune === undefined ? kernel : pruneRelative(kernel, prune);
 }
 
 function put(out: Params, prefix: string, kb: KernelBias): void {
