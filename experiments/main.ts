@@ -302,13 +302,15 @@ async function main(a: ParsedArgs): Promise<void> {
   const seconds = (performance.now() - t0) / 1000;
   // On a GPU the log holds every tenth step: the run's length is its last logged step.
   const steps = Math.max(0, ...results[0].log.flatMap((e) => (e.kind === "train" ? [e.step] : [])));
+  const accumSteps = p.name === "paper" ? num(a, "accum-steps")! : 1;
+  const accumText = accumSteps > 1 ? ` × ${accumSteps} accumulated (effective ${p.batchSize * accumSteps})` : "";
   const context = {
     profile: p.name,
     data: p.name === "smoke"
       ? `procedural (${SMOKE_DATA.trainSize} training / ${SMOKE_DATA.evalSize} evaluation clips, ${classes} classes)`
       : p.dataArgs.join(" "),
     input: `${preset.seconds} s at ${preset.sampleRate / 1000} kHz → ${mels} × ${frames} log-mels`,
-    training: `${steps} steps × batch ${p.batchSize}, lr ${p.lr}, drop path ${p.dropPath}, ` +
+    training: `${steps} steps × batch ${p.batchSize}${accumText}, lr ${p.lr}, drop path ${p.dropPath}, ` +
       `augmentation ${p.augment ? "on (recipe)" : "off"}, seeds ${p.seeds.join(", ")}`,
     machine: `${Deno.build.os}/${Deno.build.arch}, ${navigator.hardwareConcurrency} cores, backend ${backendChoice}`,
     "wall time": `${seconds.toFixed(0)} s`,
