@@ -9,7 +9,8 @@
  * @module
  */
 import type { ConvGeometry } from "./conv2d.ts";
-import { u32 } from "./wgsl.ts";
+import { type KernelProgram, ref } from "./program.ts";
+import { shaderSource, u32 } from "./wgsl.ts";
 
 /** A per-channel 2-D correlation `out[n, o] = Σ_s corr(in[n, inChannel(o, s)], kernel[kernelSlot(o, s)])`. */
 export interface Correlation {
@@ -114,6 +115,36 @@ export function summed(c: Correlation): number {
 /** Number of kernels (`[kernels, kh, kw]`). */
 export function kernelCount(c: Correlation): number {
   return c.transpose ? c.Cout * c.M : c.Cout;
+}
+
+/**
+ * The program of a direct correlation kernel (the plane and the tiled forms): inputs x and kernels, output y, one
+ * dispatch. Its flops are nominal (every tap, as a dense implementation counts them), so throughput figures stay
+ * comparable between the forms.
+ */
+export function correlationProgram(
+  c: Correlation,
+  label: string,
+  decls: readonly string[],
+  body: readonly string[],
+  workgroupSize: number,
+  workgroups: readonly [number, number, number],
+): KernelProgram {
+  const inSize = c.N * c.Cin * c.Hin * c.Win, outSize = c.N * c.Cout * c.Hout * c.Wout;
+  const wSize = kernelCount(c) * c.kh * c.kw;
+  return {
+    inputs: [{ dtype: "f32", size: inSize }, { dtype: "f32", size: wSize }],
+    outputs: [{ dtype: "f32", size: outSize }],
+    scratch: [],
+    flops: 2 * outSize * summed(c) * c.kh * c.kw,
+    bytes: 4 * (inSize + outSize + wSize),
+    dispatches: [{
+      label,
+      code: shaderSource({ decls: [...decls], workgroupSize, body: [...body] }),
+      bindings: [ref.input(0), ref.input(1), ref.output(0)],
+      workgroups,
+    }],
+  };
 }
 
 /** WGSL expression of the input channel read for output channel `oc` and summand `s` (both u32 expressions). */

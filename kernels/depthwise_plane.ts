@@ -12,16 +12,16 @@
  */
 import {
   type Correlation,
+  correlationProgram,
   inChannel,
-  kernelCount,
   kernelSlot,
   summed,
   tapHits,
   tapWindow,
 } from "./depthwise_geometry.ts";
-import { type KernelLimits, type KernelProgram, ref } from "./program.ts";
+import type { KernelLimits, KernelProgram } from "./program.ts";
 import { oddPitch, stageLines } from "./depthwise_stage.ts";
-import { bindingDecl, foldGrid, shaderSource, u32 } from "./wgsl.ts";
+import { bindingDecl, foldGrid, u32 } from "./wgsl.ts";
 
 const XYZW = ["x", "y", "z", "w"];
 const i32 = (n: number) => `${n}i`;
@@ -192,20 +192,5 @@ export function planeProgram(c: Correlation, label: string, t: PlaneTiles): Kern
     bindingDecl(2, "out", "f32", "read_write"),
     `var<workgroup> sm: array<vec4<f32>, ${(KWORDS + XWORDS) / 4}>;`,
   ];
-  const inSize = c.N * c.Cin * c.Hin * c.Win, outSize = c.N * c.Cout * c.Hout * c.Wout;
-  const wSize = kernelCount(c) * c.kh * c.kw;
-  return {
-    inputs: [{ dtype: "f32", size: inSize }, { dtype: "f32", size: wSize }],
-    outputs: [{ dtype: "f32", size: outSize }],
-    scratch: [],
-    // Nominal (every tap, as a dense implementation counts them), so throughput figures stay comparable.
-    flops: 2 * outSize * S * c.kh * c.kw,
-    bytes: 4 * (inSize + outSize + wSize),
-    dispatches: [{
-      label,
-      code: shaderSource({ decls, workgroupSize: NT, body: b }),
-      bindings: [ref.input(0), ref.input(1), ref.output(0)],
-      workgroups: grid.workgroups,
-    }],
-  };
+  return correlationProgram(c, label, decls, b, NT, grid.workgroups);
 }

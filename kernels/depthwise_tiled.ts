@@ -10,10 +10,16 @@
  *
  * @module
  */
-import { type Correlation, inChannel, kernelCount, kernelSlot, summed } from "./depthwise_geometry.ts";
+import {
+  type Correlation,
+  correlationProgram,
+  inChannel,
+  kernelSlot,
+  summed,
+} from "./depthwise_geometry.ts";
 import { stageLines } from "./depthwise_stage.ts";
-import { type KernelLimits, type KernelProgram, ref } from "./program.ts";
-import { bindingDecl, foldGrid, shaderSource, u32 } from "./wgsl.ts";
+import type { KernelLimits, KernelProgram } from "./program.ts";
+import { bindingDecl, foldGrid, u32 } from "./wgsl.ts";
 
 const XYZW = ["x", "y", "z", "w"];
 const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
@@ -192,19 +198,5 @@ export function tiledProgram(p: Correlation, label: string, t: DirectTiles): Ker
     `var<workgroup> xs: array<vec4<f32>, ${(CPW * IH * IWp) / 4}>;`,
     `var<workgroup> ws: array<vec4<f32>, ${(CPW * p.kh * kwp) / 4}>;`,
   ];
-  const inSize = p.N * p.Cin * p.Hin * p.Win, outSize = p.N * p.Cout * p.Hout * p.Wout;
-  const wSize = kernelCount(p) * p.kh * p.kw;
-  return {
-    inputs: [{ dtype: "f32", size: inSize }, { dtype: "f32", size: wSize }],
-    outputs: [{ dtype: "f32", size: outSize }],
-    scratch: [],
-    flops: 2 * outSize * S * p.kh * p.kw,
-    bytes: 4 * (inSize + outSize + wSize),
-    dispatches: [{
-      label,
-      code: shaderSource({ decls, workgroupSize: NT, body: b }),
-      bindings: [ref.input(0), ref.input(1), ref.output(0)],
-      workgroups: grid.workgroups,
-    }],
-  };
+  return correlationProgram(p, label, decls, b, NT, grid.workgroups);
 }
