@@ -11,10 +11,9 @@ import type { Tensor } from "../lib/core/tensor.ts";
 import { normal, randomKey } from "../lib/ops/random.ts";
 import { tensor, zeros } from "../lib/ops/create.ts";
 import { getModel } from "../lib/models/registry.ts";
-import { adamw, lamb, type Optimizer } from "../lib/train/optim.ts";
-import type { Model } from "../lib/models/common.ts";
+import { adamw, lamb } from "../lib/train/optim.ts";
 import { evalStep, trainStep } from "../lib/train/step.ts";
-import type { Backend } from "../lib/train/loop.ts";
+import { type Backend, initOnBackend } from "../lib/train/loop.ts";
 import { type InputSettings, inputsOf } from "../lib/train/batches.ts";
 import { proceduralDataset } from "../lib/data/procedural.ts";
 import { withBackend } from "../lib/cli/inference.ts";
@@ -22,14 +21,6 @@ import { entryUrl } from "../lib/data/entry_url.ts";
 
 /** Input shape of the network for a profile: `[mels, frames]`. */
 export type InputShape = readonly [number, number];
-
-/** Parameters, state and optimizer state initialised by the backend (full models are slow on the CPU interpreter). */
-async function initOn(backend: Backend, m: Model, optimizer: Optimizer = adamw()) {
-  return await backend.compile((k: Tensor) => {
-    const { params, state } = m.init(k);
-    return { params, state, optState: optimizer.init(params) };
-  })(randomKey(0));
-}
 
 /** Seconds per training step of `model` at batch `batch` (median of `steps` timed steps after one warm-up). */
 export async function secondsPerStep(
@@ -43,7 +34,7 @@ export async function secondsPerStep(
   const m = getModel(model, { numClasses: classes, dropPathRate: 0.1 });
   const optimizer = model.startsWith("convformer") ? lamb() : adamw();
   const step = backend.compile(trainStep({ model: m, optimizer }), { donate: [0, 1, 2] });
-  let { params, state, optState } = await initOn(backend, m, optimizer);
+  let { params, state, optState } = await initOnBackend(backend, m, randomKey(0), optimizer);
   const batchIn = {
     x: normal(randomKey(1), [batch, 1, ...shape]),
     targets: zeros([batch, classes]),
@@ -74,7 +65,7 @@ export async function throughput(
 ): Promise<number> {
   const m = getModel(model, { numClasses: classes });
   const score = backend.compile(evalStep({ model: m }));
-  const { params, state } = await initOn(backend, m);
+  const { params, state } = await initOnBackend(backend, m, randomKey(0));
   const x: Tensor = normal(randomKey(1), [batch, 1, ...shape]);
   await backend.toHost(await score(params, state, x)); // trace and warm up
   let n = 0;
@@ -117,7 +108,7 @@ export interface Measurement {
   readonly firstStepSeconds: number;
   /** Inference samples per second at the throughput batch. */
   readonly throughput: number;
-  /** Host seconds per training batch of procedural data. */
+  /** Host seconds per training batch of procedural data (0 when not timed). */
   readonly dataSeconds: number;
 }
 
@@ -137,6 +128,8 @@ export interface MeasureRequest {
   readonly shape: InputShape;
   /** `--backend` choice. */
   readonly backend: string;
+  /** Time the host data pipeline too (the smoke profile sizes its runs with it); default true. */
+  readonly timeData?: boolean;
 }
 
 /** Measures one configuration in this process. */
@@ -147,7 +140,7 @@ export async function measure(r: MeasureRequest): Promise<Measurement> {
       stepSeconds: seconds,
       firstStepSeconds: warmup,
       throughput: await throughput(r.model, r.classes, r.throughputBatch, r.shape, b),
-      dataSeconds: dataSecondsPerBatch(r.input, r.batch),
+      dataSeconds: r.timeData === false ? 0 : dataSecondsPerBatch(r.input, r.batch),
     };
   });
 }

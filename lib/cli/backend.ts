@@ -50,16 +50,8 @@ async function hostTree(x: unknown): Promise<unknown> {
 export function gpuBackend(gpu: Gpu): Backend {
   return {
     name: gpu.description,
-    compile<A extends unknown[], R>(
-      fn: (...args: A) => R,
-      opts: {
-        readonly donate?: readonly number[];
-        readonly readback?: (path: readonly (string | number)[]) => boolean;
-      } = {},
-    ) {
-      return compileGpu(fn, { device: gpu, donate: opts.donate, readback: opts.readback }) as unknown as (
-        ...args: A
-      ) => Promise<R>;
+    compile<A extends unknown[], R>(fn: (...args: A) => R, opts: { readonly donate?: readonly number[] } = {}) {
+      return compileGpu(fn, { device: gpu, donate: opts.donate }) as unknown as (...args: A) => Promise<R>;
     },
     toHost: async <T>(tree: T) => (await hostTree(tree)) as T,
   };

@@ -18,7 +18,7 @@ import { batchStream, type LoaderSource, recycleFor } from "../data/loader.ts";
 import { preparerFor, type Split, type WorkerPool, workerPool } from "../data/worker_pool.ts";
 import type { DataArgs } from "../cli/data.ts";
 import { evaluate } from "../metrics/evaluate.ts";
-import type { ModelConfig, Params, State } from "../models/common.ts";
+import type { Model, ModelConfig, Params, State } from "../models/common.ts";
 import { getModel } from "../models/registry.ts";
 import { saveCheckpoint } from "../models/checkpoint.ts";
 import { adamw, lamb, type Optimizer, type OptState } from "./optim.ts";
@@ -51,14 +51,33 @@ export interface Backend {
    */
   compile<A extends unknown[], R>(
     fn: (...args: A) => R,
-    opts?: {
-      readonly donate?: readonly number[];
-      /** Outputs (by path in the result tree) copied back with every call, so reading them never waits on a later one. */
-      readonly readback?: (path: readonly (string | number)[]) => boolean;
-    },
+    opts?: { readonly donate?: readonly number[] },
   ): (...args: A) => Promise<R>;
   /** Host tensors for a tree of results (the identity on the CPU). */
   toHost<T>(tree: T): Promise<T>;
+}
+
+/**
+ * A model's parameters and state (and the optimizer's state, when given) made by the backend itself, from `key`: the
+ * full models take tens of seconds to initialise on the CPU interpreter, and on a GPU nothing large is uploaded.
+ */
+export function initOnBackend(
+  backend: Backend,
+  model: Model,
+  key: Tensor,
+): Promise<{ params: Params; state: State }>;
+/** With the optimizer's state too. */
+export function initOnBackend(
+  backend: Backend,
+  model: Model,
+  key: Tensor,
+  optimizer: Optimizer,
+): Promise<{ params: Params; state: State; optState: OptState }>;
+export function initOnBackend(backend: Backend, model: Model, key: Tensor, optimizer?: Optimizer) {
+  return backend.compile((k: Tensor) => {
+    const { params, state } = model.init(k);
+    return optimizer ? { params, state, optState: optimizer.init(params) } : { params, state };
+  })(key);
 }
 
 /** The CPU interpreter. */
@@ -406,12 +425,7 @@ export function trainProgram(run: TrainRun): Effect.Effect<TrainResult, TrainErr
         getModel(s.model, { ...s.modelOverrides, numClasses: classNames.length, dropPathRate: s.dropPathRate })
       );
       const key = keyFromSeed(s.seed);
-      // Initialised by the backend: the full models take tens of seconds to initialise on the CPU interpreter.
-      const initOn = backend.compile((k: Tensor) => {
-        const { params, state } = model.init(k);
-        return { params, state, optState: optimizerOf(s).init(params) };
-      });
-      const init = yield* attemptPromise(() => initOn(initKey(key)));
+      const init = yield* attemptPromise(() => initOnBackend(backend, model, initKey(key), optimizerOf(s)));
       snap = { model, ...init, step: 0, seed: s.seed, key, classNames, settings: { ...s } };
     }
     const model = snap.model;
@@ -527,12 +541,12 @@ export function trainProgram(run: TrainRun): Effect.Effect<TrainResult, TrainErr
             ({ params, state, optState } = out);
             r = out;
           } else {
-            const inputs = trainInputs(batch, snap.key, at, s.input, s.augment);
-            const out = yield* attemptPromise(() =>
-              micro === 0
+            const out = yield* attemptPromise(() => {
+              const inputs = trainInputs(batch, snap.key, at, s.input, s.augment);
+              return micro === 0
                 ? firstMicro(params, state, {}, inputs, modelKey(snap.key, at))
-                : nextMicro(params, state, acc!, inputs, modelKey(snap.key, at))
-            );
+                : nextMicro(params, state, acc!, inputs, modelKey(snap.key, at));
+            });
             ({ acc, state } = out);
             r = out;
             if (++micro < accum) {
