@@ -72,3 +72,20 @@ export function relError(a: ArrayLike<number>, b: ArrayLike<number>, floor = 1e-
   }
   return Math.sqrt(d) / Math.max(Math.sqrt(r), floor);
 }
+
+/**
+ * Asserts `a` matches the reference `want` within `tol` both as a relative norm error and elementwise against
+ * `tol` · max|want| (so one large entry cannot hide a wrong small one).
+ */
+export function assertNormAndMax(a: ArrayLike<number>, want: ArrayLike<number>, tol: number, name: string): void {
+  let maxDiff = 0, maxRef = 0;
+  for (let i = 0; i < a.length; i++) {
+    maxDiff = Math.max(maxDiff, Math.abs(a[i] - want[i]));
+    maxRef = Math.max(maxRef, Math.abs(want[i]));
+  }
+  const rel = relError(a, want);
+  if (!(rel <= tol)) throw new Error(`${name}: relative norm error ${rel}`);
+  if (!(maxDiff <= tol * Math.max(maxRef, 1e-12))) {
+    throw new Error(`${name}: max abs error ${maxDiff} (max |ref| ${maxRef})`);
+  }
+}

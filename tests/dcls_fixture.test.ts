@@ -4,7 +4,7 @@ import * as T from "../lib/core/mod.ts";
 import { construct, type DclsVersion } from "../lib/dcls/construct.ts";
 import { dcls2d, type DclsParams } from "../lib/dcls/layer.ts";
 import { fixtureTensor, loadFixture, loadManifest } from "./_fixtures.ts";
-import { relError } from "./_gradcheck.ts";
+import { assertNormAndMax } from "./_gradcheck.ts";
 
 interface DclsManifest {
   cases: { name: string; dilated_kernel_size: [number, number] }[];
@@ -26,14 +26,7 @@ function assertClose(got: T.Tensor, name: string) {
   const ref = fixtureTensor(fx, name);
   assert.deepEqual(got.shape, ref.shape, `${name}: shape`);
   const a = got.toArray();
-  let maxDiff = 0, maxRef = 0;
-  for (let i = 0; i < a.length; i++) {
-    maxDiff = Math.max(maxDiff, Math.abs(a[i] - ref.data[i]));
-    maxRef = Math.max(maxRef, Math.abs(ref.data[i]));
-  }
-  const rel = relError(a, ref.data);
-  assert.ok(rel <= TOL, `${name}: relative norm error ${rel}`);
-  assert.ok(maxDiff <= TOL * Math.max(maxRef, 1e-12), `${name}: max abs error ${maxDiff} (max |ref| ${maxRef})`);
+  assertNormAndMax(a, ref.data, TOL, name);
 }
 
 for (const version of manifest.versions) {

@@ -13,7 +13,7 @@ import { dcls2d, type DclsParams } from "../lib/dcls/layer.ts";
 import { compileGpu } from "../lib/gpu/compile_gpu.ts";
 import { fixtureTensor, loadFixture, loadManifest } from "./_fixtures.ts";
 import { f32, gpu, GPU_TEST, readTree } from "./_gpu_fixture.ts";
-import { relError } from "./_gradcheck.ts";
+import { assertNormAndMax } from "./_gradcheck.ts";
 
 interface DclsManifest {
   cases: { name: string; dilated_kernel_size: [number, number] }[];
@@ -101,14 +101,7 @@ function assertClose(got: Record<string, Float32Array>, name: string) {
   const a = got[name];
   assert.ok(a, `${name}: not computed`);
   assert.equal(a.length, ref.data.length, `${name}: size`);
-  let maxDiff = 0, maxRef = 0;
-  for (let i = 0; i < a.length; i++) {
-    maxDiff = Math.max(maxDiff, Math.abs(a[i] - ref.data[i]));
-    maxRef = Math.max(maxRef, Math.abs(ref.data[i]));
-  }
-  const rel = relError(a, ref.data);
-  assert.ok(rel <= TOL, `${name}: relative norm error ${rel}`);
-  assert.ok(maxDiff <= TOL * Math.max(maxRef, 1e-12), `${name}: max abs error ${maxDiff} (max |ref| ${maxRef})`);
+  assertNormAndMax(a, ref.data, TOL, name);
 }
 
 for (const version of manifest.versions) {
