@@ -35,8 +35,7 @@ import {
 import { matmulKernel, type MatmulSpec } from "../kernels/matmul.ts";
 import type { KernelProgram } from "../kernels/program.ts";
 import { KernelRunner, type PreparedProgram, type ProgramBuffers } from "../kernels/runner.ts";
-import { shaderSource } from "../kernels/wgsl.ts";
-import { encodeDispatch, randomFiller, timePasses, uniformWords } from "./gpu_timing.ts";
+import { gpuRelDiff, randomFiller, timePasses } from "./gpu_timing.ts";
 
 const arg = (name: string) => Deno.args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 if (Deno.args.includes("--help")) {
@@ -214,62 +213,7 @@ async function verify(t: GemmTiles): Promise<string> {
 
 const fill = randomFiller(device);
 
-const DIFF_GROUPS = 512;
-// Per workgroup: max |x − ref| (NaN counts as infinite) and max |ref| over a grid-stride share of the elements.
-const DIFF = device.createComputePipeline({
-  layout: "auto",
-  compute: {
-    module: device.createShaderModule({
-      code: shaderSource({
-        decls: [
-          "@group(0) @binding(0) var<storage, read> x: array<f32>;",
-          "@group(0) @binding(1) var<storage, read> r: array<f32>;",
-          "@group(0) @binding(2) var<storage, read_write> out: array<f32>;",
-          "struct P { n: u32 }",
-          "@group(0) @binding(3) var<uniform> p: P;",
-          "var<workgroup> sd: array<f32, 256>;",
-          "var<workgroup> sr: array<f32, 256>;",
-        ],
-        workgroupSize: 256,
-        body: [
-          "var d = 0.0;",
-          "var m = 0.0;",
-          `for (var i = wg.x * 256u + lid; i < p.n; i += ${DIFF_GROUPS * 256}u) {`,
-          "  let e = abs(x[i] - r[i]);",
-          "  d = max(d, select(3.0e38, e, e == e));",
-          "  m = max(m, abs(r[i]));",
-          "}",
-          "sd[lid] = d;",
-          "sr[lid] = m;",
-          "for (var s = 128u; s > 0u; s >>= 1u) {",
-          "  workgroupBarrier();",
-          "  if (lid < s) { sd[lid] = max(sd[lid], sd[lid + s]); sr[lid] = max(sr[lid], sr[lid + s]); }",
-          "}",
-          "if (lid == 0u) { out[2u * wg.x] = sd[0]; out[2u * wg.x + 1u] = sr[0]; }",
-        ],
-      }),
-    }),
-    entryPoint: "main",
-  },
-});
-
-/** max |x − ref| / max |ref| over n elements. */
-async function relDiff(x: GPUBuffer, ref: GPUBuffer, n: number): Promise<number> {
-  const out = device.createBuffer({ size: DIFF_GROUPS * 8, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC });
-  const read = device.createBuffer({ size: DIFF_GROUPS * 8, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-  const u = uniformWords(device, [n]);
-  const enc = device.createCommandEncoder();
-  encodeDispatch(device, enc, DIFF, [x, ref, out, u], DIFF_GROUPS);
-  enc.copyBufferToBuffer(out, 0, read, 0, DIFF_GROUPS * 8);
-  device.queue.submit([enc.finish()]);
-  await read.mapAsync(GPUMapMode.READ);
-  const v = new Float32Array(read.getMappedRange().slice(0));
-  read.unmap();
-  for (const b of [out, read, u]) b.destroy();
-  let d = 0, m = 0;
-  for (let i = 0; i < DIFF_GROUPS; i++) [d, m] = [Math.max(d, v[2 * i]), Math.max(m, v[2 * i + 1])];
-  return d / Math.max(m, 1e-30);
-}
+const relDiff = gpuRelDiff(device);
 
 // --- timing.
 

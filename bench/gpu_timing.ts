@@ -34,6 +34,15 @@ export function encodeDispatch(
   pass.end();
 }
 
+/** A compute pipeline (automatic layout) of one 256-invocation shader. */
+function pipelineOf(device: GPUDevice, shader: { decls: string[]; body: string[] }): GPUComputePipeline {
+  const code = shaderSource({ ...shader, workgroupSize: 256 });
+  return device.createComputePipeline({
+    layout: "auto",
+    compute: { module: device.createShaderModule({ code }), entryPoint: "main" },
+  });
+}
+
 /** Fills the first `n` f32 of `buf` with pseudo-random values in [-0.5, 0.5) determined by `seed`. */
 export type FillRandom = (buf: GPUBuffer, n: number, seed: number) => void;
 
@@ -42,29 +51,20 @@ export type FillRandom = (buf: GPUBuffer, n: number, seed: number) => void;
  * inputs is slow, hence on the GPU.
  */
 export function randomFiller(device: GPUDevice): FillRandom {
-  const pipeline = device.createComputePipeline({
-    layout: "auto",
-    compute: {
-      module: device.createShaderModule({
-        code: shaderSource({
-          decls: [
-            "@group(0) @binding(0) var<storage, read_write> out: array<f32>;",
-            "struct P { n: u32, seed: u32 }",
-            "@group(0) @binding(1) var<uniform> p: P;",
-          ],
-          workgroupSize: 256,
-          body: [
-            "let i = (wg.x + wg.y * 65535u) * 256u + lid;",
-            "if (i >= p.n) { return; }",
-            "var h = i * 747796405u + p.seed * 2891336453u;",
-            "h = ((h >> ((h >> 28u) + 4u)) ^ h) * 277803737u;",
-            "h = (h >> 22u) ^ h;",
-            "out[i] = f32(h) * 2.3283064e-10 - 0.5;",
-          ],
-        }),
-      }),
-      entryPoint: "main",
-    },
+  const pipeline = pipelineOf(device, {
+    decls: [
+      "@group(0) @binding(0) var<storage, read_write> out: array<f32>;",
+      "struct P { n: u32, seed: u32 }",
+      "@group(0) @binding(1) var<uniform> p: P;",
+    ],
+    body: [
+      "let i = (wg.x + wg.y * 65535u) * 256u + lid;",
+      "if (i >= p.n) { return; }",
+      "var h = i * 747796405u + p.seed * 2891336453u;",
+      "h = ((h >> ((h >> 28u) + 4u)) ^ h) * 277803737u;",
+      "h = (h >> 22u) ^ h;",
+      "out[i] = f32(h) * 2.3283064e-10 - 0.5;",
+    ],
   });
   return (buf, n, seed) => {
     const u = uniformWords(device, [n, seed]);
@@ -120,4 +120,58 @@ export async function timePasses(
   for (let r = 0; r < reps; r++) out.push(Number(t[2 * r + 1] - t[2 * r]) / 1e9);
   // Some drivers report zeros for unsupported stamps: fall back to wall clock then.
   return out.every((x) => x > 0) ? out : [wall];
+}
+
+const DIFF_GROUPS = 512;
+
+/**
+ * Compiles a max-difference reduction on `device` and returns `relDiff(x, ref, n)`: max |x − ref| / max |ref| over the
+ * first n f32 (NaN counts as infinite), reduced on the GPU so that checking a large output reads back 4 KiB.
+ */
+export function gpuRelDiff(device: GPUDevice): (x: GPUBuffer, ref: GPUBuffer, n: number) => Promise<number> {
+  // Per workgroup: max |x − ref| and max |ref| over a grid-stride share of the elements.
+  const pipeline = pipelineOf(device, {
+    decls: [
+      "@group(0) @binding(0) var<storage, read> x: array<f32>;",
+      "@group(0) @binding(1) var<storage, read> r: array<f32>;",
+      "@group(0) @binding(2) var<storage, read_write> out: array<f32>;",
+      "struct P { n: u32 }",
+      "@group(0) @binding(3) var<uniform> p: P;",
+      "var<workgroup> sd: array<f32, 256>;",
+      "var<workgroup> sr: array<f32, 256>;",
+    ],
+    body: [
+      "var d = 0.0;",
+      "var m = 0.0;",
+      `for (var i = wg.x * 256u + lid; i < p.n; i += ${DIFF_GROUPS * 256}u) {`,
+      "  let e = abs(x[i] - r[i]);",
+      "  d = max(d, select(3.0e38, e, e == e));",
+      "  m = max(m, abs(r[i]));",
+      "}",
+      "sd[lid] = d;",
+      "sr[lid] = m;",
+      "for (var s = 128u; s > 0u; s >>= 1u) {",
+      "  workgroupBarrier();",
+      "  if (lid < s) { sd[lid] = max(sd[lid], sd[lid + s]); sr[lid] = max(sr[lid], sr[lid + s]); }",
+      "}",
+      "if (lid == 0u) { out[2u * wg.x] = sd[0]; out[2u * wg.x + 1u] = sr[0]; }",
+    ],
+  });
+  return async (x, ref, n) => {
+    const size = DIFF_GROUPS * 8;
+    const out = device.createBuffer({ size, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC });
+    const read = device.createBuffer({ size, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    const u = uniformWords(device, [n]);
+    const enc = device.createCommandEncoder();
+    encodeDispatch(device, enc, pipeline, [x, ref, out, u], DIFF_GROUPS);
+    enc.copyBufferToBuffer(out, 0, read, 0, size);
+    device.queue.submit([enc.finish()]);
+    await read.mapAsync(GPUMapMode.READ);
+    const v = new Float32Array(read.getMappedRange().slice(0));
+    read.unmap();
+    for (const b of [out, read, u]) b.destroy();
+    let d = 0, m = 0;
+    for (let i = 0; i < DIFF_GROUPS; i++) [d, m] = [Math.max(d, v[2 * i]), Math.max(m, v[2 * i + 1])];
+    return d / Math.max(m, 1e-30);
+  };
 }

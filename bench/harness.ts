@@ -11,7 +11,7 @@ import type { TypedArray } from "../lib/core/dtype.ts";
 import { type Traced, traceGraph } from "../lib/core/compile.ts";
 import { Tensor } from "../lib/core/tensor.ts";
 import { type TreeDef, treeFlatten, treeUnflatten } from "../lib/core/tree.ts";
-import type { Gpu } from "../lib/gpu/device.ts";
+import { type Gpu, kernelLimits } from "../lib/gpu/device.ts";
 import { buildPlan, type StaticPlan } from "../lib/gpu/plan.ts";
 import { GpuPlan, type PlanInput } from "../lib/gpu/plan_gpu.ts";
 import { GpuTensor } from "../lib/gpu/plan_tensor.ts";
@@ -118,6 +118,7 @@ export async function prepareGpu(
     inputPaths: leafPaths(traced.inDef),
     outputPaths: leafPaths(traced.outDef),
     maxBindings: gpu.limits.maxStorageBuffersPerShaderStage,
+    limits: kernelLimits(gpu),
   });
   const planMs = since(t0);
   t0 = performance.now();

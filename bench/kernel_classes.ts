@@ -18,6 +18,7 @@
  * If the derived kernels do not match the plan (the planner changed), dispatches are classified from labels alone.
  * @module
  */
+import type { KernelLimits } from "../kernels/program.ts";
 import type { Graph } from "../lib/core/graph.ts";
 import { fuseGraph, type KernelSpec } from "../lib/gpu/fuse.ts";
 import { acceptsView, kernelProgram } from "../lib/gpu/plan_kernels.ts";
@@ -130,20 +131,20 @@ export function classOfLabel(label: string): KernelClass {
 }
 
 /**
- * Classifies every dispatch of `plan`, built from `graph` with `maxBindings` (and `maxNodes`); `roles` gives the role
+ * Classifies every dispatch of `plan`, built from `graph` with `maxBindings` (and `maxNodes`, `limits`); `roles` gives the role
  * of each graph input.
  */
 export function classifyPlan(
   graph: Graph,
   plan: StaticPlan,
   roles: readonly InputRole[],
-  opts: { maxBindings: number; maxNodes?: number },
+  opts: { maxBindings: number; maxNodes?: number; limits?: KernelLimits },
 ): Classification {
   if (roles.length !== graph.inputs.length) {
     throw new Error(`classifyPlan: ${roles.length} roles for ${graph.inputs.length} graph inputs`);
   }
   const fused = fuseGraph(graph, { maxBindings: opts.maxBindings, maxNodes: opts.maxNodes, acceptsView });
-  const programs = fused.kernels.map((spec) => kernelProgram(spec, fused.avals));
+  const programs = fused.kernels.map((spec) => kernelProgram(spec, fused.avals, opts.limits));
   const labels = programs.flatMap((p) => p.dispatches.map((d) => d.label));
   if (labels.length !== plan.dispatches.length || labels.some((l, i) => l !== plan.dispatches[i].label)) {
     return {

@@ -16,7 +16,7 @@ import { treeFlatten } from "../lib/core/tree.ts";
 import { logMel } from "../lib/audio/frontend.ts";
 import { FRONTEND } from "../lib/audio/mel.ts";
 import { type CommandSpec, helpText, parseArgs, UsageError } from "../lib/cli/args.ts";
-import { type Gpu, requestGpu } from "../lib/gpu/device.ts";
+import { type Gpu, kernelLimits, requestGpu } from "../lib/gpu/device.ts";
 import { buildPlan } from "../lib/gpu/plan.ts";
 import type { Model, Params, State } from "../lib/models/common.ts";
 import type { OptState } from "../lib/train/optim.ts";
@@ -235,8 +235,9 @@ export async function profileModel(
     inputPaths: leafPaths(traced.inDef),
     outputPaths: leafPaths(traced.outDef),
     maxBindings,
+    limits: kernelLimits(gpu),
   });
-  const cls = classifyPlan(traced.graph, plan, roles, { maxBindings });
+  const cls = classifyPlan(traced.graph, plan, roles, { maxBindings, limits: kernelLimits(gpu) });
   progress(`${name}: timing ${plan.dispatches.length} dispatches (classified by ${cls.source})`);
   const times: DispatchTimes = await timeDispatches(gpu, plan, opts.reps);
   return {

@@ -5,10 +5,13 @@
  *
  * - forward and stride-1 input gradient (a correlation with the flipped kernel): the whole-plane kernel
  *   (depthwise_plane.ts) when the output plane is at most 32 wide and a sample fits workgroup memory, which does work
- *   proportional to the taps that reach the plane; otherwise the tiled kernel (depthwise_tiled.ts);
+ *   proportional to the taps that reach the plane; otherwise, and for small kernels on all but the narrowest maps
+ *   (see `tiledFirst`), the tiled kernel (depthwise_tiled.ts);
  * - strided input gradient: one thread per element gathering its taps (depthwise_gather.ts);
  * - weight gradient: the whole-plane kernel (depthwise_plane_dw.ts), which computes only the taps that can reach the
- *   plane and writes zeros for the rest, or the tiled one (depthwise_tiled_dw.ts) for wide planes.
+ *   plane and writes zeros for the rest, or the tiled one (depthwise_tiled_dw.ts) for wide planes and small kernels.
+ *
+ * The choices and tiles come from bench/depthwise_sweep.ts on an H100 (bench/RESULTS.md, run 5).
  *
  * @module
  */
@@ -42,12 +45,25 @@ export type WeightGradTiles =
   | ({ readonly kind: "plane" } & PlaneWeightGradTiles)
   | ({ readonly kind: "tiled" } & TiledWeightGradTiles);
 
-function chooseCorrelation(c: Correlation, limits: KernelLimits): DirectTiles | null {
-  const plane = choosePlane(c, limits);
-  if (plane) return { kind: "plane", ...plane };
-  const tiled = chooseTiled(c, limits);
-  return tiled ? { kind: "tiled", ...tiled } : null;
+/**
+ * Whether a kernel small enough to unroll should take the tiled kernel although the map is narrow enough for the
+ * whole-plane one: on the H100 the tiled 7×7 ran 3× faster at 32×31, and 3×3 1.2–1.6× faster down to 16×16; the
+ * whole plane keeps 7×7 from 16 columns down, the narrowest maps, and the large kernels that overhang the plane.
+ */
+function tiledFirst(kh: number, kw: number, wout: number): boolean {
+  return kh * kw <= 9 ? wout > 8 : kh * kw <= 49 && wout > 16;
 }
+
+function chooseCorrelation(c: Correlation, limits: KernelLimits): DirectTiles | null {
+  const tiled = () => {
+    const t = chooseTiled(c, limits);
+    return t ? { kind: "tiled" as const, ...t } : null;
+  };
+  if (tiledFirst(c.kh, c.kw, c.Wout)) return tiled() ?? planeOf(choosePlane(c, limits));
+  return planeOf(choosePlane(c, limits)) ?? tiled();
+}
+
+const planeOf = (p: PlaneTiles | null): DirectTiles | null => (p ? { kind: "plane", ...p } : null);
 
 /** Tiles of the direct forward kernel for a geometry, or null when no tile fits workgroup memory. */
 export function depthwiseForwardTiles(g: ConvGeometry, limits: KernelLimits = DEFAULT_LIMITS): DirectTiles | null {
@@ -69,13 +85,22 @@ export function depthwiseForward(
   return tiles.kind === "plane" ? planeProgram(c, label, tiles) : tiledProgram(c, label, tiles);
 }
 
+/** Tiles of the direct stride-1 input-gradient kernel, or null when it gathers (strided, or no tile fits). */
+export function depthwiseInputGradTiles(g: ConvGeometry, limits: KernelLimits = DEFAULT_LIMITS): DirectTiles | null {
+  const c = inputGradCorrelation(g);
+  return c && chooseCorrelation(c, limits);
+}
+
 /**
  * Depthwise input gradient: inputs (dy, w), output dx. Stride 1 runs the forward kernels on dy with the kernel
  * flipped; strided convolutions (or tiles that do not fit) gather.
  */
-export function depthwiseInputGrad(g: ConvGeometry, limits: KernelLimits = DEFAULT_LIMITS): KernelProgram {
+export function depthwiseInputGrad(
+  g: ConvGeometry,
+  limits: KernelLimits = DEFAULT_LIMITS,
+  tiles: DirectTiles | null = depthwiseInputGradTiles(g, limits),
+): KernelProgram {
   const c = inputGradCorrelation(g);
-  const tiles = c && chooseCorrelation(c, limits);
   if (!c || !tiles) return gatherInputGrad(g);
   const label = `depthwise_dx_${geometryTag(g)}`;
   return tiles.kind === "plane" ? planeProgram(c, label, tiles) : tiledProgram(c, label, tiles);
@@ -86,10 +111,16 @@ export function depthwiseWeightGradTiles(
   g: ConvGeometry,
   limits: KernelLimits = DEFAULT_LIMITS,
 ): WeightGradTiles | null {
-  const plane = choosePlaneWeightGrad(g, limits);
-  if (plane) return { kind: "plane", ...plane };
-  const tiled = chooseTiledWeightGrad(g, limits);
-  return tiled ? { kind: "tiled", ...tiled } : null;
+  const plane = () => {
+    const p = choosePlaneWeightGrad(g, limits);
+    return p ? { kind: "plane" as const, ...p } : null;
+  };
+  const tiled = () => {
+    const t = chooseTiledWeightGrad(g, limits);
+    return t ? { kind: "tiled" as const, ...t } : null;
+  };
+  // Small kernels take the tiled kernel down to 16 columns (H100: 1.3× faster for 7×7 at 32×31, 1.7× at 16×15).
+  return g.kh * g.kw <= 49 && g.Wo > 8 ? tiled() ?? plane() : plane() ?? tiled();
 }
 
 /** Depthwise weight gradient: inputs (x, dy), output dw `[O, 1, kh, kw]`. */

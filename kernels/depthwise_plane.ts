@@ -29,6 +29,14 @@ const i32 = (n: number) => `${n}i`;
 /** Widest output plane the whole-plane kernel takes (a thread holds RH × Wout accumulators). */
 export const PLANE_MAX_WIDTH = 32;
 
+const MAX_PLANE_CHANNELS = 4;
+
+/**
+ * At most four samples per workgroup: on the H100 four beat eight to sixty-four at every ConvNeXt stage from 32×31 to
+ * 8×7 (23×23 at 8×7: 0.055 ms against 0.063 for 64; 7×7 at 8×7: 0.087 against 0.139), more workgroups per SM.
+ */
+const MAX_PLANE_SAMPLES = 4;
+
 /** Tile parameters of the whole-plane correlation. */
 export interface PlaneTiles {
   /** Output rows per thread. */
@@ -61,6 +69,9 @@ function layout(c: Correlation): Layout {
 /** Tiles for a correlation, or null when the plane is too wide or one sample and its kernel window do not fit. */
 export function choosePlane(c: Correlation, limits: KernelLimits): PlaneTiles | null {
   if (c.Wout > PLANE_MAX_WIDTH) return null;
+  // A strided map wider than the plane limit stages a whole wide input per sample for few outputs: the tiled kernel
+  // ran it twice as fast (FastViT's 64×62 → 32×31 patch embedding on the H100).
+  if ((c.sh > 1 || c.sw > 1) && c.Win > PLANE_MAX_WIDTH) return null;
   const L = layout(c);
   const kWords = L.KHw * L.KWp;
   const budget = Math.floor(limits.maxWorkgroupStorage / 4);
@@ -70,8 +81,11 @@ export function choosePlane(c: Correlation, limits: KernelLimits): PlaneTiles | 
   const RB = Math.ceil(c.Hout / RH);
   if (RB > T) return null;
   // Samples first (they share the staged kernel window), then channels, up to T threads; then shrink to fit.
-  let NB = Math.min(c.N, Math.max(1, Math.floor(T / RB)));
-  let CPW = Math.min(c.Cout, Math.max(1, Math.floor(T / (RB * NB))));
+  let NB = Math.min(c.N, MAX_PLANE_SAMPLES, Math.max(1, Math.floor(T / RB)));
+  // More channels (at most four) only where a workgroup would otherwise hold fewer than 16 threads (single clips):
+  // the measured tiles (four samples) ran one channel per workgroup, and on a software adapter compile time grows
+  // steeply with the channels staged per workgroup (an 8×7 map: 31 s for 28 channels, 0.5 s for 4).
+  let CPW = Math.min(c.Cout, MAX_PLANE_CHANNELS, Math.max(1, Math.floor(16 / (RB * NB))));
   while (CPW * (kWords + NB * L.P) > budget) {
     if (CPW > 1) CPW--;
     else if (NB > 1) NB--;

@@ -10,13 +10,7 @@
  *
  * @module
  */
-import {
-  type Correlation,
-  correlationProgram,
-  inChannel,
-  kernelSlot,
-  summed,
-} from "./depthwise_geometry.ts";
+import { type Correlation, correlationProgram, inChannel, kernelSlot, summed } from "./depthwise_geometry.ts";
 import { stageLines } from "./depthwise_stage.ts";
 import type { KernelLimits, KernelProgram } from "./program.ts";
 import { bindingDecl, foldGrid, u32 } from "./wgsl.ts";
@@ -37,13 +31,27 @@ export interface DirectTiles {
   readonly THt: number;
   /** Channels per workgroup. */
   readonly CPW: number;
+  /**
+   * Fully unrolled kernel rows: each thread walks the kernel rows once, holding each staged input row it reads in
+   * registers while the RH output rows it feeds use it, with constant workgroup-memory offsets and no per-row bounds.
+   */
+  readonly unroll?: boolean;
 }
 
-/** Tiles for a correlation, or null when even the smallest tile overflows workgroup memory. */
+/**
+ * Tiles for a correlation, or null when even the smallest tile overflows workgroup memory. From the H100 sweep
+ * (bench/depthwise_sweep.ts): kernels up to 7×7 unroll their rows with two output rows per thread (1.8× the looped
+ * form at 64×62) on 128 threads; larger kernels keep the row loop, whose body stays in the instruction cache (the
+ * unrolled 23×23 ran 2× slower), with one row of eight outputs per thread on 256 threads (28.6 TFLOP/s at 64×62, 1.8×
+ * the former 4×4 outputs on 64 threads). Both take one channel and a tile as tall as the threads allow; strided
+ * correlations (FastViT's channel-doubling patch embeddings) ran fastest as 64 threads on each of two channels.
+ */
 export function chooseTiled(p: Correlation, limits: KernelLimits): DirectTiles | null {
   const whole = p.Wout <= 16;
-  const VW = whole ? roundUp(p.Wout, 4) : 4;
-  let RH = Math.min(VW >= 16 ? 2 : 4, p.Hout);
+  const large = p.kh * p.kw > 49;
+  const strided = p.sh > 1 || p.sw > 1;
+  const VW = whole ? roundUp(p.Wout, 4) : large ? 8 : 4;
+  let RH = Math.min(whole || large ? 1 : 2, p.Hout);
   const budget = limits.maxWorkgroupStorage / 4;
   const words = (THt: number, TWt: number) => {
     const IH = (THt * RH - 1) * p.sh + (p.kh - 1) * p.dh + 1;
@@ -51,8 +59,8 @@ export function chooseTiled(p: Correlation, limits: KernelLimits): DirectTiles |
     return IH * roundUp(IW, 4) + p.kh * roundUp(p.kw, 4);
   };
   let TWt = whole ? 1 : Math.min(16, Math.ceil(p.Wout / VW));
-  const T = Math.min(128, limits.maxInvocations);
-  let THt = Math.max(1, Math.min(Math.ceil(p.Hout / RH), Math.floor(Math.min(64, T) / TWt)));
+  const T = Math.min(strided ? 64 : large ? 256 : 128, limits.maxInvocations);
+  let THt = Math.max(1, Math.min(Math.ceil(p.Hout / RH), Math.floor(T / TWt)));
   // Shrink the tile (height, then width, then rows per thread) until the input tile, its halo and the kernel fit.
   while (words(THt, TWt) > budget) {
     if (THt > 1) THt--;
@@ -60,8 +68,12 @@ export function chooseTiled(p: Correlation, limits: KernelLimits): DirectTiles |
     else if (RH > 1) RH--;
     else return null;
   }
-  const CPW = Math.max(1, Math.min(p.Cout, Math.floor(T / (TWt * THt)), Math.floor(budget / words(THt, TWt))));
-  return { VW, RH, TWt, THt, CPW };
+  const wanted = strided ? 2 : Math.min(2, Math.max(1, Math.floor(T / (TWt * THt))));
+  const CPW = Math.max(
+    1,
+    Math.min(p.Cout, wanted, Math.floor(limits.maxInvocations / (TWt * THt)), Math.floor(budget / words(THt, TWt))),
+  );
+  return { VW, RH, TWt, THt, CPW, unroll: !large };
 }
 
 /** The tiled correlation: inputs (x, w), output y (see the module doc). */
@@ -100,11 +112,15 @@ export function tiledProgram(p: Correlation, label: string, t: DirectTiles): Ker
     `let txt = t % ${u32(TWt)};`,
     `let c = c0 + ch;`,
     `let ybase = tyt * ${u32(RH * p.sh)};`,
-    // Input rows of this thread that lie inside the plane.
-    `let iy0 = i32(iy_t + ybase) - ${i32(p.pt)};`,
-    `let ir0 = u32(max(0i, -iy0));`,
-    `let ir1 = u32(clamp(${i32(p.Hin)} - iy0, 0i, ${i32(SPAN)}));`,
   );
+  if (!t.unroll) {
+    b.push(
+      // Input rows of this thread that lie inside the plane.
+      `let iy0 = i32(iy_t + ybase) - ${i32(p.pt)};`,
+      `let ir0 = u32(max(0i, -iy0));`,
+      `let ir1 = u32(clamp(${i32(p.Hin)} - iy0, 0i, ${i32(SPAN)}));`,
+    );
+  }
   for (let r = 0; r < RH; r++) for (let j = 0; j < VW; j++) b.push(`var acc${r}_${j} = 0.0;`);
   if (S > 1) b.push(`for (var s = 0u; s < ${u32(S)}; s++) {`, "workgroupBarrier();");
   b.push(
@@ -146,8 +162,6 @@ export function tiledProgram(p: Correlation, label: string, t: DirectTiles): Ker
       },
     }),
     "workgroupBarrier();",
-    "for (var ir = ir0; ir < ir1; ir++) {",
-    `  let rb = (ch * ${u32(IH)} + ybase + ir) * ${u32(IWp / 4)} + txt * ${u32((VW * p.sw) / 4)};`,
   );
   // Which (j, kx) pairs contribute, and which window vec4s they touch.
   const live = (j: number, kx: number) => {
@@ -157,27 +171,59 @@ export function tiledProgram(p: Correlation, label: string, t: DirectTiles): Ker
   };
   const used = new Set<number>();
   for (let j = 0; j < VW; j++) for (let kx = 0; kx < p.kw; kx++) if (live(j, kx)) used.add((j * p.sw + kx * p.dw) >> 2);
-  for (let v = 0; v < Math.ceil(LW / 4); v++) if (used.has(v)) b.push(`  let xv${v} = xs[rb + ${u32(v)}];`);
   const wUsed = new Set<number>();
   for (let j = 0; j < VW; j++) for (let kx = 0; kx < p.kw; kx++) if (live(j, kx)) wUsed.add(kx >> 2);
-  for (let r = 0; r < RH; r++) {
-    b.push(`  let d${r} = ir - ${u32(r * p.sh)};`);
-    const cond = p.dh === 1 ? `d${r} < ${u32(p.kh)}` : `d${r} < ${u32(p.kh * p.dh)} && d${r} % ${u32(p.dh)} == 0u`;
-    b.push(
-      `  if (${cond}) {`,
-      `    let wr = (ch * ${u32(p.kh)} + d${r}${p.dh === 1 ? "" : ` / ${u32(p.dh)}`}) * ${u32(kwp / 4)};`,
-    );
-    for (const v of [...wUsed].sort((a, z) => a - z)) b.push(`    let wv${v} = ws[wr + ${u32(v)}];`);
+  const fmas = (pad: string, acc: (j: number) => string, xv: (v: number) => string, wv: (v: number) => string) => {
     for (let kx = 0; kx < p.kw; kx++) {
       for (let j = 0; j < VW; j++) {
         if (!live(j, kx)) continue;
         const e = j * p.sw + kx * p.dw;
-        b.push(`    acc${r}_${j} = fma(xv${e >> 2}.${XYZW[e & 3]}, wv${kx >> 2}.${XYZW[kx & 3]}, acc${r}_${j});`);
+        b.push(`${pad}${acc(j)} = fma(${xv(e >> 2)}.${XYZW[e & 3]}, ${wv(kx >> 2)}.${XYZW[kx & 3]}, ${acc(j)});`);
       }
     }
-    b.push("  }");
+  };
+  if (t.unroll) {
+    // Kernel rows in order; input row `r·sh + ky·dh` of the thread's window is loaded at its first use and reused by
+    // the later (r, ky) pairs reading it (with sh = dh = 1, one new row per kernel row). Padding rows are staged zeros.
+    b.push(
+      `let rb = (ch * ${u32(IH)} + ybase) * ${u32(IWp / 4)} + txt * ${u32((VW * p.sw) / 4)};`,
+      `let wr = ch * ${u32((p.kh * kwp) / 4)};`,
+    );
+    const loaded = new Set<number>();
+    for (let ky = 0; ky < p.kh; ky++) {
+      for (const v of [...wUsed].sort((a, z) => a - z)) {
+        b.push(`let w${ky}_${v} = ws[wr + ${u32((ky * kwp) / 4 + v)}];`);
+      }
+      for (let r = 0; r < RH; r++) {
+        const row = r * p.sh + ky * p.dh;
+        if (!loaded.has(row)) {
+          loaded.add(row);
+          for (const v of [...used].sort((a, z) => a - z)) {
+            b.push(`let x${row}_${v} = xs[rb + ${u32((row * IWp) / 4 + v)}];`);
+          }
+        }
+        fmas("", (j) => `acc${r}_${j}`, (v) => `x${row}_${v}`, (v) => `w${ky}_${v}`);
+      }
+    }
+  } else {
+    b.push(
+      "for (var ir = ir0; ir < ir1; ir++) {",
+      `  let rb = (ch * ${u32(IH)} + ybase + ir) * ${u32(IWp / 4)} + txt * ${u32((VW * p.sw) / 4)};`,
+    );
+    for (let v = 0; v < Math.ceil(LW / 4); v++) if (used.has(v)) b.push(`  let xv${v} = xs[rb + ${u32(v)}];`);
+    for (let r = 0; r < RH; r++) {
+      b.push(`  let d${r} = ir - ${u32(r * p.sh)};`);
+      const cond = p.dh === 1 ? `d${r} < ${u32(p.kh)}` : `d${r} < ${u32(p.kh * p.dh)} && d${r} % ${u32(p.dh)} == 0u`;
+      b.push(
+        `  if (${cond}) {`,
+        `    let wr = (ch * ${u32(p.kh)} + d${r}${p.dh === 1 ? "" : ` / ${u32(p.dh)}`}) * ${u32(kwp / 4)};`,
+      );
+      for (const v of [...wUsed].sort((a, z) => a - z)) b.push(`    let wv${v} = ws[wr + ${u32(v)}];`);
+      fmas("    ", (j) => `acc${r}_${j}`, (v) => `xv${v}`, (v) => `wv${v}`);
+      b.push("  }");
+    }
+    b.push("}");
   }
-  b.push("}");
   if (S > 1) b.push("}");
   for (let r = 0; r < RH; r++) {
     b.push(`let oy${r} = ty0 * ${u32(TH)} + tyt * ${u32(RH)} + ${u32(r)};`);

@@ -15,16 +15,18 @@ import {
   depthwiseForward,
   depthwiseForwardTiles,
   depthwiseInputGrad,
+  depthwiseInputGradTiles,
   depthwiseWeightGrad,
   depthwiseWeightGradTiles,
   type DirectTiles,
   type WeightGradTiles,
 } from "../kernels/depthwise.ts";
-import { forwardCorrelation, tapHits, tapWindow } from "../kernels/depthwise_geometry.ts";
+import { forwardCorrelation, inputGradCorrelation, tapHits, tapWindow } from "../kernels/depthwise_geometry.ts";
 import { choosePlane } from "../kernels/depthwise_plane.ts";
 import { chooseTiled } from "../kernels/depthwise_tiled.ts";
 import { chooseTiledWeightGrad } from "../kernels/depthwise_tiled_dw.ts";
 import { DEFAULT_LIMITS, type KernelLimits } from "../kernels/program.ts";
+import { kernelLimits } from "../lib/gpu/device.ts";
 import { assertConvRef, check, convReference, gpuTest, pseudoRandom, runner } from "./gpu_kernels_helpers.ts";
 
 interface Case {
@@ -49,6 +51,7 @@ const geometry = (r: Case): ConvGeometry => {
 
 interface Choice {
   fwd?: DirectTiles;
+  dx?: DirectTiles;
   dw?: WeightGradTiles;
 }
 
@@ -60,7 +63,7 @@ async function checkDepthwise(g: ConvGeometry, limits: KernelLimits, choice: Cho
   const tag = `${what} N${g.N} C${g.C} O${g.O} ${g.H}×${g.W} k${g.kh} s${g.sh} ${JSON.stringify(choice)}`;
   const [y] = await runner.run(depthwiseForward(g, limits, choice.fwd), [x, w]);
   assertConvRef(y, ref.y, `y ${tag}`, true);
-  const [dx] = await runner.run(depthwiseInputGrad(g, limits), [dy, w]);
+  const [dx] = await runner.run(depthwiseInputGrad(g, limits, choice.dx), [dy, w]);
   assertConvRef(dx, ref.dx, `dx ${tag}`, true);
   const [dwt] = await runner.run(depthwiseWeightGrad(g, limits, choice.dw), [x, dy]);
   assertConvRef(dwt, ref.dw, `dw ${tag}`, true);
@@ -93,6 +96,12 @@ gpuTest(
     await checkDepthwise(g, tiny, {}, "tiny");
     const fwd = chooseTiled(forwardCorrelation(g), DEFAULT_LIMITS)!, dw = chooseTiledWeightGrad(g, DEFAULT_LIMITS)!;
     await checkDepthwise(g, DEFAULT_LIMITS, { fwd: { kind: "tiled", ...fwd }, dw: { kind: "tiled", ...dw } }, "tiled");
+    // The unrolled tiled correlation (padding rows read as staged zeros) in both directions.
+    const dx = chooseTiled(inputGradCorrelation(g)!, DEFAULT_LIMITS)!;
+    await checkDepthwise(g, DEFAULT_LIMITS, {
+      fwd: { kind: "tiled", ...fwd, unroll: true },
+      dx: { kind: "tiled", ...dx, unroll: true },
+    }, "unrolled");
     // Ragged blocks: 3 rows per thread over 8 rows, 2 of 5 samples per workgroup, 3 staged batches per chunk.
     const g5 = geometry({ N: 5, C: 3, M: 1, H: 8, W: 7, k: 23, s: 1 });
     await checkDepthwise(g5, DEFAULT_LIMITS, {
@@ -125,6 +134,7 @@ gpuTest(
       d: fc.array(fc.integer({ min: 1, max: 2 }), { minLength: 2, maxLength: 2 }),
       pads: fc.array(fc.integer({ min: 0, max: 4 }), { minLength: 4, maxLength: 4 }),
       tiny: fc.boolean(),
+      unroll: fc.boolean(),
     }).filter((r) =>
       r.H + r.pads[0] + r.pads[1] >= r.d[0] * (r.kh - 1) + 1 && r.W + r.pads[2] + r.pads[3] >= r.d[1] * (r.kw - 1) + 1
     );
@@ -137,8 +147,11 @@ gpuTest(
       });
       // A small workgroup-memory limit forces one-sample workgroups, several chunks and the tiled fallbacks.
       const limits = r.tiny ? { maxWorkgroupStorage: 4096, maxInvocations: 64 } : DEFAULT_LIMITS;
-      if (!depthwiseForwardTiles(g, limits) || !depthwiseWeightGradTiles(g, limits)) return;
-      await checkDepthwise(g, limits, {}, "random");
+      const fwd = depthwiseForwardTiles(g, limits), dx = depthwiseInputGradTiles(g, limits);
+      if (!fwd || !depthwiseWeightGradTiles(g, limits)) return;
+      // Unrolled rows where the tiled correlation is chosen (strides and dilations reuse rows differently).
+      const unrolled = (t: DirectTiles | null) => t && (t.kind === "tiled" && r.unroll ? { ...t, unroll: true } : t);
+      await checkDepthwise(g, limits, { fwd: unrolled(fwd)!, dx: unrolled(dx) ?? undefined }, "random");
     }, 6);
   },
 );
@@ -159,4 +172,32 @@ Deno.test("depthwise kernels: whole-plane work is proportional to the taps that 
     assert.equal(ky1 - ky0 + 1, Math.min(k, 2 * H - 1));
     assert.equal(kx1 - kx0 + 1, Math.min(k, 2 * W - 1));
   }
+});
+
+Deno.test("depthwise choosers: the H100 sweep's tiles for the reference stages, small ones for software adapters", () => {
+  const h100 = { maxWorkgroupStorage: 49152, maxInvocations: 256 };
+  const at = (C: number, H: number, W: number, k: number, s = 1, M = 1) => geometry({ N: 64, C, M, H, W, k, s });
+  const threads = (t: DirectTiles | null) => (t?.kind === "tiled" ? t.TWt * t.THt * t.CPW : -1);
+  // 23×23 at 64×62: looped rows (unrolled, the code outgrows the instruction cache), 256 threads.
+  const large = depthwiseForwardTiles(at(96, 64, 62, 23), h100);
+  assert.ok(large?.kind === "tiled" && !large.unroll && threads(large) === 256, JSON.stringify(large));
+  // 7×7 at 64×62 and at 32×31 (where it beats the whole-plane kernel): unrolled rows, 128 threads.
+  for (const g of [at(96, 64, 62, 7), at(192, 32, 31, 7)]) {
+    const t = depthwiseForwardTiles(g, h100);
+    assert.ok(t?.kind === "tiled" && t.unroll && threads(t) === 128, JSON.stringify(t));
+  }
+  // Strided channel-doubling patch embedding of a wide map: tiled, two channels per workgroup.
+  const patch = depthwiseForwardTiles(at(64, 64, 62, 7, 2, 2), h100);
+  assert.ok(patch?.kind === "tiled" && patch.CPW === 2, JSON.stringify(patch));
+  // Narrow maps keep the whole-plane kernel with at most four samples.
+  for (const g of [at(768, 8, 7, 23), at(384, 16, 15, 7)]) {
+    const t = depthwiseForwardTiles(g, h100);
+    assert.ok(t?.kind === "plane" && t.NB <= 4 && t.CPW === 1, JSON.stringify(t));
+  }
+  // A software adapter sizes tiles for 16 KiB and 64 invocations.
+  const soft = kernelLimits(
+    { description: "llvmpipe (LLVM 15.0.6, 256 bits)", isFallback: false, limits: {} } as never,
+  );
+  assert.deepEqual(soft, { maxWorkgroupStorage: 16384, maxInvocations: 64 });
+  assert.ok(threads(depthwiseForwardTiles(at(96, 64, 62, 23), soft)) <= 64);
 });

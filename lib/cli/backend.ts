@@ -6,7 +6,7 @@
  */
 import { Effect, type Scope } from "effect";
 import { Tensor } from "../core/tensor.ts";
-import { acquireGpu, type Gpu } from "../gpu/device.ts";
+import { acquireGpu, type Gpu, isSoftwareAdapter } from "../gpu/device.ts";
 import { compileGpu } from "../gpu/compile_gpu.ts";
 import { GpuTensor } from "../gpu/plan_tensor.ts";
 import { type Backend, cpuBackend, TrainError } from "../train/loop.ts";
@@ -21,8 +21,7 @@ export async function hasHardwareGpu(): Promise<boolean> {
   try {
     const adapter = await gpu.requestAdapter({ powerPreference: "high-performance" });
     if (!adapter) return false;
-    const info = adapter.info;
-    return !(info.isFallbackAdapter || /llvmpipe|swiftshader|software/i.test(info.description ?? ""));
+    return !isSoftwareAdapter(adapter.info);
   } catch {
     return false;
   }

@@ -12,7 +12,7 @@ import { signatureOf, type Traced, traceGraph } from "../core/compile.ts";
 import { fmt } from "../core/shape.ts";
 import { Tensor } from "../core/tensor.ts";
 import { type TreeDef, treeFlatten, treeUnflatten } from "../core/tree.ts";
-import type { Gpu, GpuMemoryStats } from "./device.ts";
+import { type Gpu, type GpuMemoryStats, kernelLimits } from "./device.ts";
 import { buildPlan, type PlanStats } from "./plan.ts";
 import { GpuPlan, type PlanCounters, planCounters, type PlanInput } from "./plan_gpu.ts";
 import { GpuTensor } from "./plan_tensor.ts";
@@ -145,6 +145,7 @@ export function compileGpu<A extends unknown[], R>(fn: (...args: A) => R, opts: 
       outputPaths: leafPaths(t.outDef),
       maxBindings: gpu.limits.maxStorageBuffersPerShaderStage,
       maxNodes: opts.maxNodes,
+      limits: kernelLimits(gpu),
     });
     plans.push(plan.stats);
     const gplan = await GpuPlan.create(gpu, plan, { readback: readbackSet(opts.readback, t.outDef) });

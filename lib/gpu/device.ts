@@ -6,6 +6,7 @@
  * @module
  */
 import { Context, Data, Effect, Layer, type Scope } from "effect";
+import type { KernelLimits } from "../../kernels/program.ts";
 
 /** Counts GPU buffers created and destroyed through it, and the bytes they hold. */
 export class GpuMemory {
@@ -96,6 +97,29 @@ export interface GpuOptions {
 export class GpuUnavailable extends Data.TaggedError("GpuUnavailable")<{ readonly message: string }> {}
 
 const OPTIONAL_FEATURES = ["shader-f16", "timestamp-query"] as const;
+
+/** Whether an adapter is a software rasterizer on the CPU (llvmpipe, lavapipe, SwiftShader). */
+export function isSoftwareAdapter(
+  info: { readonly isFallbackAdapter?: boolean; readonly description?: string },
+): boolean {
+  return (info.isFallbackAdapter ?? false) || /llvmpipe|lavapipe|swiftshader|software/i.test(info.description ?? "");
+}
+
+/**
+ * The limits kernel generators size their tiles for on this device: its own workgroup memory and up to 256
+ * invocations. A software adapter gets WebGPU's guaranteed 16 KiB and 64 invocations: its shader compiler's time grows
+ * steeply with the workgroup (a 23×23 depthwise kernel took 18 s to compile for 256 invocations, 5 s for 64), and it
+ * gains nothing from larger tiles.
+ */
+export function kernelLimits(gpu: Gpu): KernelLimits {
+  if (isSoftwareAdapter({ isFallbackAdapter: gpu.isFallback, description: gpu.description })) {
+    return { maxWorkgroupStorage: 16384, maxInvocations: 64 };
+  }
+  return {
+    maxWorkgroupStorage: gpu.limits.maxComputeWorkgroupStorageSize,
+    maxInvocations: Math.min(256, gpu.limits.maxComputeInvocationsPerWorkgroup),
+  };
+}
 
 /** Acquires the GPU (adapter's real limits, shader-f16 and timestamp-query when present). Throws a clear error if none. */
 export async function requestGpu(options: GpuOptions = {}): Promise<Gpu> {

@@ -14,7 +14,12 @@
 import type { DType, TypedArray } from "../core/dtype.ts";
 import type { Aval, Graph } from "../core/graph.ts";
 import { fmt } from "../core/shape.ts";
-import { kernelBufferBytes, type KernelDispatch, type KernelProgram } from "../../kernels/program.ts";
+import {
+  kernelBufferBytes,
+  type KernelDispatch,
+  type KernelLimits,
+  type KernelProgram,
+} from "../../kernels/program.ts";
 import { prod } from "../../kernels/wgsl.ts";
 import { fuseGraph, type KernelSpec, liveEqns } from "./fuse.ts";
 import { isIdentityView } from "./fuse_expr.ts";
@@ -115,6 +120,8 @@ export interface PlanOptions {
   readonly maxBindings: number;
   /** Compute nodes per fused expression. */
   readonly maxNodes?: number;
+  /** Workgroup memory and invocations the kernels may size their tiles for (WebGPU's guaranteed minimums otherwise). */
+  readonly limits?: KernelLimits;
 }
 
 /** Bytes of the device buffer holding `aval`. */
@@ -166,7 +173,7 @@ export function buildPlan(graph: Graph, opts: PlanOptions): StaticPlan {
   const fused = fuseGraph(graph, { maxBindings: opts.maxBindings, maxNodes: opts.maxNodes, acceptsView });
   const kernels: Kernel[] = fused.kernels.map((spec) => ({
     spec,
-    program: kernelProgram(spec, fused.avals),
+    program: kernelProgram(spec, fused.avals, opts.limits),
     ins: spec.kind === "op"
       ? [...spec.inputs.map((x) => x.src), ...(spec.epSrcs ?? [])]
       : spec.kind === "reduce"

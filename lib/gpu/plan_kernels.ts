@@ -9,7 +9,7 @@ import type { Aval } from "../core/graph.ts";
 import type { ConvParams } from "../core/primitive.ts";
 import { elementwiseKernel } from "../../kernels/elementwise.ts";
 import { matmulKernel, type MatmulOperandLayout } from "../../kernels/matmul.ts";
-import type { KernelProgram } from "../../kernels/program.ts";
+import { DEFAULT_LIMITS, type KernelLimits, type KernelProgram } from "../../kernels/program.ts";
 import { reduceKernel } from "../../kernels/reduce.ts";
 import { contiguousOffset, type View } from "../../kernels/view.ts";
 import { conv2dInputGradKernel, conv2dKernel, conv2dWeightGradKernel } from "../../kernels/conv2d.ts";
@@ -69,7 +69,11 @@ function viewInput(x: OpKernelSpec["inputs"][number], srcAval: Aval): ViewInput 
 }
 
 /** Generates the program of one kernel; `avals` gives the shape of every materialized variable. */
-export function kernelProgram(spec: KernelSpec, avals: ReadonlyMap<number, Aval>): KernelProgram {
+export function kernelProgram(
+  spec: KernelSpec,
+  avals: ReadonlyMap<number, Aval>,
+  limits: KernelLimits = DEFAULT_LIMITS,
+): KernelProgram {
   switch (spec.kind) {
     case "elementwise":
       return elementwiseKernel({ shape: spec.shape, expr: spec.expr, label: labelOf(spec) });
@@ -82,7 +86,7 @@ export function kernelProgram(spec: KernelSpec, avals: ReadonlyMap<number, Aval>
         epilogue: spec.epilogue,
       });
     case "op":
-      return opProgram(spec, avals);
+      return opProgram(spec, avals, limits);
   }
 }
 
@@ -92,7 +96,7 @@ function labelOf(spec: KernelSpec): string {
   return ops.length ? `fused_${[...new Set(ops)].slice(0, 4).join("_")}` : "copy";
 }
 
-function opProgram(spec: OpKernelSpec, avals: ReadonlyMap<number, Aval>): KernelProgram {
+function opProgram(spec: OpKernelSpec, avals: ReadonlyMap<number, Aval>, limits: KernelLimits): KernelProgram {
   const ins = spec.inputs.map((x) => viewInput(x, avals.get(x.src)!));
   const p = spec.params;
   switch (spec.prim) {
@@ -115,17 +119,17 @@ function opProgram(spec: OpKernelSpec, avals: ReadonlyMap<number, Aval>): Kernel
     case "conv2d": {
       const cp = p as unknown as ConvParams;
       if (spec.out.dtype !== "f32") return conv2dFallback(ins[0], ins[1], spec.out.shape, cp);
-      return conv2dKernel(spec.inputs[0].aval.shape, spec.inputs[1].aval.shape, cp);
+      return conv2dKernel(spec.inputs[0].aval.shape, spec.inputs[1].aval.shape, cp, { limits });
     }
     case "conv2dInputGrad": {
       const cp = p as unknown as ConvParams & { inputShape: number[] };
       if (spec.out.dtype !== "f32") return conv2dInputGradFallback(ins[0], ins[1], spec.out.shape, cp);
-      return conv2dInputGradKernel(spec.inputs[0].aval.shape, spec.inputs[1].aval.shape, cp);
+      return conv2dInputGradKernel(spec.inputs[0].aval.shape, spec.inputs[1].aval.shape, cp, { limits });
     }
     case "conv2dWeightGrad": {
       const cp = p as unknown as ConvParams & { weightShape: number[] };
       if (spec.out.dtype !== "f32") return conv2dWeightGradFallback(ins[0], ins[1], spec.out.shape, cp);
-      return conv2dWeightGradKernel(spec.inputs[0].aval.shape, spec.inputs[1].aval.shape, cp);
+      return conv2dWeightGradKernel(spec.inputs[0].aval.shape, spec.inputs[1].aval.shape, cp, { limits });
     }
     case "gather":
     case "scatterAdd": {

@@ -2,7 +2,7 @@ import { bind } from "../core/bind.ts";
 import type { Padding2d } from "../core/primitive.ts";
 import { fail, fmt } from "../core/shape.ts";
 import type { Tensor } from "../core/tensor.ts";
-import { add } from "./elementwise.ts";
+import { add, mul } from "./elementwise.ts";
 import { reshape, squeeze } from "./movement.ts";
 
 /** A size per spatial axis, or one for all. */
@@ -38,17 +38,34 @@ function padding2d(p: Pair | Padding2d | undefined): Padding2d {
 
 /** 2-D convolution over NCHW input with weight [O, C/groups, kh, kw] and optional bias [O]. */
 export function conv2d(x: Tensor, w: Tensor, opts: Conv2dOptions = {}, bias?: Tensor): Tensor {
-  const y = bind("conv2d", [x, w], {
+  const params = {
     stride: pair(opts.stride ?? 1),
     padding: padding2d(opts.padding),
     dilation: pair(opts.dilation ?? 1),
     groups: opts.groups ?? 1,
-  });
+  };
+  const y = isChannelScale(x, w, params)
+    // A 1×1 depthwise convolution (MobileOne's scale branches) scales each channel: as a broadcast product the GPU
+    // planner fuses it into its neighbours, and its weight gradient is a plain reduction.
+    ? mul(x, reshape(w, [w.shape[0], 1, 1]))
+    : bind("conv2d", [x, w], params);
   if (!bias) return y;
   if (bias.ndim !== 1 || bias.shape[0] !== w.shape[0]) {
     fail("conv2d", `bias ${fmt(bias.shape)} for ${w.shape[0]} outputs`);
   }
   return add(y, reshape(bias, [w.shape[0], 1, 1]));
+}
+
+/** Whether a convolution multiplies each channel by its own weight (1×1 depthwise, stride 1, no padding). */
+function isChannelScale(
+  x: Tensor,
+  w: Tensor,
+  p: { stride: [number, number]; padding: Padding2d; groups: number },
+): boolean {
+  const C = x.shape[1];
+  return x.ndim === 4 && w.ndim === 4 && p.groups === C && w.shape[0] === C && w.shape[1] === 1 &&
+    w.shape[2] === 1 && w.shape[3] === 1 && p.stride[0] === 1 && p.stride[1] === 1 &&
+    p.padding.every(([a, b]) => a === 0 && b === 0);
 }
 
 /** Options of `conv1d`. */
