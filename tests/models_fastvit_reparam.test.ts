@@ -6,6 +6,8 @@ import { fastvitLayoutInfo, fastvitModel, fastvitTiny, fastvitTinyConfig } from 
 import { FastVitContext, mobileOneBlock } from "../lib/models/fastvit_blocks.ts";
 import type { MobileOneOptions } from "../lib/models/fastvit_layout.ts";
 import { fastvitInferenceApply, fastvitReparameterize, foldMobileOne } from "../lib/models/reparam.ts";
+import { evaluationForm } from "../lib/models/evaluation.ts";
+import { getModel } from "../lib/models/registry.ts";
 import { fixtureTensor, loadFixture } from "./_fixtures.ts";
 import { rand, relError } from "./_gradcheck.ts";
 
@@ -119,4 +121,19 @@ Deno.test("foldMobileOne: one conv equals the multi-branch block in evaluation (
     ),
     { numRuns: 40 },
   );
+});
+
+Deno.test("evaluationForm: FastViT evaluates reparameterised (same logits), other models as they train", () => {
+  const x = T.mul(T.normal(T.randomKey(5), [2, 1, 32, 160]), 1);
+  for (const name of ["fastvit_audio_nano", "fastvit_dcls_audio_nano", "convnext_audio_nano"]) {
+    const model = getModel(name, { numClasses: 10 });
+    const { params, state } = model.init(T.randomKey(3));
+    const form = evaluationForm(model, params, state);
+    assert.equal(form.reparameterized, name.startsWith("fastvit"), name);
+    const want = model.apply(params, state, x, { train: false }).logits.toArray();
+    const got = form.logits(form.params, form.state, x).toArray();
+    const err = relError(got, want);
+    assert.ok(err < 1e-4, `${name}: relative error ${err}`);
+    if (form.reparameterized) assert.ok(Object.keys(form.params).some((n) => n.endsWith("reparam_conv.weight")));
+  }
 });

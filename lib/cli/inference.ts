@@ -9,6 +9,7 @@ import { tensor } from "../ops/create.ts";
 import { sigmoid } from "../ops/elementwise.ts";
 import type { Model, Params, State } from "../models/common.ts";
 import { getModel } from "../models/registry.ts";
+import { evaluationForm } from "../models/evaluation.ts";
 import { randomKey } from "../ops/random.ts";
 import { loadModelFile } from "../train/checkpoint_io.ts";
 import type { Backend } from "../train/loop.ts";
@@ -111,15 +112,17 @@ export function clipBatches(waves: readonly Float32Array[], input: InputSettings
 }
 
 /**
- * The model in evaluation mode, compiled on `backend`, as a function of log-mels `[B, 1, M, T]`: logits, or sigmoid
- * scores with `scores`. Parameters are arguments of the compiled function, not captured constants.
+ * The model in evaluation mode (FastViT reparameterised first, see `evaluationForm`), compiled on `backend`, as a
+ * function of log-mels `[B, 1, M, T]`: logits, or sigmoid scores with `scores`. Parameters are arguments of the
+ * compiled function, not captured constants.
  */
 export function compiledModel(m: LoadedModel, backend: Backend, scores = false): (x: Tensor) => Promise<Tensor> {
+  const form = evaluationForm(m.model, m.params, m.state);
   const f = backend.compile((p: Params, s: State, x: Tensor) => {
-    const logits = m.model.apply(p, s, x, { train: false }).logits;
+    const logits = form.logits(p, s, x);
     return scores ? sigmoid(logits) : logits;
   });
-  return async (x) => await backend.toHost(await f(m.params, m.state, x));
+  return async (x) => await backend.toHost(await f(form.params, form.state, x));
 }
 
 /** A `[rows, cols]` f32 tensor from a flat array (for writing results). */

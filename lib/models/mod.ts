@@ -71,4 +71,5 @@ export {
 } from "./fastvit.ts";
 export type { FastVitMixer } from "./fastvit_config.ts";
 export { fastvitInferenceApply, fastvitReparameterize } from "./reparam.ts";
+export { type EvaluationForm, evaluationForm } from "./evaluation.ts";
 export { dclsKeptCells, type KeptCells, prunedDclsModel } from "./dcls_prune.ts";

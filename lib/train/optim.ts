@@ -52,13 +52,44 @@ function initState(params: Params): OptState {
   return { m: zeros(), v: zeros(), step: scalar(0, "f32") };
 }
 
-/** Moment updates and bias corrections common to both optimizers. */
-function moments(g: Tensor, m: Tensor, v: Tensor, b1: number, b2: number, step: Tensor) {
-  const m2 = add(mul(m, b1), mul(g, 1 - b1));
-  const v2 = add(mul(v, b2), mul(square(g), 1 - b2));
-  const c1 = sub(1, pow(scalar(b1, step.dtype), step));
-  const c2 = sub(1, pow(scalar(b2, step.dtype), step));
-  return { m2, v2, c1, c2 };
+/** Moment updates common to both optimizers. */
+function moments(g: Tensor, m: Tensor, v: Tensor, b1: number, b2: number) {
+  return { m2: add(mul(m, b1), mul(g, 1 - b1)), v2: add(mul(v, b2), mul(square(g), 1 - b2)) };
+}
+
+/** The learning rate of a tensor's group and the bias corrections `1 − βᵗ`, in its dtype. */
+interface StepScalars {
+  readonly lrk: Tensor;
+  readonly c1: Tensor;
+  readonly c2: Tensor;
+}
+
+/**
+ * Per-step scalars, made once per (dtype, learning-rate scale) rather than once per tensor: traced per tensor, they
+ * were a one-element kernel for each of FastViT's ~480 tensors every step.
+ */
+function stepScalars(
+  lr: Tensor,
+  step: Tensor,
+  b1: number,
+  b2: number,
+): <X>(p: Tensor, lrScale: number, extra?: (s: StepScalars) => X) => StepScalars & { extra: X } {
+  const memo = new Map<string, StepScalars & { extra: unknown }>();
+  return <X>(p: Tensor, lrScale: number, extra?: (s: StepScalars) => X) => {
+    const key = `${p.dtype}|${lrScale}`;
+    let s = memo.get(key);
+    if (!s) {
+      const st = cast(step, p);
+      const base = {
+        lrk: cast(mul(lr, lrScale), p),
+        c1: sub(1, pow(scalar(b1, st.dtype), st)),
+        c2: sub(1, pow(scalar(b2, st.dtype), st)),
+      };
+      s = { ...base, extra: extra?.(base) };
+      memo.set(key, s);
+    }
+    return s as StepScalars & { extra: X };
+  };
 }
 
 /** AdamW as torch.optim.AdamW: decoupled decay p ← p(1 − lr·wd), then the bias-corrected Adam step. */
@@ -69,15 +100,20 @@ export function adamw(opts: AdamOptions = {}): Optimizer {
     init: initState,
     update(grads, state, params, lr) {
       const step = add(state.step, 1);
+      const scalars = stepScalars(lr, step, b1, b2);
       const out: Params = {}, m: Params = {}, v: Params = {};
       for (const k of names(params)) {
         const p = params[k], g = grads[k];
         const grp = groupOf(k, p, opts.dclsLrScale);
-        const lrk = cast(mul(lr, grp.lrScale), p);
-        const { m2, v2, c1, c2 } = moments(g, state.m[k], state.v[k], b1, b2, cast(step, p));
-        const decayed = grp.decay && wd ? mul(p, sub(1, mul(lrk, wd))) : p;
-        const denom = add(div(sqrt(v2), sqrt(c2)), eps);
-        out[k] = sub(decayed, mul(div(lrk, c1), div(m2, denom)));
+        const { extra: s } = scalars(p, grp.lrScale, ({ lrk, c1, c2 }) => ({
+          keep: sub(1, mul(lrk, wd)),
+          size: div(lrk, c1),
+          rootC2: sqrt(c2),
+        }));
+        const { m2, v2 } = moments(g, state.m[k], state.v[k], b1, b2);
+        const decayed = grp.decay && wd ? mul(p, s.keep) : p;
+        const denom = add(div(sqrt(v2), s.rootC2), eps);
+        out[k] = sub(decayed, mul(s.size, div(m2, denom)));
         m[k] = m2;
         v[k] = v2;
       }
@@ -110,13 +146,14 @@ export function lamb(opts: LambOptions = {}): Optimizer {
         const total = keys.map((k) => sum(square(grads[k]))).reduce((a, b) => add(a, b));
         clip = maximum(div(sqrt(total), maxNorm), 1);
       }
+      const scalars = stepScalars(lr, step, b1, b2);
       const out: Params = {}, m: Params = {}, v: Params = {};
       for (const k of keys) {
         const p = params[k];
         const g = clip ? div(grads[k], cast(clip, p)) : grads[k];
         const grp = groupOf(k, p, opts.dclsLrScale);
-        const lrk = cast(mul(lr, grp.lrScale), p);
-        const { m2, v2, c1, c2 } = moments(g, state.m[k], state.v[k], b1, b2, cast(step, p));
+        const { lrk, c1, c2 } = scalars(p, grp.lrScale);
+        const { m2, v2 } = moments(g, state.m[k], state.v[k], b1, b2);
         let upd = div(div(m2, c1), add(sqrt(div(v2, c2)), eps));
         if (grp.decay && wd) {
           upd = add(upd, mul(p, wd));
