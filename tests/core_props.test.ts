@@ -1,6 +1,8 @@
 /** Property tests (fast-check) of shape rules and algebraic identities of the core ops. */
 import assert from "node:assert/strict";
 import fc from "fast-check";
+import { bind } from "../lib/core/bind.ts";
+import type { ConvParams } from "../lib/core/primitive.ts";
 import * as T from "../lib/core/mod.ts";
 import { randArray, relError } from "./_gradcheck.ts";
 
@@ -75,6 +77,37 @@ Deno.test("conv2d with a 1×1 identity kernel is the identity", () => {
         const eye = new Float64Array(c * c);
         for (let i = 0; i < c; i++) eye[i * c + i] = 1;
         close(T.conv2d(x, T.tensor(eye, { shape: [c, c, 1, 1], dtype: "f64" })), x, 0);
+      },
+    ),
+    { numRuns: 40 },
+  );
+});
+
+Deno.test("conv2d's matrix-product (dense 1×1) and channel-scale (1×1 depthwise) forms equal the conv2d primitive, values and VJPs", () => {
+  fc.assert(
+    fc.property(
+      fc.record({
+        n: fc.integer({ min: 1, max: 3 }),
+        c: fc.integer({ min: 1, max: 4 }),
+        o: fc.integer({ min: 1, max: 4 }),
+        h: fc.integer({ min: 1, max: 5 }),
+        w: fc.integer({ min: 1, max: 5 }),
+        depthwise: fc.boolean(),
+        seed: fc.integer({ min: 0, max: 1000 }),
+      }),
+      ({ n, c, o, h, w, depthwise, seed }) => {
+        const groups = depthwise ? c : 1, out = depthwise ? c : o;
+        const x = filled([n, c, h, w], seed), wt = filled([out, c / groups, 1, 1], seed + 1);
+        const gy = filled([n, out, h, w], seed + 2);
+        const params: ConvParams = { stride: [1, 1], padding: [[0, 0], [0, 0]], dilation: [1, 1], groups };
+        const viaOps = (a: T.Tensor, b: T.Tensor) => T.conv2d(a, b, { groups });
+        const viaPrim = (a: T.Tensor, b: T.Tensor) => bind("conv2d", [a, b], params);
+        const loss = (f: typeof viaOps) => (a: T.Tensor, b: T.Tensor) => T.sum(T.mul(f(a, b), gy));
+        close(viaOps(x, wt), viaPrim(x, wt), 1e-13);
+        const [dx1, dw1] = T.grad(loss(viaOps), { argnums: [0, 1] })(x, wt) as T.Tensor[];
+        const [dx2, dw2] = T.grad(loss(viaPrim), { argnums: [0, 1] })(x, wt) as T.Tensor[];
+        close(dx1, dx2, 1e-13);
+        close(dw1, dw2, 1e-13);
       },
     ),
     { numRuns: 40 },

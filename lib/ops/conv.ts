@@ -3,6 +3,7 @@ import type { Padding2d } from "../core/primitive.ts";
 import { fail, fmt } from "../core/shape.ts";
 import type { Tensor } from "../core/tensor.ts";
 import { add, mul } from "./elementwise.ts";
+import { matmul } from "./linalg.ts";
 import { reshape, squeeze } from "./movement.ts";
 
 /** A size per spatial axis, or one for all. */
@@ -44,11 +45,17 @@ export function conv2d(x: Tensor, w: Tensor, opts: Conv2dOptions = {}, bias?: Te
     dilation: pair(opts.dilation ?? 1),
     groups: opts.groups ?? 1,
   };
-  const y = isChannelScale(x, w, params)
+  let y: Tensor;
+  if (isChannelScale(x, w, params)) {
     // A 1×1 depthwise convolution (MobileOne's scale branches) scales each channel: as a broadcast product the GPU
     // planner fuses it into its neighbours, and its weight gradient is a plain reduction.
-    ? mul(x, reshape(w, [w.shape[0], 1, 1]))
-    : bind("conv2d", [x, w], params);
+    y = mul(x, reshape(w, [w.shape[0], 1, 1]));
+  } else if (isPointwise(x, w, params)) {
+    // A dense 1×1 convolution is W·x[n] per sample: the matrix-product kernels run it and its gradients faster than
+    // the implicit-GEMM convolution kernels.
+    const [n, c, h, wd] = x.shape;
+    y = reshape(matmul(reshape(w, [w.shape[0], c]), reshape(x, [n, c, h * wd])), [n, w.shape[0], h, wd]);
+  } else y = bind("conv2d", [x, w], params);
   if (!bias) return y;
   if (bias.ndim !== 1 || bias.shape[0] !== w.shape[0]) {
     fail("conv2d", `bias ${fmt(bias.shape)} for ${w.shape[0]} outputs`);
@@ -66,6 +73,16 @@ function isChannelScale(
   return x.ndim === 4 && w.ndim === 4 && p.groups === C && w.shape[0] === C && w.shape[1] === 1 &&
     w.shape[2] === 1 && w.shape[3] === 1 && p.stride[0] === 1 && p.stride[1] === 1 &&
     p.padding.every(([a, b]) => a === 0 && b === 0);
+}
+
+/** Whether a convolution is a dense 1×1 one (one group, stride 1, no padding) over NCHW. */
+function isPointwise(
+  x: Tensor,
+  w: Tensor,
+  p: { stride: [number, number]; padding: Padding2d; groups: number },
+): boolean {
+  return x.ndim === 4 && w.ndim === 4 && p.groups === 1 && w.shape[1] === x.shape[1] && w.shape[2] === 1 &&
+    w.shape[3] === 1 && p.stride[0] === 1 && p.stride[1] === 1 && p.padding.every(([a, b]) => a === 0 && b === 0);
 }
 
 /** Options of `conv1d`. */
