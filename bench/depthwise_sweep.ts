@@ -26,12 +26,12 @@ import {
   type WeightGradTiles,
 } from "../kernels/depthwise.ts";
 import { type Correlation, forwardCorrelation, inputGradCorrelation } from "../kernels/depthwise_geometry.ts";
-import { chooseTiled } from "../kernels/depthwise_tiled.ts";
+import { chooseTiled, tiledWords } from "../kernels/depthwise_tiled.ts";
 import { chooseTiledWeightGrad } from "../kernels/depthwise_tiled_dw.ts";
 import type { KernelLimits, KernelProgram } from "../kernels/program.ts";
-import { KernelRunner, type PreparedProgram, type ProgramBuffers } from "../kernels/runner.ts";
+import { KernelRunner, type PreparedProgram } from "../kernels/runner.ts";
 import { kernelLimits, requestGpu } from "../lib/gpu/device.ts";
-import { gpuRelDiff, randomFiller, timePasses } from "./gpu_timing.ts";
+import { timeInterleaved } from "./gpu_timing.ts";
 
 const arg = (name: string) => Deno.args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 if (Deno.args.includes("--help")) {
@@ -48,8 +48,6 @@ const elapsed = () => (performance.now() - t0) / 1000;
 const gpu = await requestGpu();
 const runner = new KernelRunner(gpu);
 const device = gpu.device;
-const fill = randomFiller(device);
-const relDiff = gpuRelDiff(device);
 /** The limits the models' kernels are generated for on this device. */
 const DEVICE_LIMITS: KernelLimits = kernelLimits(gpu);
 console.error(`device: ${gpu.description}; workgroup memory ${DEVICE_LIMITS.maxWorkgroupStorage} B; small: ${small}`);
@@ -115,13 +113,6 @@ interface Variant {
 
 const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
 
-/** Workgroup words of a tiled correlation's tiles (as tiledProgram declares them). */
-function tiledWords(c: Correlation, t: { VW: number; RH: number; TWt: number; THt: number; CPW: number }): number {
-  const IH = (t.THt * t.RH - 1) * c.sh + (c.kh - 1) * c.dh + 1;
-  const IW = (t.TWt * t.VW - 1) * c.sw + (c.kw - 1) * c.dw + 1;
-  return t.CPW * (IH * roundUp(IW, 4) + c.kh * roundUp(c.kw, 4));
-}
-
 /** Tiled correlation tiles with VW columns and RH rows per thread and about `threads` threads per workgroup. */
 function tiledAt(c: Correlation, VW0: number, RH0: number, threads: number, cpw: number, limits: KernelLimits) {
   const whole = c.Wout <= 16;
@@ -136,6 +127,28 @@ function tiledAt(c: Correlation, VW0: number, RH0: number, threads: number, cpw:
 }
 
 const name = (t: object | null) => (t ? JSON.stringify(t).replace(/["{}]/g, "") : "gather");
+
+/**
+ * The distinct tiles of a list (nulls dropped) as variants, the first named "auto"; tiles whose program cannot be
+ * generated are left out.
+ */
+function variantsOf<T extends DirectTiles | WeightGradTiles>(
+  list: readonly (T | null)[],
+  make: (t: T) => KernelProgram,
+): Variant[] {
+  const seen = new Set<string>();
+  return list.flatMap((t, i) => {
+    if (!t) return [];
+    const key = name(t);
+    if (seen.has(key)) return [];
+    seen.add(key);
+    try {
+      return [{ name: `${i === 0 ? "auto " : ""}${key}`, tiles: t, program: make(t) }];
+    } catch {
+      return [];
+    }
+  });
+}
 
 function correlationVariants(g: ConvGeometry, pass: "fwd" | "dx"): Variant[] {
   const c = pass === "fwd" ? forwardCorrelation(g) : inputGradCorrelation(g);
@@ -162,51 +175,25 @@ function correlationVariants(g: ConvGeometry, pass: "fwd" | "dx"): Variant[] {
       }
     }
   }
-  const seen = new Set<string>();
-  return list.flatMap((t, i) => {
-    if (!t) return [];
-    const key = name(t);
-    if (seen.has(key)) return [];
-    seen.add(key);
-    let program: KernelProgram;
-    try {
-      program = make(t);
-    } catch {
-      return [];
-    }
-    return [{ name: `${i === 0 ? "auto " : ""}${key}`, tiles: t, program }];
-  });
+  return variantsOf(list, make);
 }
 
 function weightGradVariants(g: ConvGeometry): Variant[] {
   const list: (WeightGradTiles | null)[] = [depthwiseWeightGradTiles(g, DEVICE_LIMITS), depthwiseWeightGradTiles(g)];
-  for (const limits of [DEVICE_LIMITS]) {
-    const pl = depthwiseWeightGradTiles(g, limits);
-    if (pl?.kind === "plane") {
-      for (const RK of [1, 2]) list.push({ ...pl, RK });
-      for (const f of [0.5, 2]) list.push({ ...pl, chunks: Math.max(1, Math.min(g.N, Math.round(pl.chunks * f))) });
-    }
-    const t = chooseTiledWeightGrad(g, limits);
-    if (!t) continue;
+  const pl = list[0];
+  if (pl?.kind === "plane") {
+    for (const RK of [1, 2]) list.push({ ...pl, RK });
+    for (const f of [0.5, 2]) list.push({ ...pl, chunks: Math.max(1, Math.min(g.N, Math.round(pl.chunks * f))) });
+  }
+  const t = chooseTiledWeightGrad(g, DEVICE_LIMITS);
+  if (t) {
     list.push({ kind: "tiled", ...t });
     for (const RK of [1, 2, 4]) list.push({ kind: "tiled", ...t, RK });
     for (const VK of [4, 8]) list.push({ kind: "tiled", ...t, VK });
     for (const TW of [8, 16, 32]) if (TW <= roundUp(g.Wo, 4)) list.push({ kind: "tiled", ...t, TW });
     for (const NB of [4, 16]) list.push({ kind: "tiled", ...t, NB });
   }
-  const seen = new Set<string>();
-  return list.flatMap((t, i) => {
-    const key = name(t);
-    if (!t || seen.has(key)) return [];
-    seen.add(key);
-    let program: KernelProgram;
-    try {
-      program = depthwiseWeightGrad(g, DEVICE_LIMITS, t);
-    } catch {
-      return [];
-    }
-    return [{ name: `${i === 0 ? "auto " : ""}${key}`, tiles: t, program }];
-  });
+  return variantsOf(list, (t) => depthwiseWeightGrad(g, DEVICE_LIMITS, t));
 }
 
 // --- measuring.
@@ -226,7 +213,6 @@ const rows: Row[] = [];
 const skipped: string[] = [];
 const broken: { shape: string; variant: string; error: string }[] = [];
 const MAX_CODE = 400_000;
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function save() {
   const out = Deno.env.get("OUT");
@@ -255,46 +241,13 @@ async function measure(shape: Shape, vs: Variant[]) {
     }
   }
   if (!compiled.length) return;
-  const p0 = compiled[0].v.program;
-  const inputs = p0.inputs.map((s, i) => {
-    const b = runner.createBuffer(s);
-    fill(b, s.size, 7 + i);
-    return b;
+  // A software adapter's timestamps say little and its runs are slow: no warm-up there.
+  const { times, errs } = await timeInterleaved(runner, compiled.map((c) => c.p), {
+    rounds: ROUNDS,
+    warmS: 0.3,
+    batchS: 0.03,
+    small,
   });
-  const n = p0.outputs[0].size;
-  const output = runner.createBuffer(p0.outputs[0]);
-  const ref = runner.createBuffer(p0.outputs[0]);
-  const buffers: ProgramBuffers[] = compiled.map(({ v }) => ({
-    inputs,
-    outputs: [output],
-    scratch: v.program.scratch.map((s) => runner.createBuffer(s)),
-  }));
-  const times: number[][] = compiled.map(() => []);
-  const errs = compiled.map(() => 0);
-  try {
-    const first = await timePasses(runner, compiled[0].p, buffers[0], 1);
-    // A software adapter's timestamps say little and its runs are slow: no warm-up there.
-    const warm = small ? 1 : Math.max(2, Math.min(1000, Math.ceil(0.3 / Math.max(first[0], 1e-5))));
-    await timePasses(runner, compiled[0].p, buffers[0], warm);
-    const enc = device.createCommandEncoder();
-    enc.copyBufferToBuffer(output, 0, ref, 0, n * 4);
-    device.queue.submit([enc.finish()]);
-    for (let r = 0; r < ROUNDS; r++) {
-      for (let i = 0; i < compiled.length; i++) {
-        if (r === 0) {
-          const e = device.createCommandEncoder();
-          e.clearBuffer(output);
-          device.queue.submit([e.finish()]);
-        }
-        const once = await timePasses(runner, compiled[i].p, buffers[i], 1);
-        if (r === 0) errs[i] = i === 0 ? 0 : await relDiff(output, ref, n);
-        const reps = small ? 1 : Math.max(3, Math.min(15, Math.ceil(0.03 / Math.max(once[0], 1e-6))));
-        times[i].push(median(await timePasses(runner, compiled[i].p, buffers[i], reps)));
-      }
-    }
-  } finally {
-    for (const b of [...inputs, output, ref, ...buffers.flatMap((b) => b.scratch)]) gpu.memory.destroy(b);
-  }
   compiled.forEach(({ v, ms }, i) => {
     const best = Math.min(...times[i]);
     const row: Row = {

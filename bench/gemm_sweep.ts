@@ -34,8 +34,8 @@ import {
 } from "../kernels/gemm.ts";
 import { matmulKernel, type MatmulSpec } from "../kernels/matmul.ts";
 import type { KernelProgram } from "../kernels/program.ts";
-import { KernelRunner, type PreparedProgram, type ProgramBuffers } from "../kernels/runner.ts";
-import { gpuRelDiff, randomFiller, timePasses } from "./gpu_timing.ts";
+import { KernelRunner, type PreparedProgram } from "../kernels/runner.ts";
+import { pseudoRandom, timeInterleaved } from "./gpu_timing.ts";
 
 const arg = (name: string) => Deno.args.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
 if (Deno.args.includes("--help")) {
@@ -56,7 +56,6 @@ const elapsed = () => (performance.now() - t0) / 1000;
 
 const gpu = await requestGpu();
 const runner = new KernelRunner(gpu);
-const device = gpu.device;
 console.error(`device: ${gpu.description}; timestamps: ${gpu.features.timestampQuery}; small: ${small}`);
 
 // --- candidates.
@@ -152,18 +151,6 @@ function runnable(t: GemmTiles, spec: MatmulSpec): boolean {
 
 // --- verification on small problems against a float64 CPU reference.
 
-function pseudoRandom(n: number, seed: number): Float32Array {
-  let s = seed >>> 0 || 1;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    out[i] = (s >>> 0) / 2 ** 31 - 1;
-  }
-  return out;
-}
-
 /** Max of |got − ref| / (Σ|a·b| + 1) over the product, for `a`, `b` in the layouts ta / tb. */
 function cpuError(
   M: number,
@@ -208,20 +195,6 @@ async function verify(t: GemmTiles): Promise<string> {
   }
   return "";
 }
-
-// --- GPU helpers: random fill and the max-difference reduction.
-
-const fill = randomFiller(device);
-
-const relDiff = gpuRelDiff(device);
-
-// --- timing.
-
-/** Seconds per run of each of `reps` back-to-back runs (timestamp queries, else the wall-clock mean). */
-const runTimed = (prepared: PreparedProgram, buffers: ProgramBuffers, reps: number) =>
-  timePasses(runner, prepared, buffers, reps);
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 // --- shapes and variants.
 
@@ -382,49 +355,12 @@ async function measure(
 ) {
   const live = vs.filter((v) => compiled.has(v));
   if (!live.length) return;
-  const p0 = live[0].program;
-  const inputs = p0.inputs.map((s, i) => {
-    const b = runner.createBuffer(s);
-    fill(b, s.size, 7 + i);
-    return b;
-  });
-  const n = p0.outputs[0].size;
-  const output = runner.createBuffer(p0.outputs[0]);
-  const ref = runner.createBuffer(p0.outputs[0]);
-  const times: number[][] = live.map(() => []);
-  const errs: number[] = live.map(() => 0);
-  const bufs = (v: Variant): ProgramBuffers => ({
-    inputs,
-    outputs: [output],
-    scratch: v.program.scratch.map((s) => runner.createBuffer(s)),
-  });
-  const buffers = live.map(bufs);
-  try {
-    // Clocks (they idle while pipelines compile and take about a second of load to settle): the reference kernel.
-    const first = await runTimed(compiled.get(live[0])!.p, buffers[0], 1);
-    const warm = Math.max(2, Math.min(1000, Math.ceil((phase === "square" ? 1 : 0.4) / Math.max(first[0], 1e-5))));
-    await runTimed(compiled.get(live[0])!.p, buffers[0], warm);
-    const enc = device.createCommandEncoder();
-    enc.copyBufferToBuffer(output, 0, ref, 0, n * 4);
-    device.queue.submit([enc.finish()]);
-    if (small) await checkReference(spec, inputs, ref);
-    for (let r = 0; r < ROUNDS; r++) {
-      for (let i = 0; i < live.length; i++) {
-        const prepared = compiled.get(live[i])!.p;
-        if (r === 0) {
-          const e = device.createCommandEncoder();
-          e.clearBuffer(output);
-          device.queue.submit([e.finish()]);
-        }
-        const once = await runTimed(prepared, buffers[i], 1);
-        if (r === 0) errs[i] = i === 0 ? 0 : await relDiff(output, ref, n);
-        const reps = Math.max(3, Math.min(15, Math.ceil(0.04 / Math.max(once[0], 1e-6))));
-        times[i].push(median(await runTimed(prepared, buffers[i], reps)));
-      }
-    }
-  } finally {
-    for (const b of [...inputs, output, ref, ...buffers.flatMap((b) => b.scratch)]) gpu.memory.destroy(b);
-  }
+  const { times, errs } = await timeInterleaved(
+    runner,
+    live.map((v) => compiled.get(v)!.p),
+    { rounds: ROUNDS, warmS: phase === "square" ? 1 : 0.4, batchS: 0.04 },
+    small ? (inputs, ref) => checkReference(spec, inputs, ref) : undefined,
+  );
   live.forEach((v, i) => {
     const best = Math.min(...times[i]);
     const r: Row = {

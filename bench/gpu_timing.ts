@@ -175,3 +175,94 @@ export function gpuRelDiff(device: GPUDevice): (x: GPUBuffer, ref: GPUBuffer, n:
     return d / Math.max(m, 1e-30);
   };
 }
+
+const HELPERS = new WeakMap<GPUDevice, { fill: FillRandom; relDiff: ReturnType<typeof gpuRelDiff> }>();
+
+/** The fill and difference pipelines of a device, compiled once. */
+function helpersOf(device: GPUDevice) {
+  let h = HELPERS.get(device);
+  if (!h) HELPERS.set(device, h = { fill: randomFiller(device), relDiff: gpuRelDiff(device) });
+  return h;
+}
+
+/** How {@link timeInterleaved} paces its runs. */
+export interface InterleavedPacing {
+  /** Rounds over all programs; a program's time is the minimum over rounds of each round's median. */
+  readonly rounds: number;
+  /** Seconds the reference program runs untimed first: clocks idle while pipelines compile. */
+  readonly warmS: number;
+  /** Seconds each timed batch of back-to-back runs aims at (3 to 15 runs). */
+  readonly batchS: number;
+  /** A software adapter: one warm-up run and one run per batch (its timestamps say little, its runs are slow). */
+  readonly small?: boolean;
+}
+
+/**
+ * Times programs that compute the same single output from the same inputs (random, filled on the GPU), interleaved
+ * over rounds so that clock drift spreads evenly. The first program is the reference: every other output is compared
+ * with it (max |Δ| / max |ref|, on an output cleared beforehand). `onReference` sees the inputs and the reference
+ * output before anything else runs (e.g. to check it against the CPU). Resolves per program to its per-round medians
+ * in seconds and its error; every buffer it made is destroyed.
+ */
+export async function timeInterleaved(
+  runner: KernelRunner,
+  programs: readonly PreparedProgram[],
+  pacing: InterleavedPacing,
+  onReference?: (inputs: readonly GPUBuffer[], ref: GPUBuffer) => Promise<void>,
+): Promise<{ times: number[][]; errs: number[] }> {
+  const gpu = runner.gpu, device = gpu.device;
+  const { fill, relDiff } = helpersOf(device);
+  const p0 = programs[0].program;
+  const inputs = p0.inputs.map((s, i) => {
+    const b = runner.createBuffer(s);
+    fill(b, s.size, 7 + i);
+    return b;
+  });
+  const n = p0.outputs[0].size;
+  const output = runner.createBuffer(p0.outputs[0]), ref = runner.createBuffer(p0.outputs[0]);
+  const buffers: ProgramBuffers[] = programs.map((p) => ({
+    inputs,
+    outputs: [output],
+    scratch: p.program.scratch.map((s) => runner.createBuffer(s)),
+  }));
+  const times: number[][] = programs.map(() => []), errs = programs.map(() => 0);
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  try {
+    const first = await timePasses(runner, programs[0], buffers[0], 1);
+    const warm = pacing.small ? 1 : Math.max(2, Math.min(1000, Math.ceil(pacing.warmS / Math.max(first[0], 1e-5))));
+    await timePasses(runner, programs[0], buffers[0], warm);
+    const enc = device.createCommandEncoder();
+    enc.copyBufferToBuffer(output, 0, ref, 0, n * 4);
+    device.queue.submit([enc.finish()]);
+    await onReference?.(inputs, ref);
+    for (let r = 0; r < pacing.rounds; r++) {
+      for (let i = 0; i < programs.length; i++) {
+        if (r === 0) {
+          const e = device.createCommandEncoder();
+          e.clearBuffer(output);
+          device.queue.submit([e.finish()]);
+        }
+        const once = await timePasses(runner, programs[i], buffers[i], 1);
+        if (r === 0) errs[i] = i === 0 ? 0 : await relDiff(output, ref, n);
+        const reps = pacing.small ? 1 : Math.max(3, Math.min(15, Math.ceil(pacing.batchS / Math.max(once[0], 1e-6))));
+        times[i].push(median(await timePasses(runner, programs[i], buffers[i], reps)));
+      }
+    }
+  } finally {
+    for (const b of [...inputs, output, ref, ...buffers.flatMap((b) => b.scratch)]) gpu.memory.destroy(b);
+  }
+  return { times, errs };
+}
+
+/** Deterministic pseudo-random f32 values in [-1, 1) (xorshift32), for inputs built on the host. */
+export function pseudoRandom(n: number, seed: number): Float32Array {
+  let s = seed >>> 0 || 1;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    out[i] = (s >>> 0) / 2 ** 31 - 1;
+  }
+  return out;
+}

@@ -13,7 +13,7 @@
  * @module
  */
 import * as T from "../lib/core/mod.ts";
-import { requestGpu } from "../lib/gpu/device.ts";
+import { kernelLimits, requestGpu } from "../lib/gpu/device.ts";
 import { buildPlan, type PlanBuffer, type PlanDispatch, type StaticPlan } from "../lib/gpu/plan.ts";
 import { GpuPlan, planCounters } from "../lib/gpu/plan_gpu.ts";
 import { compileGpu } from "../lib/gpu/compile_gpu.ts";
@@ -173,7 +173,11 @@ async function hostCosts(width: number) {
   const t0 = performance.now();
   const traced = T.traceGraph(step as never, [...args]);
   const t1 = performance.now();
-  const plan = buildPlan(traced.graph, { maxBindings: gpu.limits.maxStorageBuffersPerShaderStage, donate: [] });
+  const plan = buildPlan(traced.graph, {
+    maxBindings: gpu.limits.maxStorageBuffersPerShaderStage,
+    donate: [],
+    limits: kernelLimits(gpu),
+  });
   const t2 = performance.now();
   const before = planCounters(gpu).pipelinesCompiled;
   const cold = await GpuPlan.create(gpu, plan);

@@ -53,11 +53,7 @@ export function chooseTiled(p: Correlation, limits: KernelLimits): DirectTiles |
   const VW = whole ? roundUp(p.Wout, 4) : large ? 8 : 4;
   let RH = Math.min(whole || large ? 1 : 2, p.Hout);
   const budget = limits.maxWorkgroupStorage / 4;
-  const words = (THt: number, TWt: number) => {
-    const IH = (THt * RH - 1) * p.sh + (p.kh - 1) * p.dh + 1;
-    const IW = (TWt * VW - 1) * p.sw + (p.kw - 1) * p.dw + 1;
-    return IH * roundUp(IW, 4) + p.kh * roundUp(p.kw, 4);
-  };
+  const words = (THt: number, TWt: number) => tiledWords(p, { VW, RH, TWt, THt, CPW: 1 });
   let TWt = whole ? 1 : Math.min(16, Math.ceil(p.Wout / VW));
   const T = Math.min(strided ? 64 : large ? 256 : 128, limits.maxInvocations);
   let THt = Math.max(1, Math.min(Math.ceil(p.Hout / RH), Math.floor(T / TWt)));
@@ -74,6 +70,13 @@ export function chooseTiled(p: Correlation, limits: KernelLimits): DirectTiles |
     Math.min(p.Cout, wanted, Math.floor(limits.maxInvocations / (TWt * THt)), Math.floor(budget / words(THt, TWt))),
   );
   return { VW, RH, TWt, THt, CPW, unroll: !large };
+}
+
+/** Workgroup words (f32) the tiled correlation stages for tiles: each channel's input tile with its halo, and kernel. */
+export function tiledWords(p: Correlation, t: Pick<DirectTiles, "VW" | "RH" | "TWt" | "THt" | "CPW">): number {
+  const IH = (t.THt * t.RH - 1) * p.sh + (p.kh - 1) * p.dh + 1;
+  const IW = (t.TWt * t.VW - 1) * p.sw + (p.kw - 1) * p.dw + 1;
+  return t.CPW * (IH * roundUp(IW, 4) + p.kh * roundUp(p.kw, 4));
 }
 
 /** The tiled correlation: inputs (x, w), output y (see the module doc). */

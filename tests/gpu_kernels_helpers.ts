@@ -12,6 +12,10 @@ import { conv2dInputGradKernel, conv2dKernel, conv2dWeightGradKernel, convGeomet
 import type { Conv2dParams, ConvGeometry, ConvOptions } from "../kernels/conv2d.ts";
 import type { KernelProgram } from "../kernels/program.ts";
 import { KernelRunner } from "../kernels/runner.ts";
+import { pseudoRandom } from "../bench/gpu_timing.ts";
+
+/** Deterministic pseudo-random f32 values in [-1, 1) (for larger tensors where fast-check arrays would be slow). */
+export { pseudoRandom };
 
 /** The test GPU (llvmpipe in CI), or undefined when there is none. */
 export const gpu = await requestGpu().catch(() => undefined);
@@ -152,19 +156,6 @@ export function shapeArb(minRank = 1, maxRank = 4, maxDim = 6): fc.Arbitrary<num
 export function f32Arb(n: number, lo = -2, hi = 2): fc.Arbitrary<Float32Array> {
   return fc.array(fc.float({ min: Math.fround(lo), max: Math.fround(hi), noNaN: true }), { minLength: n, maxLength: n })
     .map((v) => Float32Array.from(v));
-}
-
-/** Deterministic pseudo-random f32 values in [-1, 1) (for larger tensors where fast-check arrays would be slow). */
-export function pseudoRandom(n: number, seed: number): Float32Array {
-  let s = seed >>> 0 || 1;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    out[i] = ((s >>> 0) / 2 ** 31) - 1;
-  }
-  return out;
 }
 
 /** A float64 reference output with Σ|products| per element (the scale of its f32 rounding error). */

@@ -45,16 +45,17 @@ export function conv2d(x: Tensor, w: Tensor, opts: Conv2dOptions = {}, bias?: Te
     dilation: pair(opts.dilation ?? 1),
     groups: opts.groups ?? 1,
   };
+  const [o, cg] = w.shape, c = x.shape[1];
   let y: Tensor;
-  if (isChannelScale(x, w, params)) {
+  if (isUnpadded1x1(x, w, params) && params.groups === c && o === c && cg === 1) {
     // A 1×1 depthwise convolution (MobileOne's scale branches) scales each channel: as a broadcast product the GPU
     // planner fuses it into its neighbours, and its weight gradient is a plain reduction.
-    y = mul(x, reshape(w, [w.shape[0], 1, 1]));
-  } else if (isPointwise(x, w, params)) {
+    y = mul(x, reshape(w, [o, 1, 1]));
+  } else if (isUnpadded1x1(x, w, params) && params.groups === 1 && cg === c) {
     // A dense 1×1 convolution is W·x[n] per sample: the matrix-product kernels run it and its gradients faster than
     // the implicit-GEMM convolution kernels.
-    const [n, c, h, wd] = x.shape;
-    y = reshape(matmul(reshape(w, [w.shape[0], c]), reshape(x, [n, c, h * wd])), [n, w.shape[0], h, wd]);
+    const [n, , h, wd] = x.shape;
+    y = reshape(matmul(reshape(w, [o, c]), reshape(x, [n, c, h * wd])), [n, o, h, wd]);
   } else y = bind("conv2d", [x, w], params);
   if (!bias) return y;
   if (bias.ndim !== 1 || bias.shape[0] !== w.shape[0]) {
@@ -63,26 +64,10 @@ export function conv2d(x: Tensor, w: Tensor, opts: Conv2dOptions = {}, bias?: Te
   return add(y, reshape(bias, [w.shape[0], 1, 1]));
 }
 
-/** Whether a convolution multiplies each channel by its own weight (1×1 depthwise, stride 1, no padding). */
-function isChannelScale(
-  x: Tensor,
-  w: Tensor,
-  p: { stride: [number, number]; padding: Padding2d; groups: number },
-): boolean {
-  const C = x.shape[1];
-  return x.ndim === 4 && w.ndim === 4 && p.groups === C && w.shape[0] === C && w.shape[1] === 1 &&
-    w.shape[2] === 1 && w.shape[3] === 1 && p.stride[0] === 1 && p.stride[1] === 1 &&
-    p.padding.every(([a, b]) => a === 0 && b === 0);
-}
-
-/** Whether a convolution is a dense 1×1 one (one group, stride 1, no padding) over NCHW. */
-function isPointwise(
-  x: Tensor,
-  w: Tensor,
-  p: { stride: [number, number]; padding: Padding2d; groups: number },
-): boolean {
-  return x.ndim === 4 && w.ndim === 4 && p.groups === 1 && w.shape[1] === x.shape[1] && w.shape[2] === 1 &&
-    w.shape[3] === 1 && p.stride[0] === 1 && p.stride[1] === 1 && p.padding.every(([a, b]) => a === 0 && b === 0);
+/** Whether a convolution over NCHW has a 1×1 kernel, stride 1 and no padding (groups decide what it computes). */
+function isUnpadded1x1(x: Tensor, w: Tensor, p: { stride: [number, number]; padding: Padding2d }): boolean {
+  return x.ndim === 4 && w.ndim === 4 && w.shape[2] === 1 && w.shape[3] === 1 && p.stride[0] === 1 &&
+    p.stride[1] === 1 && p.padding.every(([a, b]) => a === 0 && b === 0);
 }
 
 /** Options of `conv1d`. */

@@ -58,37 +58,25 @@ function moments(g: Tensor, m: Tensor, v: Tensor, b1: number, b2: number) {
 }
 
 /** The learning rate of a tensor's group and the bias corrections `1 − βᵗ`, in its dtype. */
-interface StepScalars {
-  readonly lrk: Tensor;
-  readonly c1: Tensor;
-  readonly c2: Tensor;
+function stepScalars(lr: Tensor, step: Tensor, b1: number, b2: number, p: Tensor, lrScale: number) {
+  const st = cast(step, p);
+  return {
+    lrk: cast(mul(lr, lrScale), p),
+    c1: sub(1, pow(scalar(b1, st.dtype), st)),
+    c2: sub(1, pow(scalar(b2, st.dtype), st)),
+  };
 }
 
 /**
- * Per-step scalars, made once per (dtype, learning-rate scale) rather than once per tensor: traced per tensor, they
- * were a one-element kernel for each of FastViT's ~480 tensors every step.
+ * `make` memoised per (dtype, learning-rate scale): per-step scalars traced once per tensor were a one-element kernel
+ * for each of FastViT's ~480 tensors every step.
  */
-function stepScalars(
-  lr: Tensor,
-  step: Tensor,
-  b1: number,
-  b2: number,
-): <X>(p: Tensor, lrScale: number, extra?: (s: StepScalars) => X) => StepScalars & { extra: X } {
-  const memo = new Map<string, StepScalars & { extra: unknown }>();
-  return <X>(p: Tensor, lrScale: number, extra?: (s: StepScalars) => X) => {
+function perGroup<T>(make: (p: Tensor, lrScale: number) => T): (p: Tensor, lrScale: number) => T {
+  const memo = new Map<string, T>();
+  return (p, lrScale) => {
     const key = `${p.dtype}|${lrScale}`;
-    let s = memo.get(key);
-    if (!s) {
-      const st = cast(step, p);
-      const base = {
-        lrk: cast(mul(lr, lrScale), p),
-        c1: sub(1, pow(scalar(b1, st.dtype), st)),
-        c2: sub(1, pow(scalar(b2, st.dtype), st)),
-      };
-      s = { ...base, extra: extra?.(base) };
-      memo.set(key, s);
-    }
-    return s as StepScalars & { extra: X };
+    if (!memo.has(key)) memo.set(key, make(p, lrScale));
+    return memo.get(key)!;
   };
 }
 
@@ -100,16 +88,15 @@ export function adamw(opts: AdamOptions = {}): Optimizer {
     init: initState,
     update(grads, state, params, lr) {
       const step = add(state.step, 1);
-      const scalars = stepScalars(lr, step, b1, b2);
+      const scalars = perGroup((p, lrScale) => {
+        const { lrk, c1, c2 } = stepScalars(lr, step, b1, b2, p, lrScale);
+        return { keep: sub(1, mul(lrk, wd)), size: div(lrk, c1), rootC2: sqrt(c2) };
+      });
       const out: Params = {}, m: Params = {}, v: Params = {};
       for (const k of names(params)) {
         const p = params[k], g = grads[k];
         const grp = groupOf(k, p, opts.dclsLrScale);
-        const { extra: s } = scalars(p, grp.lrScale, ({ lrk, c1, c2 }) => ({
-          keep: sub(1, mul(lrk, wd)),
-          size: div(lrk, c1),
-          rootC2: sqrt(c2),
-        }));
+        const s = scalars(p, grp.lrScale);
         const { m2, v2 } = moments(g, state.m[k], state.v[k], b1, b2);
         const decayed = grp.decay && wd ? mul(p, s.keep) : p;
         const denom = add(div(sqrt(v2), s.rootC2), eps);
@@ -146,7 +133,7 @@ export function lamb(opts: LambOptions = {}): Optimizer {
         const total = keys.map((k) => sum(square(grads[k]))).reduce((a, b) => add(a, b));
         clip = maximum(div(sqrt(total), maxNorm), 1);
       }
-      const scalars = stepScalars(lr, step, b1, b2);
+      const scalars = perGroup((p, lrScale) => stepScalars(lr, step, b1, b2, p, lrScale));
       const out: Params = {}, m: Params = {}, v: Params = {};
       for (const k of keys) {
         const p = params[k];
