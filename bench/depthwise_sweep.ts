@@ -189,7 +189,7 @@ function weightGradVariants(g: ConvGeometry): Variant[] {
   if (t) {
     list.push({ kind: "tiled", ...t });
     for (const RK of [1, 2, 4]) list.push({ kind: "tiled", ...t, RK });
-    for (const VK of [4, 8]) list.push({ kind: "tiled", ...t, VK });
+    for (const VK of [4, 8, 12, 16]) list.push({ kind: "tiled", ...t, VK });
     for (const TW of [8, 16, 32]) if (TW <= roundUp(g.Wo, 4)) list.push({ kind: "tiled", ...t, TW });
     for (const NB of [4, 16]) list.push({ kind: "tiled", ...t, NB });
   }

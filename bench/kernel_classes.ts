@@ -107,6 +107,9 @@ function classOf(spec: KernelSpec, tags: number): KernelClass {
         return "movement";
       case "randomBits":
         return "elementwise";
+      case "dclsGauss":
+      case "dclsGaussGrad":
+        return "DCLS construct";
       default:
         return construction ? "DCLS construct" : "other";
     }
@@ -123,6 +126,7 @@ export function classOfLabel(label: string): KernelClass {
   if (label.startsWith("matmul")) return "matmul";
   if (label.startsWith("depthwise")) return "depthwise conv";
   if (label.startsWith("conv")) return "conv";
+  if (label.startsWith("dcls")) return "DCLS construct";
   if (label.startsWith("reduce")) return "reduction";
   if (label === "copy" || label.startsWith("gather") || label.startsWith("scatter")) return "movement";
   if (label.includes("rsqrt")) return "normalisation";

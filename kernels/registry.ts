@@ -15,6 +15,7 @@ import { matmulKernel } from "./matmul.ts";
 import { concatKernel, gatherKernel, movementKernel, scatterAddKernel } from "./movement.ts";
 import { DEFAULT_LIMITS, type KernelLimits, type KernelProgram } from "./program.ts";
 import { randomBitsKernel } from "./random.ts";
+import { dclsGaussGradKernel, dclsGaussKernel } from "./dcls_gauss.ts";
 import { reduceKernel } from "./reduce.ts";
 import { contiguousView } from "./view.ts";
 
@@ -130,4 +131,6 @@ export const kernelFor: KernelTable = {
   conv2dWeightGrad: ([x, dy], _out, p, limits = DEFAULT_LIMITS) =>
     conv2dWeightGradKernel(x.shape, dy.shape, p, { limits }),
   randomBits: (_inputs, _out, { shape }) => randomBitsKernel(shape),
+  dclsGauss: ([w], _out, p) => dclsGaussKernel(w.shape[0] * w.shape[1], w.shape[2], p),
+  dclsGaussGrad: ([, w], _out, p) => dclsGaussGradKernel(w.shape[0] * w.shape[1], w.shape[2], p),
 };

@@ -54,6 +54,11 @@ Deno.test("classifyPlan: a DCLS step splits into construction, depthwise conv, n
   assert.ok(!classes.has("front end"), "nothing here depends on a waveform");
   // FLOPs are counted once per kernel: the matmul-like classes carry some.
   assert.ok(c.dispatches.filter((d) => d.cls === "DCLS construct").some((d) => d.flops > 0));
+  // The fused construction and its backward (which reads the data-dependent kernel gradient) are both construction.
+  for (const label of ["dcls_gauss_", "dcls_gauss_grad_"]) {
+    const ds = c.dispatches.filter((d) => d.label.startsWith(label));
+    assert.ok(ds.length > 0 && ds.every((d) => d.cls === "DCLS construct"), `${label}: ${ds.map((d) => d.cls)}`);
+  }
 });
 
 Deno.test("classifyPlan: work that depends on the waveform alone is the front end", () => {

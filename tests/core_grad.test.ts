@@ -15,6 +15,8 @@ const conv = {
   groups: 2,
 };
 
+const dclsGrid = { rows: { size: 5, param: 1, shift: 2 }, cols: { size: 4, param: 0, shift: 2 } };
+
 /** One case per primitive; `null` marks primitives without a gradient (checked to be non-differentiable). */
 const primCases: Record<T.PrimName, Case | null> = {
   neg: { f: T.neg, args: () => [u([3, 4], 1)] },
@@ -81,6 +83,12 @@ const primCases: Record<T.PrimName, Case | null> = {
     args: () => [u([2, 4, 5, 6], 49), u([2, 6, 3, 5], 50)],
   },
   randomBits: null,
+  dclsGauss: {
+    f: (w, p, s) => bind("dclsGauss", [w, p, s], dclsGrid),
+    args: () => [u([2, 1, 3], 70), u([2, 2, 1, 3], 71, -2, 2), u([2, 2, 1, 3], 72, 0.1, 0.6)],
+  },
+  // The backward of the fused construction; second derivatives go through the composed construction.
+  dclsGaussGrad: null,
 };
 
 for (const [name, c] of Object.entries(primCases)) {

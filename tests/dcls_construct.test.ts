@@ -160,15 +160,19 @@ Deno.test("construct with its gradient never materialises a grid × channels × 
   const w = f64(randArray(c * k, 1), [c, 1, k]);
   const P = f64(randArray(2 * c * k, 2, -3, 3), [2, c, 1, k]);
   const S = f64(randArray(2 * c * k, 3, 0, 0.5), [2, c, 1, k]);
-  const loss = (w: T.Tensor, p: T.Tensor, s: T.Tensor) =>
-    T.sum(T.square(construct(w, p, s, { version: "gauss", dilatedKernelSize: d })));
-  const { graph } = T.traceGraph(
-    ((w: T.Tensor, p: T.Tensor, s: T.Tensor) => T.grad(loss, { argnums: [0, 1, 2] })(w, p, s)) as never,
-    [w, P, S],
-  );
-  const largest = Math.max(...graph.eqns.map((e) => e.out.aval.shape.reduce((a, b) => a * b, 1)));
-  assert.ok(graph.eqns.some((e) => e.prim === "matmul"), "the kernel is a batched matmul");
-  assert.ok(largest <= c * Math.max(d * k, d * d), `largest intermediate has ${largest} elements`);
+  for (const composed of [false, true]) {
+    const loss = (w: T.Tensor, p: T.Tensor, s: T.Tensor) =>
+      T.sum(T.square(construct(w, p, s, { version: "gauss", dilatedKernelSize: d, composed })));
+    const { graph } = T.traceGraph(
+      ((w: T.Tensor, p: T.Tensor, s: T.Tensor) => T.grad(loss, { argnums: [0, 1, 2] })(w, p, s)) as never,
+      [w, P, S],
+    );
+    const largest = Math.max(...graph.eqns.map((e) => e.out.aval.shape.reduce((a, b) => a * b, 1)));
+    const prims = new Set(graph.eqns.map((e) => e.prim));
+    if (composed) assert.ok(prims.has("matmul"), "the composed kernel is a batched matmul");
+    else assert.ok(prims.has("dclsGauss") && prims.has("dclsGaussGrad"), `fused primitives, got ${[...prims]}`);
+    assert.ok(largest <= c * Math.max(d * k, d * d), `largest intermediate has ${largest} elements`);
+  }
 });
 
 Deno.test("construct gives the same kernel eagerly and compiled, in f32", () => {

@@ -22,6 +22,12 @@ export type ConvParams = {
 
 type NoParams = Record<string, never>;
 
+/** One axis of a DCLS grid: its cell count, the row of P/SIG that positions elements along it, the centring shift. */
+export type DclsAxis = { readonly size: number; readonly param: number; readonly shift: number };
+
+/** Parameters of the fused Gaussian DCLS construction: how the kernel's rows and columns are driven. */
+export type DclsGaussParams = { readonly rows: DclsAxis; readonly cols: DclsAxis };
+
 /** Parameters of every primitive, by name. The primitive set is the key set of this interface. */
 export interface PrimParams {
   neg: NoParams;
@@ -76,6 +82,8 @@ export interface PrimParams {
   conv2dInputGrad: ConvParams & { readonly inputShape: readonly number[] };
   conv2dWeightGrad: ConvParams & { readonly weightShape: readonly number[] };
   randomBits: { readonly shape: readonly number[] };
+  dclsGauss: DclsGaussParams;
+  dclsGaussGrad: DclsGaussParams;
 }
 
 /** Name of a primitive. */

@@ -3,12 +3,19 @@
  * uses. Every version is separable per element: the 2-D profile of element k is the outer product of a 1-D profile
  * along rows and one along columns, and so is its normaliser. The dense kernel is therefore one batched matrix product
  * per channel, `A_c [D0, K] · diag(w_c / (Σa·Σb + 1e-7)) · B_cᵀ [K, D1]`, never a grid × channels × elements tensor.
- * Built from core primitives only, so autodiff gives the gradients to weight, P and SIG.
+ * Built from core primitives, so autodiff gives the gradients to weight, P and SIG. The 2-D Gaussian construction the
+ * models use is also one primitive (`dclsGauss`, lib/core/prims/dcls.ts), whose forward and backward are one GPU
+ * dispatch each; `construct` takes it wherever its workgroup fits WebGPU's guaranteed 16 KiB.
  *
  * @module
  */
 
 import type { Tensor } from "../core/tensor.ts";
+import { bind } from "../core/bind.ts";
+import type { DclsGaussParams } from "../core/primitive.ts";
+import { DCLS_NORM_EPS, DCLS_SIGMA_FLOOR } from "../core/prims/dcls_constants.ts";
+import { DEFAULT_LIMITS } from "../../kernels/program.ts";
+import { dclsGaussWorkgroupBytes } from "../../kernels/dcls_gauss.ts";
 import {
   abs,
   add,
@@ -41,6 +48,11 @@ export interface ConstructOptions {
   version: DclsVersion;
   /** Grid size (D0 rows, D1 columns); one number for a square grid. */
   dilatedKernelSize: number | readonly [number, number];
+  /**
+   * Build the Gaussian kernel from core primitives even where the fused `dclsGauss` primitive applies (its tests
+   * compare the two; the composed form is also differentiable twice).
+   */
+  composed?: boolean;
 }
 
 /** Options of `construct1d`. */
@@ -50,9 +62,6 @@ export interface Construct1dOptions {
   /** Grid length D. */
   dilatedKernelSize: number;
 }
-
-/** Added to every element's grid mass before dividing, as the reference does (so far-off elements fade, not explode). */
-const NORM_EPS = 1e-7;
 
 /** Whether a version learns widths (and so needs SIG). */
 export function usesSigma(version: DclsVersion): boolean {
@@ -77,7 +86,7 @@ function profile(version: DclsVersion, p: Tensor, sig: Tensor | undefined, d: nu
   const diff = sub(idx, p);
   switch (version) {
     case "gauss":
-      return exp(mul(square(div(diff, add(abs(sig!), 0.27))), -0.5));
+      return exp(mul(square(div(diff, add(abs(sig!), DCLS_SIGMA_FLOOR))), -0.5));
     case "v1":
       return relu(sub(1, abs(diff)));
     case "max":
@@ -95,7 +104,7 @@ function profile(version: DclsVersion, p: Tensor, sig: Tensor | undefined, d: nu
 function elementScale(version: DclsVersion, w: Tensor, profiles: readonly Tensor[]): Tensor {
   if (version === "v0") return w;
   const mass = profiles.map((a) => sum(a, 1, true)).reduce((m, s) => mul(m, s));
-  return div(w, add(mass, NORM_EPS));
+  return div(w, add(mass, DCLS_NORM_EPS));
 }
 
 function checkVersion(version: string): asserts version is DclsVersion {
@@ -173,6 +182,13 @@ export function construct(weight: Tensor, P: Tensor, SIG: Tensor | undefined, op
   const { version } = opts;
   const [d0, d1] = gridSize(opts.dilatedKernelSize);
   const [co, ci, k] = checkParams("construct", 2, weight, P, SIG, version);
+  if (version === "gauss" && !opts.composed) {
+    const [rows, cols] = gridAxes(version, d0, d1);
+    const params: DclsGaussParams = { rows, cols };
+    if (dclsGaussWorkgroupBytes(params, k) <= DEFAULT_LIMITS.maxWorkgroupStorage) {
+      return bind("dclsGauss", [weight, P, SIG!], params);
+    }
+  }
   const c = co * ci;
   const [a, b] = gridAxes(version, d0, d1).map(({ size, param, shift }) => {
     const p = add(axisRow(P, param, c, k), shift);

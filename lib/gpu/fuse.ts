@@ -111,7 +111,17 @@ const ELEMENTWISE = new Set([
   "cast",
 ]);
 const MOVEMENT = new Set(["reshape", "transpose", "broadcast", "slice", "flip", "pad"]);
-const OPS = new Set(["matmul", "conv2d", "conv2dInputGrad", "conv2dWeightGrad", "gather", "scatterAdd", "randomBits"]);
+const OPS = new Set([
+  "matmul",
+  "conv2d",
+  "conv2dInputGrad",
+  "conv2dWeightGrad",
+  "gather",
+  "scatterAdd",
+  "randomBits",
+  "dclsGauss",
+  "dclsGaussGrad",
+]);
 
 /** Compute nodes a value may hold and still be recomputed by each consumer instead of being written once. */
 const CHEAP = 2;

@@ -22,6 +22,8 @@ import {
 } from "./fallback_kernels.ts";
 import { gatherKernel, scatterAddKernel } from "../../kernels/movement.ts";
 import { randomBitsKernel } from "../../kernels/random.ts";
+import { dclsGaussGradKernel, dclsGaussKernel } from "../../kernels/dcls_gauss.ts";
+import type { DclsGaussParams } from "../core/primitive.ts";
 import type { KernelSpec, OpKernelSpec } from "./fuse.ts";
 
 /**
@@ -54,13 +56,20 @@ export function matmulLayout(view: View): MatmulOperandLayout | null {
   return { transposed, batchStride: batchStride ?? R * C, offset };
 }
 
-const CONVS = new Set(["conv2d", "conv2dInputGrad", "conv2dWeightGrad"]);
+/** Primitives whose generators read row-major operands from element 0. */
+const CONTIGUOUS = new Set([
+  "conv2d",
+  "conv2dInputGrad",
+  "conv2dWeightGrad",
+  "randomBits",
+  "dclsGauss",
+  "dclsGaussGrad",
+]);
 
 /** Whether the generator of `prim` reads input `index` through `view` without a copy. */
 export function acceptsView(prim: string, index: number, view: View): boolean {
   if (prim === "matmul") return matmulLayout(view) !== null;
-  // The implicit-GEMM convolutions and the random-bits kernel read row-major operands from element 0.
-  if (CONVS.has(prim) || prim === "randomBits") return contiguousOffset(view) === 0;
+  if (CONTIGUOUS.has(prim)) return contiguousOffset(view) === 0;
   return index >= 0;
 }
 
@@ -148,6 +157,13 @@ function opProgram(spec: OpKernelSpec, avals: ReadonlyMap<number, Aval>, limits:
     }
     case "randomBits":
       return randomBitsKernel(spec.out.shape);
+    case "dclsGauss":
+    case "dclsGaussGrad": {
+      const w = spec.inputs[spec.prim === "dclsGauss" ? 0 : 1].aval.shape;
+      if (spec.out.dtype !== "f32") throw new Error(`compileGpu: ${spec.prim} of ${spec.out.dtype}`);
+      const make = spec.prim === "dclsGauss" ? dclsGaussKernel : dclsGaussGradKernel;
+      return make(w[0] * w[1], w[2], p as unknown as DclsGaussParams);
+    }
     default:
       throw new Error(`compileGpu: no GPU kernel for primitive ${spec.prim}`);
   }

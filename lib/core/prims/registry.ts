@@ -1,4 +1,5 @@
 import type { Registry } from "../primitive.ts";
+import { dclsPrims } from "./dcls.ts";
 import { binaryPrims, selectPrims, unaryPrims } from "./elementwise.ts";
 import { linalgPrims } from "./linalg.ts";
 import { movementPrims } from "./movement.ts";
@@ -14,4 +15,5 @@ export const registry: Registry = {
   ...movementPrims,
   ...linalgPrims,
   ...randomPrims,
+  ...dclsPrims,
 };

@@ -1,0 +1,192 @@
+/**
+ * The fused Gaussian DCLS construction (`dclsGauss`) and its backward (`dclsGaussGrad`), one dispatch each: a
+ * workgroup per channel builds the channel's row and column profiles in workgroup memory, then the kernel as
+ * `Σ_k A[i,k] s[k] B[j,k]` (forward), or the profile gradients and from them the weight, position and width gradients
+ * (backward). The formulas are the primitive's (lib/core/prims/dcls.ts); the composed construction traced a dozen
+ * small kernels per layer, launch-bound on a GPU.
+ *
+ * @module
+ */
+import type { DclsGaussParams } from "../lib/core/primitive.ts";
+import { DCLS_NORM_EPS, DCLS_SIGMA_FLOOR } from "../lib/core/prims/dcls_constants.ts";
+import { bytesOf, type KernelProgram, ref } from "./program.ts";
+import { bindingDecl, foldGrid, shaderSource, u32 } from "./wgsl.ts";
+
+const THREADS = 128;
+
+/** Workgroup memory the backward needs, in bytes (the forward needs less). */
+export function dclsGaussWorkgroupBytes(p: DclsGaussParams, K: number): number {
+  return 4 * (2 * (p.rows.size + p.cols.size) * K + p.rows.size * p.cols.size);
+}
+
+/** Statements filling `prof` with the row profiles (A, `[D0, K]`) then the column profiles (B, `[D1, K]`). */
+function profileLines(p: DclsGaussParams, C: number, K: number): string[] {
+  const NA = p.rows.size * K, N = NA + p.cols.size * K;
+  const axis = (a: DclsGaussParams["rows"], q: string) => [
+    `  k = ${q} % ${u32(K)};`,
+    `  x = f32(${q} / ${u32(K)});`,
+    `  at = ${u32(a.param * C * K)} + c * ${u32(K)} + k;`,
+    `  sh = ${a.shift}.0;`,
+  ];
+  return [
+    `for (var t = lid; t < ${u32(N)}; t += ${u32(THREADS)}) {`,
+    "  var k: u32; var x: f32; var at: u32; var sh: f32;",
+    `  if (t < ${u32(NA)}) {`,
+    ...axis(p.rows, "t").map((l) => "  " + l),
+    "  } else {",
+    ...axis(p.cols, `(t - ${u32(NA)})`).map((l) => "  " + l),
+    "  }",
+    `  let u = (x - pos[at] - sh) / (abs(sig[at]) + ${DCLS_SIGMA_FLOOR});`,
+    "  prof[t] = exp(-0.5 * u * u);",
+    "}",
+  ];
+}
+
+const inputs = (C: number, K: number) => [
+  { dtype: "f32" as const, size: C * K },
+  { dtype: "f32" as const, size: 2 * C * K },
+  { dtype: "f32" as const, size: 2 * C * K },
+];
+
+/** `dclsGauss`: inputs (weight `[C, K]`, P `[2, C, K]`, SIG `[2, C, K]`), output the kernel `[C, D0, D1]`. */
+export function dclsGaussKernel(C: number, K: number, p: DclsGaussParams): KernelProgram {
+  const D0 = p.rows.size, D1 = p.cols.size, NA = D0 * K, NB = D1 * K;
+  const grid = foldGrid(C);
+  const body = [
+    ...(grid.guard ? [grid.guard] : []),
+    `let c = ${grid.flatId};`,
+    ...profileLines(p, C, K),
+    "workgroupBarrier();",
+    `if (lid < ${u32(K)}) {`,
+    "  var ma = 0.0;",
+    `  for (var i = 0u; i < ${u32(D0)}; i++) { ma += prof[i * ${u32(K)} + lid]; }`,
+    "  var mb = 0.0;",
+    `  for (var j = 0u; j < ${u32(D1)}; j++) { mb += prof[${u32(NA)} + j * ${u32(K)} + lid]; }`,
+    `  sc[lid] = w[c * ${u32(K)} + lid] / (ma * mb + ${DCLS_NORM_EPS});`,
+    "}",
+    "workgroupBarrier();",
+    `for (var t = lid; t < ${u32(D0 * D1)}; t += ${u32(THREADS)}) {`,
+    `  let a = (t / ${u32(D1)}) * ${u32(K)};`,
+    `  let b = ${u32(NA)} + (t % ${u32(D1)}) * ${u32(K)};`,
+    "  var acc = 0.0;",
+    `  for (var k = 0u; k < ${u32(K)}; k++) { acc = fma(prof[a + k] * sc[k], prof[b + k], acc); }`,
+    `  out[c * ${u32(D0 * D1)} + t] = acc;`,
+    "}",
+  ];
+  const decls = [
+    bindingDecl(0, "w", "f32", "read"),
+    bindingDecl(1, "pos", "f32", "read"),
+    bindingDecl(2, "sig", "f32", "read"),
+    bindingDecl(3, "out", "f32", "read_write"),
+    `var<workgroup> prof: array<f32, ${NA + NB}>;`,
+    `var<workgroup> sc: array<f32, ${K}>;`,
+  ];
+  const ins = inputs(C, K), outs = [{ dtype: "f32" as const, size: C * D0 * D1 }];
+  return {
+    dispatches: [{
+      label: `dcls_gauss_${D0}x${D1}_k${K}`,
+      code: shaderSource({ decls, workgroupSize: THREADS, body }),
+      bindings: [ref.input(0), ref.input(1), ref.input(2), ref.output(0)],
+      workgroups: grid.workgroups,
+    }],
+    inputs: ins,
+    outputs: outs,
+    scratch: [],
+    flops: 2 * C * K * (D0 * D1 + NA + NB),
+    bytes: bytesOf([...ins, ...outs]),
+  };
+}
+
+/**
+ * `dclsGaussGrad`: inputs (cotangent `[C, D0, D1]`, weight, P, SIG), output `[5, C, K]`: dw, dP[0], dP[1], dSIG[0],
+ * dSIG[1].
+ */
+export function dclsGaussGradKernel(C: number, K: number, p: DclsGaussParams): KernelProgram {
+  const D0 = p.rows.size, D1 = p.cols.size, NA = D0 * K, NB = D1 * K;
+  const grid = foldGrid(C);
+  // Per element k (one thread each): position and width gradients of one axis from dA = s·GA + dDen·m_other.
+  const axisGrad = (a: DclsGaussParams["rows"], base: number, n: number, other: string, dp: string, ds: string) => [
+    `  let at${dp} = ${u32(a.param * C * K)} + c * ${u32(K)} + k;`,
+    `  let p${dp} = pos[at${dp}] + ${a.shift}.0;`,
+    `  let sg${dp} = abs(sig[at${dp}]) + ${DCLS_SIGMA_FLOOR};`,
+    `  var ${dp} = 0.0;`,
+    `  var ${ds} = 0.0;`,
+    `  for (var i = 0u; i < ${u32(n)}; i++) {`,
+    `    let q = ${u32(base)} + i * ${u32(K)} + k;`,
+    `    let u = (f32(i) - p${dp}) / sg${dp};`,
+    `    let g = (s * gab[q] + dden * ${other}) * prof[q] * u;`,
+    `    ${dp} += g;`,
+    `    ${ds} += g * u;`,
+    "  }",
+    `  grad[${u32((1 + a.param) * C * K)} + c * ${u32(K)} + k] = ${dp} / sg${dp};`,
+    `  grad[${u32((3 + a.param) * C * K)} + c * ${u32(K)} + k] = ${ds} / sg${dp} * sign(sig[at${dp}]);`,
+  ];
+  const body = [
+    ...(grid.guard ? [grid.guard] : []),
+    `let c = ${grid.flatId};`,
+    ...profileLines(p, C, K),
+    `for (var t = lid; t < ${u32(D0 * D1)}; t += ${u32(THREADS)}) { gk[t] = dk[c * ${u32(D0 * D1)} + t]; }`,
+    "workgroupBarrier();",
+    // GA[i,k] = Σ_j g[i,j] B[j,k] into gab[0, NA); GB[j,k] = Σ_i g[i,j] A[i,k] into gab[NA, NA + NB).
+    `for (var t = lid; t < ${u32(NA + NB)}; t += ${u32(THREADS)}) {`,
+    "  var acc = 0.0;",
+    `  if (t < ${u32(NA)}) {`,
+    `    let i = t / ${u32(K)};`,
+    `    let k = t % ${u32(K)};`,
+    `    for (var j = 0u; j < ${u32(D1)}; j++) { acc = fma(gk[i * ${u32(D1)} + j], prof[${u32(NA)} + j * ${
+      u32(K)
+    } + k], acc); }`,
+    "  } else {",
+    `    let j = (t - ${u32(NA)}) / ${u32(K)};`,
+    `    let k = t % ${u32(K)};`,
+    `    for (var i = 0u; i < ${u32(D0)}; i++) { acc = fma(gk[i * ${u32(D1)} + j], prof[i * ${u32(K)} + k], acc); }`,
+    "  }",
+    "  gab[t] = acc;",
+    "}",
+    "workgroupBarrier();",
+    `if (lid < ${u32(K)}) {`,
+    "  let k = lid;",
+    "  var ma = 0.0;",
+    "  var ds = 0.0;",
+    `  for (var i = 0u; i < ${u32(D0)}; i++) {`,
+    `    let q = i * ${u32(K)} + k;`,
+    "    ma += prof[q];",
+    "    ds = fma(prof[q], gab[q], ds);",
+    "  }",
+    "  var mb = 0.0;",
+    `  for (var j = 0u; j < ${u32(D1)}; j++) { mb += prof[${u32(NA)} + j * ${u32(K)} + k]; }`,
+    `  let den = ma * mb + ${DCLS_NORM_EPS};`,
+    `  let wk = w[c * ${u32(K)} + k];`,
+    "  let s = wk / den;",
+    "  let dden = -ds * wk / (den * den);",
+    `  grad[c * ${u32(K)} + k] = ds / den;`,
+    ...axisGrad(p.rows, 0, D0, "mb", "dpa", "dsa"),
+    ...axisGrad(p.cols, NA, D1, "ma", "dpb", "dsb"),
+    "}",
+  ];
+  const decls = [
+    bindingDecl(0, "dk", "f32", "read"),
+    bindingDecl(1, "w", "f32", "read"),
+    bindingDecl(2, "pos", "f32", "read"),
+    bindingDecl(3, "sig", "f32", "read"),
+    bindingDecl(4, "grad", "f32", "read_write"),
+    `var<workgroup> prof: array<f32, ${NA + NB}>;`,
+    `var<workgroup> gab: array<f32, ${NA + NB}>;`,
+    `var<workgroup> gk: array<f32, ${D0 * D1}>;`,
+  ];
+  const ins = [{ dtype: "f32" as const, size: C * D0 * D1 }, ...inputs(C, K)];
+  const outs = [{ dtype: "f32" as const, size: 5 * C * K }];
+  return {
+    dispatches: [{
+      label: `dcls_gauss_grad_${D0}x${D1}_k${K}`,
+      code: shaderSource({ decls, workgroupSize: THREADS, body }),
+      bindings: [ref.input(0), ref.input(1), ref.input(2), ref.input(3), ref.output(0)],
+      workgroups: grid.workgroups,
+    }],
+    inputs: ins,
+    outputs: outs,
+    scratch: [],
+    flops: 2 * C * K * (2 * D0 * D1 + 6 * (D0 + D1)),
+    bytes: bytesOf([...ins, ...outs]),
+  };
+}

@@ -1,0 +1,11 @@
+/**
+ * Constants of the Gaussian DCLS construction shared by its CPU reference (dcls.ts) and its WGSL generator
+ * (kernels/dcls_gauss.ts); a leaf module, so the kernel generators need not import the primitive registry.
+ *
+ * @module
+ */
+
+/** Added to each element's width, as the reference does, so no Gaussian collapses to a point. */
+export const DCLS_SIGMA_FLOOR = 0.27;
+/** Added to each element's grid mass before dividing, as the reference does. */
+export const DCLS_NORM_EPS = 1e-7;
