@@ -190,6 +190,8 @@ function weightGradVariants(g: ConvGeometry): Variant[] {
     list.push({ kind: "tiled", ...t });
     for (const RK of [1, 2, 4]) list.push({ kind: "tiled", ...t, RK });
     for (const VK of [4, 8, 12, 16]) list.push({ kind: "tiled", ...t, VK });
+    // Kernel columns per thread against image runs (they trade staging per image for workgroups in flight).
+    for (const VK of [8, 12]) for (const NB of [16, 32, 48, 64]) list.push({ kind: "tiled", ...t, VK, NB });
     for (const TW of [8, 16, 32]) if (TW <= roundUp(g.Wo, 4)) list.push({ kind: "tiled", ...t, TW });
     for (const NB of [4, 16]) list.push({ kind: "tiled", ...t, NB });
   }

@@ -37,9 +37,8 @@ export interface WeightGradTiles {
 export function chooseTiledWeightGrad(g: ConvGeometry, limits: KernelLimits): WeightGradTiles | null {
   let TW = Math.min(16, roundUp(g.Wo, 4));
   let TH = Math.min(16, g.Ho);
-  // Eight kernel columns per thread from 7×7 up (H100 sweep: 12 % faster than four at 7×7 and 23×23); twelve from 12
-  // columns (23×23 in two blocks of 12: 8 % faster than three blocks of 8 on an H200, more FMAs per staged x row).
-  const VK = g.kw >= 12 ? 12 : g.kw >= 7 ? 8 : 4;
+  // Eight kernel columns per thread from 7×7 up (H100 sweep: 12 % faster than four at 7×7 and 23×23).
+  const VK = g.kw >= 7 ? 8 : 4;
   // Thread blocks of RK×VK taps; more kernel rows per thread for large kernels, and at most 256 blocks.
   let RK = g.kh >= 12 ? 2 : 1;
   while (Math.ceil(g.kh / RK) * Math.ceil(g.kw / VK) > 256) RK++;
@@ -53,9 +52,7 @@ export function chooseTiledWeightGrad(g: ConvGeometry, limits: KernelLimits): We
   }
   const PG = Math.max(1, Math.min(TH, Math.floor(160 / blocks)));
   const tiles = Math.ceil(g.Ho / TH) * Math.ceil(g.Wo / TW);
-  const NB0 = Math.max(1, Math.min(g.N, Math.floor((g.N * g.O * tiles) / 2048)));
-  // Equal runs of images: 64 images in runs of 48 left the second run a third full.
-  const NB = Math.ceil(g.N / Math.ceil(g.N / NB0));
+  const NB = Math.max(1, Math.min(g.N, Math.floor((g.N * g.O * tiles) / 2048)));
   return { TW, TH, RK, VK, PG, NB };
 }
 

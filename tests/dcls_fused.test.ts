@@ -67,3 +67,15 @@ Deno.test("dclsGauss rejects mismatched P and SIG, a shared parameter row and a 
     /cotangent \[2,1,4,5\] is not the kernel shape \[2,1,5,5\]/,
   );
 });
+
+Deno.test("a second derivative through the fused construction is an error; the composed one gives it", () => {
+  const w = f64(randArray(2, 5), [1, 1, 2]), P = f64(randArray(4, 6, -1, 1), [2, 1, 1, 2]);
+  const S = f64(randArray(4, 7, 0.1, 0.4), [2, 1, 1, 2]);
+  const hess = (composed: boolean) => {
+    const f = (p: T.Tensor) =>
+      T.sum(T.square(construct(w, p, S, { version: "gauss", dilatedKernelSize: 5, composed })));
+    return T.grad((p: T.Tensor) => T.sum(T.square(T.grad(f)(p) as T.Tensor)))(P) as T.Tensor;
+  };
+  assert.throws(() => hess(false), /differentiable once.*composed: true/);
+  assert.ok((hess(true).toArray() as Float64Array).some((v) => v !== 0));
+});

@@ -1,6 +1,6 @@
 /**
  * Dilated Convolution with Learnable Spacings: kernel construction (all four versions of the DCLS package, as batched
- * matrix products), the DCLS convolution layers, the paper's depthwise replacement with shared positions, learned
+ * matrix products; the 2-D Gaussian one also as a fused primitive), the DCLS convolution layers, the paper's depthwise replacement with shared positions, learned
  * position extraction and inference-time kernel pruning.
  * @module
  */

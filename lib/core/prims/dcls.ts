@@ -8,8 +8,9 @@
  *   K[i,j] = Σ_k A[i,k] · s[k] · B[j,k]
  *
  * `dclsGaussGrad` returns the cotangents of weight, P and SIG packed as `[5, C_out, C_in/g, K]` (dw, dP[0], dP[1],
- * dSIG[0], dSIG[1]), which the VJP slices apart. It has no VJP of its own: the construction is differentiable once,
- * as training needs; second derivatives go through the composed construction.
+ * dSIG[0], dSIG[1]), which the VJP slices apart. The fused construction is differentiable once, as training needs:
+ * differentiating `dclsGaussGrad` throws (a silent zero would be wrong), and `construct(…, { composed: true })` gives
+ * higher derivatives.
  *
  * @module
  */
@@ -124,6 +125,12 @@ export const dclsPrims = {
         fail("dclsGaussGrad", `cotangent ${fmt(g.shape)} is not the kernel shape ${fmt(want)}`);
       }
       return { shape: [5, co, ci, K], dtype: rest[0].dtype };
+    },
+    vjp: () => {
+      throw new Error(
+        "dclsGaussGrad: the fused DCLS construction is differentiable once; for higher derivatives build the kernel " +
+          "with construct(…, { composed: true })",
+      );
     },
     cpu: ([g, w, P, S], par, out) => {
       const [co, ci, K] = w.shape, C = co * ci, D0 = par.rows.size, D1 = par.cols.size;
