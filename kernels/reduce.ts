@@ -25,7 +25,11 @@ import { alignedAlong, hasConcat, plainStride, type ReduceLayout, reduceLayout }
 import { contiguousView, emitViewIndex, reshapeView } from "./view.ts";
 import { bindingDecl, decodeIndex, foldGrid, literal, prod, shaderSource, storeType, u32 } from "./wgsl.ts";
 
-/** A reduction of `expr` (one output) over `axes` of the domain `shape`; reduced axes are kept with size 1. */
+/**
+ * A reduction of `expr` over `axes` of the domain `shape`; reduced axes are kept with size 1. An expression with
+ * several outputs makes sibling reductions over the same domain (BatchNorm's Σdy and Σdy·x̂) that read their inputs
+ * once: one output buffer each, all of the first output's dtype, and no epilogue.
+ */
 export interface ReduceSpec {
   /** Shape of the reduced domain. */
   readonly shape: readonly number[];
@@ -66,20 +70,24 @@ export function reduceKernel(spec: ReduceSpec, tuning: ReduceTuning = DEFAULT_RE
   if (axes.some((a) => a < 0 || a >= rank)) {
     throw new Error(`reduceKernel: axes [${spec.axes}] out of range for rank ${rank}`);
   }
-  if (spec.expr.outputs.length !== 1) throw new Error("reduceKernel: the prologue must have exactly one output");
+  const K = spec.expr.outputs.length;
+  if (K < 1) throw new Error("reduceKernel: the prologue has no output");
   const inDt = exprDTypes(spec.expr)[spec.expr.outputs[0]];
+  if (K > 1 && (spec.epilogue || spec.expr.outputs.some((o) => exprDTypes(spec.expr)[o] !== inDt))) {
+    throw new Error("reduceKernel: sibling outputs need one dtype and no epilogue");
+  }
   if (op === "sum" && inDt === "bool") throw new Error("reduceKernel: sum of bool; cast to i32 or f32 first");
   const outDt: DType = spec.epilogue ? exprDTypes(spec.epilogue, inDt)[spec.epilogue.outputs[0]] : inDt;
   const O = prod(shape.filter((_, i) => !axes.includes(i)));
   const R = prod(axes.map((i) => shape[i]));
   const ep = spec.epilogue;
   const inputs = [...exprInputSpecs(spec.expr), ...(ep ? exprInputSpecs(ep) : [])];
-  const outputs = [{ dtype: outDt, size: O }];
+  const outputs = Array.from({ length: K }, () => ({ dtype: outDt, size: O }));
   const base = { inputs, outputs, flops: 0, bytes: bytesOf(inputs) + bytesOf(outputs) };
   if (O === 0) return { ...base, scratch: [], dispatches: [] };
   const label = spec.label ?? `reduce_${op}`;
   const nIn = spec.expr.inputs.length;
-  const job: Job = { op, inDt, outDt, nIn, label, tuning };
+  const job: Job = { op, inDt, outDt, nIn, label, tuning, K };
   if (R === 0) {
     // Nothing to reduce: every output is the identity (through the epilogue); the prologue is never evaluated.
     const outShape = shape.map((d, i) => (axes.includes(i) ? 1 : d));
@@ -92,7 +100,7 @@ export function reduceKernel(spec: ReduceSpec, tuning: ReduceTuning = DEFAULT_RE
   const first = pass(job, layout, true, false);
   if (first.S === 1) return { ...base, scratch: [], dispatches: first.dispatches };
 
-  // Second pass: a column reduction of the partials [S, O] over S, with the epilogue.
+  // Second pass: a column reduction of each output's partials [S, O] over S, with the epilogue.
   const accDt: DType = inDt === "bool" ? "u32" : inDt;
   const partView = contiguousView([first.S, O]);
   const partExpr: Expr = inDt === "bool"
@@ -110,19 +118,21 @@ export function reduceKernel(spec: ReduceSpec, tuning: ReduceTuning = DEFAULT_RE
     nodes: ep.nodes.map((n) => (n.op === "load" ? { ...n, view: reshapeView(n.view, [1, O]) } : n)),
   };
   const second = pass(
-    { ...job, nIn: 1, label: `${label}_combine` },
+    { ...job, nIn: 1, label: `${label}_combine`, K: 1 },
     reduceLayout([first.S, O], [0], partExpr, lifted),
     false,
     false,
   );
-  const dispatches = remapBindings(second.dispatches, (r): BufferRef => {
-    if (r.kind !== "input") return r;
-    return r.index === 0 ? { kind: "scratch", index: 0 } : { kind: "input", index: nIn + r.index - 1 };
-  });
+  const combines = Array.from({ length: K }, (_, k) =>
+    remapBindings(second.dispatches, (r): BufferRef => {
+      if (r.kind === "output") return { kind: "output", index: k };
+      if (r.kind !== "input") return r;
+      return r.index === 0 ? { kind: "scratch", index: k } : { kind: "input", index: nIn + r.index - 1 };
+    }));
   return {
     ...base,
-    scratch: [{ dtype: accDt, size: first.S * O }],
-    dispatches: [...first.dispatches, ...dispatches],
+    scratch: Array.from({ length: K }, () => ({ dtype: accDt, size: first.S * O })),
+    dispatches: [...first.dispatches, ...combines.flat()],
   };
 }
 
@@ -135,6 +145,8 @@ interface Job {
   readonly nIn: number;
   readonly label: string;
   readonly tuning: ReduceTuning;
+  /** Sibling outputs (each its own accumulator, output buffer and, when split, scratch buffer). */
+  readonly K: number;
 }
 
 /**
@@ -147,7 +159,8 @@ function pass(
   allowSplit: boolean,
   empty: boolean,
 ): { dispatches: KernelDispatch[]; S: number } {
-  const { op, inDt, outDt, nIn } = job;
+  const { op, inDt, outDt, nIn, K } = job;
+  const ks = Array.from({ length: K }, (_, k) => k);
   const { fillThreads, minIters } = job.tuning;
   const cshape = lay.shape;
   const rank = cshape.length;
@@ -239,14 +252,14 @@ function pass(
   let nIdx = 0;
   const componentCoords = (oc: readonly string[], i: number) =>
     oc.map((x, k) => (k === X && i > 0 ? `(${x} + ${u32(i)})` : x));
-  const storeAt = (oc: readonly string[], a: string, n: 1 | 4): string[] => {
+  const storeAt = (oc: readonly string[], a: string, n: 1 | 4, k: number): string[] => {
     const lines: string[] = [];
     if (split) {
       const at = (c: readonly string[]) => `${u32(O)} * s + ${outIndex(c, `pi${nIdx++}`, lines)}`;
-      if (n === 4 && outVec) lines.push(`part[(${at(oc)}) / 4u] = ${a};`);
+      if (n === 4 && outVec) lines.push(`part${k}[(${at(oc)}) / 4u] = ${a};`);
       else if (n === 4) {
-        ["x", "y", "z", "w"].forEach((cmp, i) => lines.push(`part[${at(componentCoords(oc, i))}] = ${a}.${cmp};`));
-      } else lines.push(`part[${at(oc)}] = ${a};`);
+        ["x", "y", "z", "w"].forEach((cmp, i) => lines.push(`part${k}[${at(componentCoords(oc, i))}] = ${a}.${cmp};`));
+      } else lines.push(`part${k}[${at(oc)}] = ${a};`);
       return lines;
     }
     let v: string;
@@ -265,13 +278,13 @@ function pass(
       v = em.values[0];
     } else v = inDt === "bool" ? (n === 4 ? `min(${a}, vec4<u32>(1u))` : `min(${a}, 1u)`) : a;
     if (outDt === "bool" && ep) v = n === 4 ? `select(vec4<u32>(0u), vec4<u32>(1u), ${v})` : `select(0u, 1u, ${v})`;
-    if (n === 4 && outVec) lines.push(`out0[${outIndex(oc, "oi", lines)} / 4u] = ${v};`);
+    if (n === 4 && outVec) lines.push(`out${k}[${outIndex(oc, `oi${nIdx++}`, lines)} / 4u] = ${v};`);
     else if (n === 4) {
-      lines.push(`let ov4 = ${v};`);
+      lines.push(`let ov4_${k} = ${v};`);
       ["x", "y", "z", "w"].forEach((cmp, i) => {
-        lines.push(`out0[${outIndex(componentCoords(oc, i), `oi${i}`, lines)}] = ov4.${cmp};`);
+        lines.push(`out${k}[${outIndex(componentCoords(oc, i), `oi${nIdx++}`, lines)}] = ov4_${k}.${cmp};`);
       });
-    } else lines.push(`out0[${outIndex(oc, "oi", lines)}] = ${v};`);
+    } else lines.push(`out${k}[${outIndex(oc, `oi${nIdx++}`, lines)}] = ${v};`);
     return lines;
   };
 
@@ -367,7 +380,7 @@ function pass(
         },
       });
       for (const h of em.helpers) helpers.add(h);
-      lines.push(...em.lines, `acc = ${combine("acc", toAcc(em.values[0], w))};`);
+      lines.push(...em.lines, ...ks.map((k) => `acc${k} = ${combine(`acc${k}`, toAcc(em.values[k], w))};`));
     }
     return lines;
   };
@@ -389,7 +402,7 @@ function pass(
     const kc = keptCoords("o");
     const coords: string[] = new Array(rank);
     keptAx.forEach((a, j) => (coords[a] = kc[j]));
-    body.push(`var acc = ${identity(w)};`);
+    body.push(...ks.map((k) => `var acc${k} = ${identity(w)};`));
     if (Ru > 0) {
       const inner: string[] = [`let r = u * ${u32(Q)};`];
       const rc = decodeIndex("r", redShape);
@@ -414,16 +427,20 @@ function pass(
     }
     workgroupDecl = `var<workgroup> red: array<${vt(w)}, ${wgSize}>;`;
     if (TR > 1) {
-      body.push("red[lid] = acc;", "workgroupBarrier();");
-      for (let st = pow2Floor(TR - 1); st >= 1; st /= 2) {
-        body.push(`if (tr < ${u32(st)} && tr + ${u32(st)} < ${u32(TR)}) {`);
-        body.push(`  red[lid] = ${combine("red[lid]", `red[lid + ${u32(st * TC)}]`)};`);
-        body.push("}", "workgroupBarrier();");
+      // One workgroup array folds each sibling in turn.
+      for (const k of ks) {
+        if (k > 0) body.push("workgroupBarrier();");
+        body.push(`red[lid] = acc${k};`, "workgroupBarrier();");
+        for (let st = pow2Floor(TR - 1); st >= 1; st /= 2) {
+          body.push(`if (tr < ${u32(st)} && tr + ${u32(st)} < ${u32(TR)}) {`);
+          body.push(`  red[lid] = ${combine("red[lid]", `red[lid + ${u32(st * TC)}]`)};`);
+          body.push("}", "workgroupBarrier();");
+        }
+        body.push(`acc${k} = red[lid];`);
       }
-      body.push("acc = red[lid];");
     }
     const oc = lay.outShape.map((_, a) => (lay.reduced[a] ? "0u" : coords[a]));
-    body.push("if (tr == 0u && live) {", ...storeAt(oc, "acc", w).map((l) => "  " + l), "}");
+    body.push("if (tr == 0u && live) {", ...ks.flatMap((k) => storeAt(oc, `acc${k}`, w, k)).map((l) => "  " + l), "}");
   } else {
     const Rv = R / w;
     body.push(
@@ -434,7 +451,7 @@ function pass(
     const kc = keptCoords("o");
     const coords: string[] = new Array(rank);
     keptAx.forEach((a, j) => (coords[a] = kc[j]));
-    body.push(`var acc = ${identity(w)};`);
+    body.push(...ks.map((k) => `var acc${k} = ${identity(w)};`));
     const inner: string[] = [`let r = v * ${u32(w)};`];
     const rc = decodeIndex("r", redShape);
     redAx.forEach((a, j) => {
@@ -455,28 +472,33 @@ function pass(
       "  }",
       "}",
     );
-    body.push(`var a = ${w === 4 ? collapse("acc") : "acc"};`);
+    body.push(...ks.map((k) => `var a${k} = ${w === 4 ? collapse(`acc${k}`) : `acc${k}`};`));
     workgroupDecl = `var<workgroup> red: array<${accT}, ${wgSize}>;`;
     if (T > 1) {
-      body.push("red[lid] = a;", "workgroupBarrier();");
-      for (let st = T / 2; st >= 1; st /= 2) {
-        body.push(`if (t < ${u32(st)}) { red[lid] = ${combine("red[lid]", `red[lid + ${u32(st)}]`)}; }`);
-        body.push("workgroupBarrier();");
+      for (const k of ks) {
+        if (k > 0) body.push("workgroupBarrier();");
+        body.push(`red[lid] = a${k};`, "workgroupBarrier();");
+        for (let st = T / 2; st >= 1; st /= 2) {
+          body.push(`if (t < ${u32(st)}) { red[lid] = ${combine("red[lid]", `red[lid + ${u32(st)}]`)}; }`);
+          body.push("workgroupBarrier();");
+        }
+        body.push(`a${k} = red[lid];`);
       }
-      body.push("a = red[lid];");
     }
     const oc = lay.outShape.map((_, a) => (lay.reduced[a] ? "0u" : coords[a]));
-    body.push("if (t == 0u && live) {", ...storeAt(oc, "a", 1).map((l) => "  " + l), "}");
+    body.push("if (t == 0u && live) {", ...ks.flatMap((k) => storeAt(oc, `a${k}`, 1, k)).map((l) => "  " + l), "}");
   }
   if (wgSize > 1 && (column ? TR > 1 : T > 1)) decls.push(workgroupDecl);
   const bindings = lay.expr.inputs.map((_, k) => ref.input(k));
   if (split) {
-    decls.push(`@group(0) @binding(${nIn}) var<storage, read_write> part: array<${outVec ? vt(4) : accT}>;`);
-    bindings.push(ref.scratch(0, true));
+    for (const k of ks) {
+      decls.push(`@group(0) @binding(${nIn + k}) var<storage, read_write> part${k}: array<${outVec ? vt(4) : accT}>;`);
+      bindings.push(ref.scratch(k, true));
+    }
   } else {
     if (ep) ep.inputs.forEach((dt, k) => decls.push(bindingDecl(nIn + k, `ep${k}`, dt, "read", epWidths[k])));
-    decls.push(bindingDecl(nIn + nEp, "out0", outDt, "read_write", outVec ? 4 : 1));
-    bindings.push(...Array.from({ length: nEp }, (_, k) => ref.input(nIn + k)), ref.output(0));
+    for (const k of ks) decls.push(bindingDecl(nIn + nEp + k, `out${k}`, outDt, "read_write", outVec ? 4 : 1));
+    bindings.push(...Array.from({ length: nEp }, (_, k) => ref.input(nIn + k)), ...ks.map((k) => ref.output(k)));
   }
   const code = shaderSource({ decls, helpers: helperSource(helpers), workgroupSize: wgSize, body });
   const dispatch: KernelDispatch = {

@@ -163,3 +163,41 @@ gpuTest("gpu kernels: reducing no axes copies, and an empty input gives the iden
   ]);
   assertEqualArrays(m as TypedArray, [-Infinity, -Infinity], "max over nothing");
 });
+
+gpuTest(
+  "gpu kernels: sibling reductions (Σx, Σx·y, Σ|y|) read their inputs once, in both layouts and split",
+  async () => {
+    const siblings = (shape: readonly number[]): Expr => {
+      const v = contiguousView(shape);
+      return {
+        inputs: ["f32", "f32"],
+        nodes: [
+          { op: "load", input: 0, view: v },
+          { op: "load", input: 1, view: v },
+          { op: "mul", args: [0, 1] },
+          { op: "abs", args: [1] },
+        ],
+        outputs: [0, 2, 3],
+      };
+    };
+    const run = async (shape: readonly number[], axes: readonly number[], seed: number, passes?: number) => {
+      const x = pseudoRandom(size(shape), seed), y = pseudoRandom(size(shape), seed + 1);
+      const program = reduceKernel({ shape, axes, op: "sum", expr: siblings(shape) });
+      if (passes) assert.equal(program.dispatches.length, passes, `${shape} over ${axes}: passes`);
+      assert.equal(program.outputs.length, 3);
+      const got = await runner.run(program, [x, y]);
+      const terms = [x, x.map((v, i) => v * y[i]), y.map(Math.abs)];
+      terms.forEach((t, k) =>
+        assertSum(got[k], reduceRef(t, shape, axes, "sum"), `output ${k} of ${shape} over ${axes}`)
+      );
+    };
+    await check(
+      shapeArb(1, 4, 7).chain((s) => fc.tuple(fc.constant(s), fc.subarray(s.map((_, i) => i)), fc.nat(1000))),
+      ([shape, axes, seed]) => run(shape, axes, seed),
+      8,
+    );
+    // Split into partials (one scratch buffer and one combining pass per output): column and row layouts.
+    await run([20011, 3], [0], 3, 4);
+    await run([3, 20011], [1], 4, 4);
+  },
+);

@@ -226,6 +226,32 @@ Deno.test("gpu plan: elementwise chains fuse into one kernel, reductions absorb 
   assert.equal(buildPlan(lin.graph, { maxBindings: 8 }).stats.kernels, 1);
 });
 
+/** BatchNorm's backward statistics: Σdy and Σdy·x per channel, siblings over one domain. */
+const bnSums = (dy: T.Tensor, x: T.Tensor) => ({ s1: T.sum(dy, [0, 2, 3]), s2: T.sum(T.mul(dy, x), [0, 2, 3]) });
+
+Deno.test("gpu plan: sibling reductions share one kernel; a reduction reading another's result does not", () => {
+  const [dy, x] = [rand([2, 3, 4, 5], 1), rand([2, 3, 4, 5], 2)];
+  assert.equal(buildPlan(T.traceGraph(bnSums, [dy, x]).graph, { maxBindings: 8 }).stats.kernels, 1);
+  // Two-pass variance: the second sum reads the first one's mean, so they stay apart.
+  const variance = T.traceGraph((a: T.Tensor) => {
+    const m = T.mean(a, [0, 2, 3], true);
+    return { m, v: T.mean(T.square(T.sub(a, m)), [0, 2, 3]) };
+  }, [x]);
+  assert.equal(buildPlan(variance.graph, { maxBindings: 8 }).stats.kernels, 2);
+});
+
+gpuTest("gpu plan: merged sibling reductions give each sum (large enough to split into partials)", async () => {
+  const [dy, x] = [rand([8, 3, 64, 62], 3), rand([8, 3, 64, 62], 4)];
+  const f = compileGpu(bnSums, { device: gpu!, readback: "all" });
+  const got = await f(dy, x);
+  const want = bnSums(dy, x);
+  for (const k of ["s1", "s2"] as const) {
+    const [g, w] = [await got[k].read(), want[k].toArray()];
+    w.forEach((v, i) => assert.ok(Math.abs(g[i] - v) <= 1e-4 * (1 + Math.abs(v)), `${k}[${i}]: ${g[i]} vs ${v}`));
+  }
+  f.dispose();
+});
+
 Deno.test("gpu plan: intermediates share pooled buffers once their last reader has run", () => {
   const x = rand([64, 64], 1);
   const deep = T.traceGraph((a: T.Tensor) => {

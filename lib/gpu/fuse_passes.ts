@@ -8,9 +8,12 @@ import type { Aval } from "../core/graph.ts";
 import { prod } from "../../kernels/wgsl.ts";
 import type { KernelSpec } from "./fuse.ts";
 import { mergeExprs, reshapeExpr, toEpilogue } from "./fuse_rewrite.ts";
+import { exprDTypes } from "../../kernels/expr.ts";
 
 /** Nodes a multi-output kernel made by merging siblings may hold (keeps shaders small enough to compile fast). */
 const MAX_MERGED = 256;
+/** Outputs a merged reduction may hold (each is an accumulator per thread and a fold through workgroup memory). */
+const MAX_REDUCE_OUTPUTS = 4;
 
 /**
  * Folds an elementwise kernel into the reduction or matmul whose result it alone reads, element for element, as that
@@ -37,7 +40,9 @@ export function fuseEpilogues(
       const pi = producer.get(r);
       const p = pi === undefined ? undefined : out[pi];
       if (!p || keep.has(r) || readers.get(r)?.length !== 1) continue;
-      if (!(p.kind === "reduce" || (p.kind === "op" && p.prim === "matmul")) || p.epilogue) continue;
+      if (!(p.kind === "reduce" || (p.kind === "op" && p.prim === "matmul")) || p.epilogue || p.outs.length > 1) {
+        continue;
+      }
       const shape = avals.get(r)!.shape;
       if (prod(shape) !== prod(e.shape)) continue;
       const ep = toEpilogue(e.expr, e.srcs.indexOf(r), shape);
@@ -46,7 +51,7 @@ export function fuseEpilogues(
       const own = p.kind === "op" ? p.inputs.length : p.srcs.length;
       if (own + epSrcs.length + 1 > maxBindings) continue;
       out[pi!] = undefined;
-      out[i] = { ...p, outs: e.outs as [number], epilogue: ep, epSrcs };
+      out[i] = { ...p, outs: e.outs as [number], epilogue: ep, epSrcs } as KernelSpec;
       return;
     }
   });
@@ -57,7 +62,9 @@ export function fuseEpilogues(
  * Merges elementwise kernels over the same shape into multi-output kernels: a later kernel joins an earlier one that
  * it reads element for element, or shares an input with, when nothing in between reads the earlier one's outputs
  * (the merged kernel runs at the later position). An optimizer update (new moment, new variance, new parameter) then
- * becomes one dispatch reading the gradient once.
+ * becomes one dispatch reading the gradient once. Likewise a reduction joins an earlier one over the same domain and
+ * axes that shares an input and whose results it does not read (BatchNorm's Σdy and Σdy·x̂, or the statistics of
+ * branches fed by one tensor), so the shared tensor is read once for both.
  */
 export function mergeSiblings(
   kernels: readonly KernelSpec[],
@@ -100,7 +107,35 @@ export function mergeSiblings(
         break;
       }
     }
+    if (b.kind === "reduce") merged = mergeReduction(list, b, insOf, maxBindings) ?? b;
     list.push(merged);
   }
   return list;
+}
+
+/** The earlier sibling of reduction `b` in `list` merged with it (and removed from `list`), or null. */
+function mergeReduction(
+  list: KernelSpec[],
+  b: Extract<KernelSpec, { kind: "reduce" }>,
+  insOf: (k: KernelSpec) => readonly number[],
+  maxBindings: number,
+): KernelSpec | null {
+  if (b.epilogue) return null;
+  const axesKey = (axes: readonly number[]) => [...axes].sort((x, y) => x - y).join();
+  for (let j = list.length - 1; j >= 0; j--) {
+    const a = list[j];
+    if (a.kind !== "reduce" || a.epilogue || a.op !== b.op || a.shape.join() !== b.shape.join()) continue;
+    if (axesKey(a.axes) !== axesKey(b.axes) || a.outs.length + b.outs.length > MAX_REDUCE_OUTPUTS) continue;
+    if (!b.srcs.some((v) => a.srcs.includes(v)) || b.srcs.some((v) => a.outs.includes(v))) continue;
+    if (list.slice(j + 1).some((k) => insOf(k).some((v) => a.outs.includes(v)))) continue;
+    const dtypes = [a, b].map((k) => exprDTypes(k.expr)[k.expr.outputs[0]]);
+    if (dtypes[0] !== dtypes[1]) continue;
+    const m = mergeExprs(a.expr, a.srcs, b.expr, b.srcs, b.srcs.map(() => -1), prod(b.shape));
+    if (!m || m.srcs.length + a.outs.length + b.outs.length > maxBindings || m.expr.nodes.length > MAX_MERGED) {
+      continue;
+    }
+    list.splice(j, 1);
+    return { ...b, expr: m.expr, srcs: m.srcs, outs: [...a.outs, ...b.outs] };
+  }
+  return null;
 }
