@@ -191,9 +191,13 @@ function weightGradVariants(g: ConvGeometry): Variant[] {
     for (const RK of [1, 2, 4]) list.push({ kind: "tiled", ...t, RK });
     for (const VK of [4, 8, 12, 16]) list.push({ kind: "tiled", ...t, VK });
     // Kernel columns per thread against image runs (they trade staging per image for workgroups in flight).
-    for (const VK of [8, 12]) for (const NB of [16, 32, 48, 64]) list.push({ kind: "tiled", ...t, VK, NB });
+    for (const VK of [8, 12]) for (const NB of [16, 32, 64]) list.push({ kind: "tiled", ...t, VK, NB });
+    for (const PG of [2, 4, 8, 16]) if (PG <= t.TH) list.push({ kind: "tiled", ...t, PG });
     for (const TW of [8, 16, 32]) if (TW <= roundUp(g.Wo, 4)) list.push({ kind: "tiled", ...t, TW });
     for (const NB of [4, 16]) list.push({ kind: "tiled", ...t, NB });
+    // Row bands walked in x-row order (each x row read once per band, dy rows in registers): slower on the H100 at
+    // every stage-1 and stage-2 geometry (bench/results/2026-11-26-run6/dw_bands), kept as one variant.
+    if (g.sh === 1 && g.dh === 1) list.push({ kind: "tiled", ...t, RK: 3, PG: 4, bands: true });
   }
   return variantsOf(list, (t) => depthwiseWeightGrad(g, DEVICE_LIMITS, t));
 }

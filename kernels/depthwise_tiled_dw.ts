@@ -5,6 +5,11 @@
  * staged per image, each thread owns a block of RK×VK taps and a subset of tile rows and slides along the tile width
  * in registers. Partial sums per (workgroup, row subset) go to scratch and a second dispatch sums them.
  *
+ * Row subsets are either interleaved rows (y ≡ pg mod PG: per output row, one x row per kernel row of the block is
+ * read) or, with `bands`, contiguous bands of rows walked in x-row order, fully unrolled: each x row of the band's
+ * window is read from workgroup memory once and meets the dy rows (held in registers) of every kernel row it feeds,
+ * so a thread reads TB + RK − 1 x rows instead of TB·RK.
+ *
  * @module
  */
 import type { ConvGeometry } from "./conv2d.ts";
@@ -31,16 +36,19 @@ export interface WeightGradTiles {
   readonly PG: number;
   /** Images per workgroup. */
   readonly NB: number;
+  /** Contiguous bands of ⌈TH / PG⌉ rows walked in x-row order (see the module doc), instead of interleaved rows. */
+  readonly bands?: boolean;
 }
 
 /** Tiles for a geometry, or null when they overflow workgroup memory. */
 export function chooseTiledWeightGrad(g: ConvGeometry, limits: KernelLimits): WeightGradTiles | null {
   let TW = Math.min(16, roundUp(g.Wo, 4));
   let TH = Math.min(16, g.Ho);
-  // Eight kernel columns per thread from 7×7 up (H100 sweep: 12 % faster than four at 7×7 and 23×23).
-  const VK = g.kw >= 7 ? 8 : 4;
-  // Thread blocks of RK×VK taps; more kernel rows per thread for large kernels, and at most 256 blocks.
-  let RK = g.kh >= 12 ? 2 : 1;
+  // Eight kernel columns per thread from 7×7 up (H100 sweep: 12 % faster than four at 7×7 and 23×23); twelve from 12
+  // columns (23×23 at 64×62: two blocks of 12, 1.12 ms against 1.47 for three of 8 in run 6's sweeps).
+  const VK = g.kw >= 12 ? 12 : g.kw >= 7 ? 8 : 4;
+  // One kernel row per thread (two or four were slower at every geometry swept), more only past 256 tap blocks.
+  let RK = 1;
   while (Math.ceil(g.kh / RK) * Math.ceil(g.kw / VK) > 256) RK++;
   const blocks = Math.ceil(g.kh / RK) * Math.ceil(g.kw / VK);
   const words = () =>
@@ -50,9 +58,14 @@ export function chooseTiledWeightGrad(g: ConvGeometry, limits: KernelLimits): We
     else if (TW > 4) TW -= 4;
     else return null;
   }
-  const PG = Math.max(1, Math.min(TH, Math.floor(160 / blocks)));
+  // Row groups: the most that divide the tile's rows evenly within the device's invocations (and 256).
+  let PG = Math.max(1, Math.min(TH, Math.floor(Math.min(256, limits.maxInvocations) / blocks)));
+  while (TH % PG !== 0) PG--;
   const tiles = Math.ceil(g.Ho / TH) * Math.ceil(g.Wo / TW);
-  const NB = Math.max(1, Math.min(g.N, Math.floor((g.N * g.O * tiles) / 2048)));
+  // Images per workgroup: about 2048 workgroups' worth, rounded up to equal runs (64 images in runs of 48 left the
+  // second run a third full; one run of 64 was 21 % faster for 7×7 at 64×62 on the H100, two of 32 25 % at 32×31).
+  const NB0 = Math.max(1, Math.min(g.N, Math.floor((g.N * g.O * tiles) / 2048)));
+  const NB = Math.ceil(g.N / Math.max(1, Math.floor(g.N / NB0)));
   return { TW, TH, RK, VK, PG, NB };
 }
 
@@ -61,7 +74,10 @@ export function tiledWeightGrad(g: ConvGeometry, tiles: WeightGradTiles): Kernel
   const { TW, TH, RK, VK, PG, NB } = tiles;
   const KB = Math.ceil(g.kh / RK), XB = Math.ceil(g.kw / VK);
   const NT = KB * XB * PG;
-  const IH = (TH - 1) * g.sh + (g.kh - 1) * g.dh + 1;
+  const TB = Math.ceil(TH / PG);
+  const bands = !!tiles.bands && g.sh === 1 && g.dh === 1;
+  // Bands read x rows up to the last kernel-row block's end (KB·RK rows, zeros past the kernel) for every band row.
+  const IH = bands ? PG * TB + KB * RK - 1 : (TH - 1) * g.sh + (g.kh - 1) * g.dh + 1;
   // Each thread's window starts at its tap block (kxb·VK·dw) and spans the tile width plus its taps.
   const LW = (TW - 1) * g.sw + (VK - 1) * g.dw + 1;
   const IWp = roundUp(Math.max((XB - 1) * VK * g.dw + LW, (TW - 1) * g.sw + (g.kw - 1) * g.dw + 1), 4);
@@ -109,7 +125,7 @@ export function tiledWeightGrad(g: ConvGeometry, tiles: WeightGradTiles): Kernel
       }),
     }).map((l) => `  ${l}`),
     ...stageLines({
-      count: TH * TW,
+      count: (bands ? PG * TB : TH) * TW,
       from: "dyin",
       into: "dys",
       threads: NT,
@@ -118,14 +134,97 @@ export function tiledWeightGrad(g: ConvGeometry, tiles: WeightGradTiles): Kernel
           `let oy${x} = ty0 * ${u32(TH)} + ${i} / ${u32(TW)};`,
           `let ox${x} = tx0 * ${u32(TW)} + ${i} % ${u32(TW)};`,
         ],
-        ok: `oy${x} < ${u32(g.Ho)} && ox${x} < ${u32(g.Wo)}`,
+        ok: `oy${x} < ${u32(g.Ho)} && ox${x} < ${u32(g.Wo)}${
+          bands && PG * TB > TH ? ` && ${i} < ${u32(TH * TW)}` : ""
+        }`,
         src: `((n * ${u32(g.O)} + c) * ${u32(g.Ho)} + oy${x}) * ${u32(g.Wo)} + ox${x}`,
         dst: i,
       }),
     }).map((l) => `  ${l}`),
     "  workgroupBarrier();",
-    `  for (var y = pg; y < ${u32(TH)}; y += ${u32(PG)}) {`,
   );
+  if (bands) bandLines(b, g, tiles, TB, IWp, LW);
+  else interleavedLines(b, g, tiles, IWp, LW);
+  b.push("}");
+  // Partials: part[(chunk·PG + pg), c, ky, kx], chunk enumerating (image run, tile).
+  b.push(`let slot = ((nch * ${u32(tilesY)} + ty0) * ${u32(tilesX)} + tx0) * ${u32(PG)} + pg;`);
+  for (let rk = 0; rk < RK; rk++) {
+    b.push(`let oky${rk} = kyb * ${u32(RK)} + ${u32(rk)};`);
+    for (let v = 0; v < VK; v++) {
+      b.push(
+        `if (oky${rk} < ${u32(g.kh)} && kxb * ${u32(VK)} + ${u32(v)} < ${u32(g.kw)}) {`,
+        `  part[(slot * ${u32(g.O)} + c) * ${u32(taps)} + oky${rk} * ${u32(g.kw)} + kxb * ${u32(VK)} + ${
+          u32(v)
+        }] = acc${rk}_${v};`,
+        "}",
+      );
+    }
+  }
+  const decls = [
+    bindingDecl(0, "xin", "f32", "read"),
+    bindingDecl(1, "dyin", "f32", "read"),
+    bindingDecl(2, "part", "f32", "read_write"),
+    `var<workgroup> xs: array<vec4<f32>, ${(IH * IWp) / 4}>;`,
+    `var<workgroup> dys: array<vec4<f32>, ${((bands ? PG * TB : TH) * TW) / 4}>;`,
+  ];
+  const tag = geometryTag(g);
+  const main = {
+    label: `depthwise_dw_${tag}`,
+    code: shaderSource({ decls, workgroupSize: NT, body: b }),
+    bindings: [ref.input(0), ref.input(1), ref.scratch(0, true)],
+    workgroups: grid.workgroups,
+  };
+  const window = { ky0: 0, kx0: 0, KHw: g.kh, KWw: g.kw };
+  const xSize = g.N * g.C * g.H * g.W, dySize = g.N * g.O * g.Ho * g.Wo;
+  return {
+    inputs: [{ dtype: "f32", size: xSize }, { dtype: "f32", size: dySize }],
+    outputs: [{ dtype: "f32", size: g.O * taps }],
+    scratch: [{ dtype: "f32", size: P * g.O * taps }],
+    flops: 2 * dySize * taps,
+    bytes: 4 * (xSize + dySize + g.O * taps),
+    dispatches: [main, windowSumDispatch(`depthwise_dw_sum_${tag}`, P, g.O, g.kh, g.kw, window)],
+  };
+}
+
+/**
+ * The unrolled band walk: thread (kyb, kxb, pg) owns output rows [pg·TB, pg·TB + TB) of the tile and kernel rows
+ * kyb·RK + rk. X row j of its window (tile row pg·TB + kyb·RK + j) feeds output row t = j − rk for each rk; it is read
+ * once, and the band's dy rows stay in registers.
+ */
+function bandLines(b: string[], g: ConvGeometry, t: WeightGradTiles, TB: number, IWp: number, LW: number): void {
+  const { TW, RK, VK } = t;
+  b.push(`  let yb = pg * ${u32(TB)};`);
+  for (let r = 0; r < TB; r++) {
+    for (let v = 0; v < TW / 4; v++) b.push(`  let dv${r}_${v} = dys[(yb + ${u32(r)}) * ${u32(TW / 4)} + ${u32(v)}];`);
+  }
+  b.push(`  let xb = yb + kyb * ${u32(RK)};`);
+  for (let j = 0; j < TB + RK - 1; j++) {
+    // Input rows inside the padding hold staged zeros: skip them.
+    b.push(
+      `  if (iy_t + xb + ${u32(j)} - ${u32(g.pt)} < ${u32(g.H)}) {`,
+      `    let rb${j} = ((xb + ${u32(j)}) * ${u32(IWp)} + kxb * ${u32(VK * g.dw)}) / 4u;`,
+    );
+    for (let v = 0; v < Math.ceil(LW / 4); v++) b.push(`    let xv${j}_${v} = xs[rb${j} + ${u32(v)}];`);
+    for (let rk = 0; rk < RK; rk++) {
+      const r = j - rk;
+      if (r < 0 || r >= TB) continue;
+      for (let x = 0; x < TW; x++) {
+        for (let v = 0; v < VK; v++) {
+          const e = x * g.sw + v * g.dw;
+          b.push(
+            `    acc${rk}_${v} = fma(dv${r}_${x >> 2}.${XYZW[x & 3]}, xv${j}_${e >> 2}.${XYZW[e & 3]}, acc${rk}_${v});`,
+          );
+        }
+      }
+    }
+    b.push("  }");
+  }
+}
+
+/** The interleaved walk: thread (kyb, kxb, pg) takes output rows y ≡ pg (mod PG), one x row per kernel row each. */
+function interleavedLines(b: string[], g: ConvGeometry, t: WeightGradTiles, IWp: number, LW: number): void {
+  const { TW, TH, RK, VK, PG } = t;
+  b.push(`  for (var y = pg; y < ${u32(TH)}; y += ${u32(PG)}) {`);
   for (let v = 0; v < TW / 4; v++) b.push(`    let dv${v} = dys[y * ${u32(TW / 4)} + ${u32(v)}];`);
   for (let rk = 0; rk < RK; rk++) {
     b.push(
@@ -146,43 +245,5 @@ export function tiledWeightGrad(g: ConvGeometry, tiles: WeightGradTiles): Kernel
     }
     b.push("    }");
   }
-  b.push("  }", "}");
-  // Partials: part[(chunk·PG + pg), c, ky, kx], chunk enumerating (image run, tile).
-  b.push(`let slot = ((nch * ${u32(tilesY)} + ty0) * ${u32(tilesX)} + tx0) * ${u32(PG)} + pg;`);
-  for (let rk = 0; rk < RK; rk++) {
-    b.push(`let oky${rk} = kyb * ${u32(RK)} + ${u32(rk)};`);
-    for (let v = 0; v < VK; v++) {
-      b.push(
-        `if (oky${rk} < ${u32(g.kh)} && kxb * ${u32(VK)} + ${u32(v)} < ${u32(g.kw)}) {`,
-        `  part[(slot * ${u32(g.O)} + c) * ${u32(taps)} + oky${rk} * ${u32(g.kw)} + kxb * ${u32(VK)} + ${
-          u32(v)
-        }] = acc${rk}_${v};`,
-        "}",
-      );
-    }
-  }
-  const decls = [
-    bindingDecl(0, "xin", "f32", "read"),
-    bindingDecl(1, "dyin", "f32", "read"),
-    bindingDecl(2, "part", "f32", "read_write"),
-    `var<workgroup> xs: array<vec4<f32>, ${(IH * IWp) / 4}>;`,
-    `var<workgroup> dys: array<vec4<f32>, ${(TH * TW) / 4}>;`,
-  ];
-  const tag = geometryTag(g);
-  const main = {
-    label: `depthwise_dw_${tag}`,
-    code: shaderSource({ decls, workgroupSize: NT, body: b }),
-    bindings: [ref.input(0), ref.input(1), ref.scratch(0, true)],
-    workgroups: grid.workgroups,
-  };
-  const window = { ky0: 0, kx0: 0, KHw: g.kh, KWw: g.kw };
-  const xSize = g.N * g.C * g.H * g.W, dySize = g.N * g.O * g.Ho * g.Wo;
-  return {
-    inputs: [{ dtype: "f32", size: xSize }, { dtype: "f32", size: dySize }],
-    outputs: [{ dtype: "f32", size: g.O * taps }],
-    scratch: [{ dtype: "f32", size: P * g.O * taps }],
-    flops: 2 * dySize * taps,
-    bytes: 4 * (xSize + dySize + g.O * taps),
-    dispatches: [main, windowSumDispatch(`depthwise_dw_sum_${tag}`, P, g.O, g.kh, g.kw, window)],
-  };
+  b.push("  }");
 }

@@ -96,6 +96,10 @@ gpuTest(
     await checkDepthwise(g, tiny, {}, "tiny");
     const fwd = chooseTiled(forwardCorrelation(g), DEFAULT_LIMITS)!, dw = chooseTiledWeightGrad(g, DEFAULT_LIMITS)!;
     await checkDepthwise(g, DEFAULT_LIMITS, { fwd: { kind: "tiled", ...fwd }, dw: { kind: "tiled", ...dw } }, "tiled");
+    // The weight gradient walking row bands (a band past the tile's last row, kernel rows past the kernel).
+    for (const [RK, PG] of [[4, 3], [2, 4]]) {
+      await checkDepthwise(g, DEFAULT_LIMITS, { dw: { kind: "tiled", ...dw, RK, PG, bands: true } }, "bands");
+    }
     // The unrolled tiled correlation (padding rows read as staged zeros) in both directions.
     const dx = chooseTiled(inputGradCorrelation(g)!, DEFAULT_LIMITS)!;
     await checkDepthwise(g, DEFAULT_LIMITS, {
@@ -151,7 +155,10 @@ gpuTest(
       if (!fwd || !depthwiseWeightGradTiles(g, limits)) return;
       // Unrolled rows where the tiled correlation is chosen (strides and dilations reuse rows differently).
       const unrolled = (t: DirectTiles | null) => t && (t.kind === "tiled" && r.unroll ? { ...t, unroll: true } : t);
-      await checkDepthwise(g, limits, { fwd: unrolled(fwd)!, dx: unrolled(dx) ?? undefined }, "random");
+      // Likewise the weight gradient walks row bands where it is tiled.
+      const dwt = depthwiseWeightGradTiles(g, limits)!;
+      const dw = dwt.kind === "tiled" && r.unroll ? { ...dwt, bands: true } : dwt;
+      await checkDepthwise(g, limits, { fwd: unrolled(fwd)!, dx: unrolled(dx) ?? undefined, dw }, "random");
     }, 6);
   },
 );
@@ -181,6 +188,12 @@ Deno.test("depthwise choosers: the H100 sweep's tiles for the reference stages, 
   // 23×23 at 64×62: looped rows (unrolled, the code outgrows the instruction cache), 256 threads.
   const large = depthwiseForwardTiles(at(96, 64, 62, 23), h100);
   assert.ok(large?.kind === "tiled" && !large.unroll && threads(large) === 256, JSON.stringify(large));
+  // Its weight gradient: one kernel row and twelve columns per thread, four row groups, one run of all 64 images.
+  const largeDw = depthwiseWeightGradTiles(at(96, 64, 62, 23), h100);
+  assert.ok(
+    largeDw?.kind === "tiled" && largeDw.RK === 1 && largeDw.VK === 12 && largeDw.PG === 4 && largeDw.NB === 64,
+    JSON.stringify(largeDw),
+  );
   // 7×7 at 64×62 and at 32×31 (where it beats the whole-plane kernel): unrolled rows, 128 threads.
   for (const g of [at(96, 64, 62, 7), at(192, 32, 31, 7)]) {
     const t = depthwiseForwardTiles(g, h100);
