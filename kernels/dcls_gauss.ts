@@ -15,11 +15,10 @@ import { bindingDecl, foldGrid, shaderSource, u32 } from "./wgsl.ts";
 const THREADS = 128;
 
 /**
- * Workgroup arrays are declared as vec4s and indexed per component, and loop bounds are hidden from the compiler
- * (`one`): llvmpipe, the software adapter the tests run on, took 6 s to compile a kernel with one scalar workgroup
- * array of 1,196 floats and 0.01 s with the same memory as 299 vec4s; the backward's three arrays took a minute as
- * scalars, 8 s as vec4s with constant loop bounds (fully unrolled, every component index a select) and 3.5 s with
- * bounds it cannot see. The GPU's work is the same either way.
+ * Workgroup arrays are declared as vec4s and indexed per component: llvmpipe, the software adapter the tests run on,
+ * took 6 s to compile a kernel with one scalar workgroup array of 1,196 floats and 0.01 s with the same memory as 299
+ * vec4s; the backward's three arrays took a minute as scalars and 8 s as vec4s. (Hiding the loop bounds from the
+ * compiler brought that to 5 s but cost the H100 0.15 ms a step.)
  */
 const wg = (name: string, index: string) => `${name}[(${index}) >> 2u][(${index}) & 3u]`;
 const wgDecl = (name: string, n: number) => `var<workgroup> ${name}: array<vec4<f32>, ${Math.ceil(n / 4)}>;`;
@@ -39,7 +38,7 @@ function profileLines(p: DclsGaussParams, C: number, K: number): string[] {
     `  sh = ${a.shift}.0;`,
   ];
   return [
-    `for (var t = lid; t < ${u32(N)} * one; t += ${u32(THREADS)}) {`,
+    `for (var t = lid; t < ${u32(N)}; t += ${u32(THREADS)}) {`,
     "  var k: u32; var x: f32; var at: u32; var sh: f32;",
     `  if (t < ${u32(NA)}) {`,
     ...axis(p.rows, "t").map((l) => "  " + l),
@@ -65,23 +64,21 @@ export function dclsGaussKernel(C: number, K: number, p: DclsGaussParams): Kerne
   const body = [
     ...(grid.guard ? [grid.guard] : []),
     `let c = ${grid.flatId};`,
-    // 1 at run time but unknown to the shader compiler, so loop bounds are too (see `wg`).
-    "let one = min(arrayLength(&w), 1u);",
     ...profileLines(p, C, K),
     "workgroupBarrier();",
     `if (lid < ${u32(K)}) {`,
     "  var ma = 0.0;",
-    `  for (var i = 0u; i < ${u32(D0)} * one; i++) { ma += ${wg("prof", `i * ${u32(K)} + lid`)}; }`,
+    `  for (var i = 0u; i < ${u32(D0)}; i++) { ma += ${wg("prof", `i * ${u32(K)} + lid`)}; }`,
     "  var mb = 0.0;",
-    `  for (var j = 0u; j < ${u32(D1)} * one; j++) { mb += ${wg("prof", `${u32(NA)} + j * ${u32(K)} + lid`)}; }`,
+    `  for (var j = 0u; j < ${u32(D1)}; j++) { mb += ${wg("prof", `${u32(NA)} + j * ${u32(K)} + lid`)}; }`,
     `  sc[lid] = w[c * ${u32(K)} + lid] / (ma * mb + ${DCLS_NORM_EPS});`,
     "}",
     "workgroupBarrier();",
-    `for (var t = lid; t < ${u32(D0 * D1)} * one; t += ${u32(THREADS)}) {`,
+    `for (var t = lid; t < ${u32(D0 * D1)}; t += ${u32(THREADS)}) {`,
     `  let a = (t / ${u32(D1)}) * ${u32(K)};`,
     `  let b = ${u32(NA)} + (t % ${u32(D1)}) * ${u32(K)};`,
     "  var acc = 0.0;",
-    `  for (var k = 0u; k < ${u32(K)} * one; k++) { acc = fma(${wg("prof", "a + k")} * sc[k], ${
+    `  for (var k = 0u; k < ${u32(K)}; k++) { acc = fma(${wg("prof", "a + k")} * sc[k], ${
       wg("prof", "b + k")
     }, acc); }`,
     `  out[c * ${u32(D0 * D1)} + t] = acc;`,
@@ -125,7 +122,7 @@ export function dclsGaussGradKernel(C: number, K: number, p: DclsGaussParams): K
     `  let sg${dp} = abs(sig[at${dp}]) + ${DCLS_SIGMA_FLOOR};`,
     `  var ${dp} = 0.0;`,
     `  var ${ds} = 0.0;`,
-    `  for (var i = 0u; i < ${u32(n)} * one; i++) {`,
+    `  for (var i = 0u; i < ${u32(n)}; i++) {`,
     `    let q = ${u32(base)} + i * ${u32(K)} + k;`,
     `    let u = (f32(i) - p${dp}) / sg${dp};`,
     `    let g = (s * ${wg("gab", "q")} + dden * ${other}) * ${wg("prof", "q")} * u;`,
@@ -138,26 +135,22 @@ export function dclsGaussGradKernel(C: number, K: number, p: DclsGaussParams): K
   const body = [
     ...(grid.guard ? [grid.guard] : []),
     `let c = ${grid.flatId};`,
-    // 1 at run time but unknown to the shader compiler, so loop bounds are too (see `wg`).
-    "let one = min(arrayLength(&w), 1u);",
     ...profileLines(p, C, K),
-    `for (var t = lid; t < ${u32(D0 * D1)} * one; t += ${u32(THREADS)}) { ${wg("gk", "t")} = dk[c * ${
-      u32(D0 * D1)
-    } + t]; }`,
+    `for (var t = lid; t < ${u32(D0 * D1)}; t += ${u32(THREADS)}) { ${wg("gk", "t")} = dk[c * ${u32(D0 * D1)} + t]; }`,
     "workgroupBarrier();",
     // GA[i,k] = Σ_j g[i,j] B[j,k] into gab[0, NA); GB[j,k] = Σ_i g[i,j] A[i,k] into gab[NA, NA + NB).
-    `for (var t = lid; t < ${u32(NA + NB)} * one; t += ${u32(THREADS)}) {`,
+    `for (var t = lid; t < ${u32(NA + NB)}; t += ${u32(THREADS)}) {`,
     "  var acc = 0.0;",
     `  if (t < ${u32(NA)}) {`,
     `    let i = t / ${u32(K)};`,
     `    let k = t % ${u32(K)};`,
-    `    for (var j = 0u; j < ${u32(D1)} * one; j++) { acc = fma(${wg("gk", `i * ${u32(D1)} + j`)}, ${
+    `    for (var j = 0u; j < ${u32(D1)}; j++) { acc = fma(${wg("gk", `i * ${u32(D1)} + j`)}, ${
       wg("prof", `${u32(NA)} + j * ${u32(K)} + k`)
     }, acc); }`,
     "  } else {",
     `    let j = (t - ${u32(NA)}) / ${u32(K)};`,
     `    let k = t % ${u32(K)};`,
-    `    for (var i = 0u; i < ${u32(D0)} * one; i++) { acc = fma(${wg("gk", `i * ${u32(D1)} + j`)}, ${
+    `    for (var i = 0u; i < ${u32(D0)}; i++) { acc = fma(${wg("gk", `i * ${u32(D1)} + j`)}, ${
       wg("prof", `i * ${u32(K)} + k`)
     }, acc); }`,
     "  }",
@@ -168,13 +161,13 @@ export function dclsGaussGradKernel(C: number, K: number, p: DclsGaussParams): K
     "  let k = lid;",
     "  var ma = 0.0;",
     "  var ds = 0.0;",
-    `  for (var i = 0u; i < ${u32(D0)} * one; i++) {`,
+    `  for (var i = 0u; i < ${u32(D0)}; i++) {`,
     `    let q = i * ${u32(K)} + k;`,
     `    ma += ${wg("prof", "q")};`,
     `    ds = fma(${wg("prof", "q")}, ${wg("gab", "q")}, ds);`,
     "  }",
     "  var mb = 0.0;",
-    `  for (var j = 0u; j < ${u32(D1)} * one; j++) { mb += ${wg("prof", `${u32(NA)} + j * ${u32(K)} + k`)}; }`,
+    `  for (var j = 0u; j < ${u32(D1)}; j++) { mb += ${wg("prof", `${u32(NA)} + j * ${u32(K)} + k`)}; }`,
     `  let den = ma * mb + ${DCLS_NORM_EPS};`,
     `  let wk = w[c * ${u32(K)} + k];`,
     "  let s = wk / den;",
