@@ -9,7 +9,7 @@
  */
 import type { DclsGaussParams } from "../lib/core/primitive.ts";
 import { DCLS_NORM_EPS, DCLS_SIGMA_FLOOR } from "../lib/core/prims/dcls_constants.ts";
-import { bytesOf, type KernelProgram, ref } from "./program.ts";
+import { type BufferSpec, bytesOf, type KernelProgram, ref } from "./program.ts";
 import { bindingDecl, foldGrid, shaderSource, u32 } from "./wgsl.ts";
 
 const THREADS = 128;
@@ -23,9 +23,10 @@ const THREADS = 128;
 const wg = (name: string, index: string) => `${name}[(${index}) >> 2u][(${index}) & 3u]`;
 const wgDecl = (name: string, n: number) => `var<workgroup> ${name}: array<vec4<f32>, ${Math.ceil(n / 4)}>;`;
 
-/** Workgroup memory the backward needs, in bytes (the forward needs less). */
+/** Workgroup memory the backward's arrays take, in bytes (the forward needs less). */
 export function dclsGaussWorkgroupBytes(p: DclsGaussParams, K: number): number {
-  return 4 * (2 * (p.rows.size + p.cols.size) * K + p.rows.size * p.cols.size);
+  const vec4s = (n: number) => Math.ceil(n / 4);
+  return 16 * (2 * vec4s((p.rows.size + p.cols.size) * K) + vec4s(p.rows.size * p.cols.size));
 }
 
 /** Statements filling `prof` with the row profiles (A, `[D0, K]`) then the column profiles (B, `[D1, K]`). */
@@ -49,6 +50,36 @@ function profileLines(p: DclsGaussParams, C: number, K: number): string[] {
     `  ${wg("prof", "t")} = exp(-0.5 * u * u);`,
     "}",
   ];
+}
+
+/** One dispatch of THREADS per workgroup; `names` are the bindings: the inputs (read), then the one output. */
+function program(
+  label: string,
+  names: readonly string[],
+  ins: readonly BufferSpec[],
+  outs: readonly BufferSpec[],
+  body: readonly string[],
+  shared: readonly string[],
+  flops: number,
+  workgroups: readonly [number, number, number],
+): KernelProgram {
+  const decls = [
+    ...names.map((n, i) => bindingDecl(i, n, "f32", i < ins.length ? "read" : "read_write")),
+    ...shared,
+  ];
+  return {
+    dispatches: [{
+      label,
+      code: shaderSource({ decls, workgroupSize: THREADS, body }),
+      bindings: [...ins.map((_, i) => ref.input(i)), ref.output(0)],
+      workgroups,
+    }],
+    inputs: ins,
+    outputs: outs,
+    scratch: [],
+    flops,
+    bytes: bytesOf([...ins, ...outs]),
+  };
 }
 
 const inputs = (C: number, K: number) => [
@@ -84,28 +115,20 @@ export function dclsGaussKernel(C: number, K: number, p: DclsGaussParams): Kerne
     `  out[c * ${u32(D0 * D1)} + t] = acc;`,
     "}",
   ];
-  const decls = [
-    bindingDecl(0, "w", "f32", "read"),
-    bindingDecl(1, "pos", "f32", "read"),
-    bindingDecl(2, "sig", "f32", "read"),
-    bindingDecl(3, "out", "f32", "read_write"),
-    wgDecl("prof", NA + NB),
-    `var<workgroup> sc: array<f32, ${K}>;`,
-  ];
-  const ins = inputs(C, K), outs = [{ dtype: "f32" as const, size: C * D0 * D1 }];
-  return {
-    dispatches: [{
-      label: `dcls_gauss_${D0}x${D1}_k${K}`,
-      code: shaderSource({ decls, workgroupSize: THREADS, body }),
-      bindings: [ref.input(0), ref.input(1), ref.input(2), ref.output(0)],
-      workgroups: grid.workgroups,
-    }],
-    inputs: ins,
-    outputs: outs,
-    scratch: [],
-    flops: 2 * C * K * (D0 * D1 + NA + NB),
-    bytes: bytesOf([...ins, ...outs]),
-  };
+  const outs = [{ dtype: "f32" as const, size: C * D0 * D1 }];
+  return program(
+    `dcls_gauss_${D0}x${D1}_k${K}`,
+    ["w", "pos", "sig", "out"],
+    inputs(C, K),
+    outs,
+    body,
+    [
+      wgDecl("prof", NA + NB),
+      `var<workgroup> sc: array<f32, ${K}>;`,
+    ],
+    2 * C * K * (D0 * D1 + NA + NB),
+    grid.workgroups,
+  );
 }
 
 /**
@@ -177,29 +200,20 @@ export function dclsGaussGradKernel(C: number, K: number, p: DclsGaussParams): K
     ...axisGrad(p.cols, NA, D1, "ma", "dpb", "dsb"),
     "}",
   ];
-  const decls = [
-    bindingDecl(0, "dk", "f32", "read"),
-    bindingDecl(1, "w", "f32", "read"),
-    bindingDecl(2, "pos", "f32", "read"),
-    bindingDecl(3, "sig", "f32", "read"),
-    bindingDecl(4, "grad", "f32", "read_write"),
-    wgDecl("prof", NA + NB),
-    wgDecl("gab", NA + NB),
-    wgDecl("gk", D0 * D1),
-  ];
   const ins = [{ dtype: "f32" as const, size: C * D0 * D1 }, ...inputs(C, K)];
   const outs = [{ dtype: "f32" as const, size: 5 * C * K }];
-  return {
-    dispatches: [{
-      label: `dcls_gauss_grad_${D0}x${D1}_k${K}`,
-      code: shaderSource({ decls, workgroupSize: THREADS, body }),
-      bindings: [ref.input(0), ref.input(1), ref.input(2), ref.input(3), ref.output(0)],
-      workgroups: grid.workgroups,
-    }],
-    inputs: ins,
-    outputs: outs,
-    scratch: [],
-    flops: 2 * C * K * (2 * D0 * D1 + 6 * (D0 + D1)),
-    bytes: bytesOf([...ins, ...outs]),
-  };
+  return program(
+    `dcls_gauss_grad_${D0}x${D1}_k${K}`,
+    ["dk", "w", "pos", "sig", "grad"],
+    ins,
+    outs,
+    body,
+    [
+      wgDecl("prof", NA + NB),
+      wgDecl("gab", NA + NB),
+      wgDecl("gk", D0 * D1),
+    ],
+    2 * C * K * (2 * D0 * D1 + 6 * (D0 + D1)),
+    grid.workgroups,
+  );
 }
