@@ -12,13 +12,13 @@
  */
 import type { Tensor } from "../lib/core/tensor.ts";
 import { vjp } from "../lib/core/autodiff.ts";
-import { conv2d, mul, normal, randomKey, split } from "../lib/core/mod.ts";
+import { conv2d, type ConvAlgorithm, mul, normal, randomKey, split } from "../lib/core/mod.ts";
 import { construct } from "../lib/dcls/construct.ts";
 import { dcls2d, type DclsParams, initDcls2d } from "../lib/dcls/layer.ts";
-import { type CommandSpec, helpText, parseArgs, UsageError } from "../lib/cli/args.ts";
+import { type CommandSpec, helpText, parseArgs } from "../lib/cli/args.ts";
 import { type Gpu, requestGpu } from "../lib/gpu/device.ts";
 import { type FnTiming, measureFn } from "./harness.ts";
-import { markdownTable, progress, writeResult } from "./report.ts";
+import { markdownTable, progress, runScript, writeResult } from "./report.ts";
 import { normalOnGpu } from "./setup.ts";
 
 /** The command line of this script. */
@@ -78,11 +78,20 @@ export interface StageResult extends StageShape {
   readonly denseForward: FnTiming;
   /** Dense depthwise 7×7 forward and backward. */
   readonly denseForwardBackward: FnTiming;
+  /** DCLS forward and backward with the direct 23×23 convolution. */
+  readonly directForwardBackward: FnTiming;
+  /** DCLS forward and backward with the spectral 23×23 convolution. */
+  readonly spectralForwardBackward: FnTiming;
   /** DCLS forward + backward time over the dense one. */
   readonly ratio: number;
 }
 
-const dclsOpts = (C: number) => ({ dilatedKernelSize: GRID, groups: C, version: "gauss" as const });
+const dclsOpts = (C: number, algorithm: ConvAlgorithm = "auto") => ({
+  dilatedKernelSize: GRID,
+  groups: C,
+  version: "gauss" as const,
+  algorithm,
+});
 
 /** The forward and backward of `f` at `primals` with cotangent `ct`: the output and every input's gradient. */
 function forwardBackward<P extends unknown[]>(f: (...p: P) => Tensor) {
@@ -115,11 +124,14 @@ export async function measureStage(
   const { x, gy, gk } = data.value;
   try {
     const dclsFwd = (p: DclsParams, x: Tensor) => dcls2d(p, x, dclsOpts(C));
+    const withAlgorithm = (a: ConvAlgorithm) => (p: DclsParams, x: Tensor) => dcls2d(p, x, dclsOpts(C, a));
     const denseFwd = (p: typeof dense, x: Tensor) => conv2d(x, p.weight, { padding: DENSE >> 1, groups: C }, p.bias);
     const build = (p: DclsParams) => construct(p.weight, p.P, p.SIG, { version: "gauss", dilatedKernelSize: GRID });
     const time = (f: (...a: never[]) => unknown, args: unknown[]) => measureFn(gpu, f, args, replay);
     const dclsForward = await time(dclsFwd as never, [dcls, x]);
     const dclsForwardBackward = await time(forwardBackward(dclsFwd) as never, [gy, dcls, x]);
+    const directForwardBackward = await time(forwardBackward(withAlgorithm("direct")) as never, [gy, dcls, x]);
+    const spectralForwardBackward = await time(forwardBackward(withAlgorithm("spectral")) as never, [gy, dcls, x]);
     const constructForwardBackward = await time(forwardBackward(build) as never, [gk, dcls]);
     const denseForward = await time(denseFwd as never, [dense, x]);
     const denseForwardBackward = await time(forwardBackward(denseFwd) as never, [gy, dense, x]);
@@ -131,6 +143,8 @@ export async function measureStage(
       constructForwardBackward,
       denseForward,
       denseForwardBackward,
+      directForwardBackward,
+      spectralForwardBackward,
       ratio: dclsForwardBackward.ms / denseForwardBackward.ms,
     };
   } finally {
@@ -149,6 +163,8 @@ export function dclsTable(results: readonly StageResult[]): string {
       "dense 7×7 fwd ms",
       "dense fwd+bwd ms",
       "DCLS / dense (fwd+bwd)",
+      "direct fwd+bwd ms",
+      "spectral fwd+bwd ms",
     ],
     results.map((r) => [
       `${r.batch}×${r.C}×${r.H}×${r.W}`,
@@ -158,6 +174,8 @@ export function dclsTable(results: readonly StageResult[]): string {
       r.denseForward.ms,
       r.denseForwardBackward.ms,
       r.ratio,
+      r.directForwardBackward.ms,
+      r.spectralForwardBackward.ms,
     ]),
   );
 }
@@ -188,13 +206,4 @@ async function main(argv: readonly string[]): Promise<void> {
   gpu.destroy();
 }
 
-if (import.meta.main) {
-  try {
-    await main(Deno.args);
-  } catch (e) {
-    // A bad command line is one line; anything else keeps its stack, which a benchmark log needs.
-    const usage = e instanceof UsageError;
-    console.error(`bench/dcls_vs_dense.ts: ${usage ? e.message : e instanceof Error ? (e.stack ?? e.message) : e}`);
-    Deno.exit(usage ? 2 : 1);
-  }
-}
+if (import.meta.main) await runScript("bench/dcls_vs_dense.ts", main);

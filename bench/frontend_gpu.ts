@@ -11,10 +11,10 @@
 import { logMel } from "../lib/audio/frontend.ts";
 import { FRONTEND } from "../lib/audio/mel.ts";
 import type { Tensor } from "../lib/core/tensor.ts";
-import { type CommandSpec, helpText, parseArgs, UsageError } from "../lib/cli/args.ts";
+import { type CommandSpec, helpText, parseArgs } from "../lib/cli/args.ts";
 import { type Gpu, requestGpu } from "../lib/gpu/device.ts";
 import { type FnTiming, measureFn } from "./harness.ts";
-import { markdownTable, progress, writeResult } from "./report.ts";
+import { markdownTable, progress, runScript, writeResult } from "./report.ts";
 import { normalOnGpu } from "./setup.ts";
 
 /** The command line of this script. */
@@ -122,13 +122,4 @@ async function main(argv: readonly string[]): Promise<void> {
   gpu.destroy();
 }
 
-if (import.meta.main) {
-  try {
-    await main(Deno.args);
-  } catch (e) {
-    // A bad command line is one line; anything else keeps its stack, which a benchmark log needs.
-    const usage = e instanceof UsageError;
-    console.error(`bench/frontend_gpu.ts: ${usage ? e.message : e instanceof Error ? (e.stack ?? e.message) : e}`);
-    Deno.exit(usage ? 2 : 1);
-  }
-}
+if (import.meta.main) await runScript("bench/frontend_gpu.ts", main);

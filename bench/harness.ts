@@ -176,7 +176,9 @@ export interface ReplayTiming {
   readonly gpuMs: number | undefined;
   /** Every timed call's GPU milliseconds. */
   readonly gpuSamplesMs: readonly number[];
-  /** Calls made in all (first, warm-up, timestamp-timed and wall-clock loop). */
+  /** Back-to-back calls that brought the clocks up before timing (see {@link CLOCK_WARM_MS}). */
+  readonly clockWarmCalls: number;
+  /** Calls made in all (first, warm-up, clock warm-up, timestamp-timed and wall-clock loop). */
   readonly calls: number;
   /** The last call's result. */
   readonly last: unknown;
@@ -193,6 +195,9 @@ export interface ReplayOptions {
   /** Time the wall-clock loop should take at most (milliseconds, judged from the warm-up; default: no limit). */
   readonly budgetMs?: number;
 }
+
+/** Milliseconds of back-to-back calls that bring the GPU's clocks up before anything is timed. */
+export const CLOCK_WARM_MS = 300;
 
 /**
  * Times replays of `prepared`. `step` gives each call's arguments from the previous call's result (undefined before
@@ -214,6 +219,11 @@ export async function timeReplays(
   for (let i = 0; i < warmup; i++) out = await prepared.call(step(out));
   await queue.onSubmittedWorkDone();
   const warmMs = warmup > 0 ? since(t0) / warmup : firstMs;
+  // The GPU drops its clocks after about a second mostly idle (an H100 went from 1980 to 345 MHz while the plan was
+  // compiled) and short awaited calls do not bring them back: keep it busy for CLOCK_WARM_MS before timing.
+  const spin = Math.ceil(CLOCK_WARM_MS / Math.max(warmMs, 1e-3));
+  for (let i = 0; i < spin; i++) out = await prepared.call(step(out));
+  await queue.onSubmittedWorkDone();
   const gpuSamplesMs: number[] = [];
   if (gpu.features.timestampQuery) {
     for (let i = 0; i < timed; i++) {
@@ -229,8 +239,17 @@ export async function timeReplays(
   for (let i = 0; i < n; i++) out = await prepared.call(step(out));
   await queue.onSubmittedWorkDone();
   const wallMs = since(t0) / n;
-  const calls = 1 + warmup + (gpu.features.timestampQuery ? timed : 0) + n;
-  return { firstMs, wallMs, iters: n, gpuMs: median(gpuSamplesMs), gpuSamplesMs, calls, last: out };
+  const calls = 1 + warmup + spin + (gpu.features.timestampQuery ? timed : 0) + n;
+  return {
+    firstMs,
+    wallMs,
+    iters: n,
+    gpuMs: median(gpuSamplesMs),
+    gpuSamplesMs,
+    clockWarmCalls: spin,
+    calls,
+    last: out,
+  };
 }
 
 /** The median, or undefined for no values. */

@@ -101,7 +101,11 @@ function classOf(spec: KernelSpec, tags: number): KernelClass {
       case "conv2dInputGrad":
       case "conv2dWeightGrad":
       case "conv1d":
-        return ((spec.params as { groups?: number }).groups ?? 1) > 1 ? "depthwise conv" : "conv";
+      case "complexCorrelate":
+      case "complexCorrelateKernelGrad":
+        return spec.prim.startsWith("complex") || ((spec.params as { groups?: number }).groups ?? 1) > 1
+          ? "depthwise conv"
+          : "conv";
       case "gather":
       case "scatterAdd":
         return "movement";

@@ -15,7 +15,7 @@ import { traceGraph } from "../lib/core/compile.ts";
 import { treeFlatten } from "../lib/core/tree.ts";
 import { logMel } from "../lib/audio/frontend.ts";
 import { FRONTEND } from "../lib/audio/mel.ts";
-import { type CommandSpec, helpText, parseArgs, UsageError } from "../lib/cli/args.ts";
+import { type CommandSpec, helpText, parseArgs } from "../lib/cli/args.ts";
 import { type Gpu, kernelLimits, requestGpu } from "../lib/gpu/device.ts";
 import { buildPlan } from "../lib/gpu/plan.ts";
 import type { Model, Params, State } from "../lib/models/common.ts";
@@ -23,7 +23,7 @@ import type { OptState } from "../lib/train/optim.ts";
 import { type DispatchTimes, timeDispatches } from "./dispatch_timer.ts";
 import { leafPaths, leafRange } from "./harness.ts";
 import { classifyPlan, type DispatchInfo, type InputRole, KERNEL_CLASSES, type KernelClass } from "./kernel_classes.ts";
-import { markdownTable, progress, writeResult } from "./report.ts";
+import { markdownTable, progress, runScript, writeResult } from "./report.ts";
 import {
   benchEval,
   benchModel,
@@ -325,13 +325,4 @@ async function main(argv: readonly string[]): Promise<void> {
   if (runs.failed.length) Deno.exit(1);
 }
 
-if (import.meta.main) {
-  try {
-    await main(Deno.args);
-  } catch (e) {
-    // A bad command line is one line; anything else keeps its stack, which a benchmark log needs.
-    const usage = e instanceof UsageError;
-    console.error(`bench/profile.ts: ${usage ? e.message : e instanceof Error ? (e.stack ?? e.message) : e}`);
-    Deno.exit(usage ? 2 : 1);
-  }
-}
+if (import.meta.main) await runScript("bench/profile.ts", main);

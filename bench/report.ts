@@ -3,6 +3,7 @@
  * machine sends back), and the number formats the tables share.
  * @module
  */
+import { UsageError } from "../lib/cli/args.ts";
 
 /** A markdown table; numbers are right-aligned, text left-aligned, columns padded so the raw text reads as a table. */
 export function markdownTable(head: readonly string[], rows: readonly (readonly (string | number)[])[]): string {
@@ -51,4 +52,18 @@ export function since(t0: number): number {
 /** Logs a progress line on stderr, so stdout carries only the tables. */
 export function progress(msg: string): void {
   console.error(`[bench ${(performance.now() / 1000).toFixed(1).padStart(6)} s] ${msg}`);
+}
+
+/**
+ * Runs a benchmark script's `main` with its command line. A bad command line (a `UsageError`) prints one line and
+ * exits 2; anything else keeps its stack, which a benchmark log needs, and exits 1.
+ */
+export async function runScript(name: string, main: (argv: readonly string[]) => Promise<void>): Promise<void> {
+  try {
+    await main(Deno.args);
+  } catch (e) {
+    const usage = e instanceof UsageError;
+    console.error(`${name}: ${usage ? e.message : e instanceof Error ? (e.stack ?? e.message) : e}`);
+    Deno.exit(usage ? 2 : 1);
+  }
 }

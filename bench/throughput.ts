@@ -10,13 +10,13 @@
  * Preparation (trace, plan, pipelines) is timed separately. Prints a markdown table; writes `$OUT/throughput.json`.
  * @module
  */
-import { type CommandSpec, helpText, parseArgs, UsageError } from "../lib/cli/args.ts";
+import { type CommandSpec, helpText, parseArgs } from "../lib/cli/args.ts";
 import { requestGpu } from "../lib/gpu/device.ts";
 import type { Gpu } from "../lib/gpu/device.ts";
 import type { Params, State } from "../lib/models/common.ts";
 import { adamw, type OptState } from "../lib/train/optim.ts";
 import { prepareGpu, type PreparePhases, type ReplayTiming, timeReplays } from "./harness.ts";
-import { markdownTable, progress, writeResult } from "./report.ts";
+import { markdownTable, progress, runScript, writeResult } from "./report.ts";
 import {
   batchOnGpu,
   benchEval,
@@ -298,13 +298,4 @@ async function main(argv: readonly string[]): Promise<void> {
   if (failed.length) Deno.exit(1);
 }
 
-if (import.meta.main) {
-  try {
-    await main(Deno.args);
-  } catch (e) {
-    // A bad command line is one line; anything else keeps its stack, which a benchmark log needs.
-    const usage = e instanceof UsageError;
-    console.error(`bench/throughput.ts: ${usage ? e.message : e instanceof Error ? (e.stack ?? e.message) : e}`);
-    Deno.exit(usage ? 2 : 1);
-  }
-}
+if (import.meta.main) await runScript("bench/throughput.ts", main);

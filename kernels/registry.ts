@@ -16,6 +16,7 @@ import { concatKernel, gatherKernel, movementKernel, scatterAddKernel } from "./
 import { DEFAULT_LIMITS, type KernelLimits, type KernelProgram } from "./program.ts";
 import { randomBitsKernel } from "./random.ts";
 import { dclsGaussGradKernel, dclsGaussKernel } from "./dcls_gauss.ts";
+import { complexCorrelateKernel, complexCorrelateKernelGradKernel } from "./complex_correlate.ts";
 import { reduceKernel } from "./reduce.ts";
 import { contiguousView } from "./view.ts";
 
@@ -133,4 +134,8 @@ export const kernelFor: KernelTable = {
   randomBits: (_inputs, _out, { shape }) => randomBitsKernel(shape),
   dclsGauss: ([w], _out, p) => dclsGaussKernel(w.shape[0] * w.shape[1], w.shape[2], p),
   dclsGaussGrad: ([, w], _out, p) => dclsGaussGradKernel(w.shape[0] * w.shape[1], w.shape[2], p),
+  complexCorrelate: ([z, k], _out, p) =>
+    complexCorrelateKernel({ R: z.shape[0], P: z.shape[1], W: z.shape[3], kw: k.shape[2] }, p),
+  complexCorrelateKernelGrad: ([z], _out, p) =>
+    complexCorrelateKernelGradKernel({ R: z.shape[0], P: z.shape[1], W: z.shape[3], kw: p.kernelSize }, p),
 };

@@ -28,6 +28,12 @@ export type DclsAxis = { readonly size: number; readonly param: number; readonly
 /** Parameters of the fused Gaussian DCLS construction: how the kernel's rows and columns are driven. */
 export type DclsGaussParams = { readonly rows: DclsAxis; readonly cols: DclsAxis };
 
+/**
+ * Parameters of `complexCorrelate`: zero padding `[left, right]` of the signal, and whether the kernel is taken
+ * conjugated and reversed (`adjoint`: the correlation's transpose, which its VJP needs).
+ */
+export type ComplexCorrelateParams = { readonly padding: readonly [number, number]; readonly adjoint: boolean };
+
 /** Parameters of every primitive, by name. The primitive set is the key set of this interface. */
 export interface PrimParams {
   neg: NoParams;
@@ -84,6 +90,8 @@ export interface PrimParams {
   randomBits: { readonly shape: readonly number[] };
   dclsGauss: DclsGaussParams;
   dclsGaussGrad: DclsGaussParams;
+  complexCorrelate: ComplexCorrelateParams;
+  complexCorrelateKernelGrad: ComplexCorrelateParams & { readonly kernelSize: number };
 }
 
 /** Name of a primitive. */

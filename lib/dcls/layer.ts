@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { DType, Tensor } from "../core/mod.ts";
+import type { ConvAlgorithm, DType, Tensor } from "../core/mod.ts";
 import {
   clamp,
   concat,
@@ -127,6 +127,8 @@ export interface Dcls2dOptions {
   groups?: number;
   /** Inference only: relative threshold of `pruneRelative` applied to the constructed kernel (default: none). */
   prune?: number;
+  /** How a depthwise layer convolves (see `conv2d`'s `algorithm`; default "auto"). */
+  algorithm?: ConvAlgorithm;
 }
 
 /** A 2-D DCLS convolution over NCHW input: construct the dense kernel, then an ordinary grouped convolution. */
@@ -136,7 +138,8 @@ export function dcls2d(params: DclsParams, x: Tensor, opts: Dcls2dOptions): Tens
   let kernel = construct(params.weight, params.P, params.SIG, { version, dilatedKernelSize: [d0, d1] });
   if (opts.prune !== undefined) kernel = pruneRelative(kernel, opts.prune);
   const padding = opts.padding ?? [Math.floor(d0 / 2), Math.floor(d1 / 2)];
-  return conv2d(x, kernel, { stride: opts.stride ?? 1, padding, groups: opts.groups ?? 1 }, params.bias);
+  const conv = { stride: opts.stride ?? 1, padding, groups: opts.groups ?? 1, algorithm: opts.algorithm };
+  return conv2d(x, kernel, conv, params.bias);
 }
 
 /** Options of `dcls1d`. */

@@ -124,6 +124,8 @@ const OPS = new Set([
   "randomBits",
   "dclsGauss",
   "dclsGaussGrad",
+  "complexCorrelate",
+  "complexCorrelateKernelGrad",
 ]);
 
 /** Compute nodes a value may hold and still be recomputed by each consumer instead of being written once. */

@@ -23,7 +23,8 @@ import {
 import { gatherKernel, scatterAddKernel } from "../../kernels/movement.ts";
 import { randomBitsKernel } from "../../kernels/random.ts";
 import { dclsGaussGradKernel, dclsGaussKernel } from "../../kernels/dcls_gauss.ts";
-import type { DclsGaussParams } from "../core/primitive.ts";
+import { complexCorrelateKernel, complexCorrelateKernelGradKernel } from "../../kernels/complex_correlate.ts";
+import type { ComplexCorrelateParams, DclsGaussParams } from "../core/primitive.ts";
 import type { KernelSpec, OpKernelSpec } from "./fuse.ts";
 
 /**
@@ -64,6 +65,8 @@ const CONTIGUOUS = new Set([
   "randomBits",
   "dclsGauss",
   "dclsGaussGrad",
+  "complexCorrelate",
+  "complexCorrelateKernelGrad",
 ]);
 
 /** Whether the generator of `prim` reads input `index` through `view` without a copy. */
@@ -163,6 +166,17 @@ function opProgram(spec: OpKernelSpec, avals: ReadonlyMap<number, Aval>, limits:
       if (spec.out.dtype !== "f32") throw new Error(`compileGpu: ${spec.prim} of ${spec.out.dtype}`);
       const make = spec.prim === "dclsGauss" ? dclsGaussKernel : dclsGaussGradKernel;
       return make(w[0] * w[1], w[2], p as unknown as DclsGaussParams);
+    }
+    case "complexCorrelate":
+    case "complexCorrelateKernelGrad": {
+      const z = spec.inputs[0].aval.shape;
+      if (spec.out.dtype !== "f32") throw new Error(`compileGpu: ${spec.prim} of ${spec.out.dtype}`);
+      const cp = p as unknown as ComplexCorrelateParams & { kernelSize?: number };
+      const kw = spec.prim === "complexCorrelate" ? spec.inputs[1].aval.shape[2] : cp.kernelSize!;
+      const geo = { R: z[0], P: z[1], W: z[3], kw };
+      return spec.prim === "complexCorrelate"
+        ? complexCorrelateKernel(geo, cp)
+        : complexCorrelateKernelGradKernel(geo, cp);
     }
     default:
       throw new Error(`compileGpu: no GPU kernel for primitive ${spec.prim}`);

@@ -12,3 +12,4 @@ export * from "./pool.ts";
 export * from "./nn.ts";
 export * from "./random.ts";
 export { erfinv } from "./special.ts";
+export * from "./spectral_conv.ts";

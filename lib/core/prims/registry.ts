@@ -1,4 +1,5 @@
 import type { Registry } from "../primitive.ts";
+import { complexPrims } from "./complex.ts";
 import { dclsPrims } from "./dcls.ts";
 import { binaryPrims, selectPrims, unaryPrims } from "./elementwise.ts";
 import { linalgPrims } from "./linalg.ts";
@@ -16,4 +17,5 @@ export const registry: Registry = {
   ...linalgPrims,
   ...randomPrims,
   ...dclsPrims,
+  ...complexPrims,
 };

@@ -1,0 +1,81 @@
+/**
+ * The complex correlation kernels (kernels/complex_correlate.ts) against the primitive's float64 CPU reference on
+ * random geometries, paddings and both forms, and the spectral depthwise convolution compiled for the GPU (forward and
+ * gradients) against the direct one on the CPU.
+ */
+import fc from "fast-check";
+import * as T from "../lib/core/mod.ts";
+import { registry } from "../lib/core/mod.ts";
+import { compileGpu } from "../lib/gpu/compile_gpu.ts";
+import { complexCorrelateKernel, complexCorrelateKernelGradKernel } from "../kernels/complex_correlate.ts";
+import { assertClose, check, gpu, gpuTest, pseudoRandom, runner } from "./gpu_kernels_helpers.ts";
+import { rand } from "./_gradcheck.ts";
+
+gpuTest("gpu kernels: complexCorrelate and its kernel gradient match the float64 reference", async () => {
+  await check(
+    fc.record({
+      R: fc.integer({ min: 1, max: 3 }),
+      P: fc.integer({ min: 1, max: 5 }),
+      W: fc.integer({ min: 1, max: 40 }),
+      kw: fc.integer({ min: 1, max: 35 }),
+      l: fc.nat(40),
+      r: fc.nat(40),
+      adjoint: fc.boolean(),
+      seed: fc.nat(1000),
+    }),
+    async ({ R, P, W, kw, l, r, adjoint, seed }) => {
+      const padding: [number, number] = [l % kw, r % kw];
+      const wo = W + padding[0] + padding[1] - kw + 1;
+      if (wo < 1) return;
+      const p = { padding, adjoint };
+      const z = Float32Array.from(pseudoRandom(R * P * 2 * W, seed));
+      const k = Float32Array.from(pseudoRandom(P * 2 * kw, seed + 1));
+      const g = Float32Array.from(pseudoRandom(R * P * 2 * wo, seed + 2));
+      const val = (data: Float32Array, shape: number[]) => ({
+        shape,
+        dtype: "f64" as const,
+        data: Float64Array.from(data),
+      });
+      const y = registry.complexCorrelate.cpu([val(z, [R, P, 2, W]), val(k, [P, 2, kw])], p, {
+        shape: [R, P, 2, wo],
+        dtype: "f64",
+      });
+      const dk = registry.complexCorrelateKernelGrad.cpu(
+        [val(z, [R, P, 2, W]), val(g, [R, P, 2, wo])],
+        { ...p, kernelSize: kw },
+        { shape: [P, 2, kw], dtype: "f64" },
+      );
+      const geo = { R, P, W, kw };
+      const what = `R${R} P${P} W${W} kw${kw} pad ${padding} ${adjoint ? "adjoint" : "plain"}`;
+      const [gotY] = await runner.run(complexCorrelateKernel(geo, p), [z, k]);
+      assertClose(gotY, y, { rtol: 1e-4, atol: 1e-4 }, `forward ${what}`);
+      const [gotK] = await runner.run(complexCorrelateKernelGradKernel(geo, p), [z, g]);
+      assertClose(gotK, dk, { rtol: 1e-4, atol: 1e-4 * Math.sqrt(R * wo) }, `kernel gradient ${what}`);
+    },
+    8,
+  );
+});
+
+gpuTest("gpu: the spectral depthwise convolution and its gradients match the direct one on the CPU", async () => {
+  const x = rand([2, 3, 17, 12], 1, -1, 1), k = rand([3, 1, 13, 11], 2, -0.3, 0.3), ct = rand([2, 3, 17, 12], 3, -1, 1);
+  const f32 = (t: T.Tensor) => T.cast(t, "f32");
+  const layer = (algorithm: T.ConvAlgorithm) => (x: T.Tensor, k: T.Tensor, ct: T.Tensor) => {
+    const [y, pull] = T.vjp(
+      (x: T.Tensor, k: T.Tensor) => T.conv2d(x, k, { padding: [6, 5], groups: 3, algorithm }),
+      x,
+      k,
+    );
+    return [y, ...(pull(ct) as T.Tensor[])];
+  };
+  const want = layer("direct")(x, k, ct) as T.Tensor[];
+  const g = compileGpu(layer("spectral") as never, { device: gpu!, readback: "all" });
+  try {
+    const got = await g(f32(x), f32(k), f32(ct)) as unknown as { read(): Promise<ArrayLike<number>> }[];
+    for (const [i, name] of ["output", "input gradient", "kernel gradient"].entries()) {
+      const w = want[i].toArray(), scale = Math.max(...Array.from(w, (v) => Math.abs(Number(v))));
+      assertClose(await got[i].read(), Array.from(w, Number), { rtol: 1e-4, atol: 1e-5 * scale }, name);
+    }
+  } finally {
+    g.dispose();
+  }
+});
