@@ -580,6 +580,13 @@ export function chooseGemm(
   sms = 132,
   maxSplit = 256,
 ): { tiles: GemmTiles; splitK: number } {
+  // Thousands of tiny products (the spectral convolution's transforms, a constant matrix times each sample-channel
+  // plane) are bound by per-workgroup costs the model does not see: on the H100 (bench/spectral_gemm_sweep.ts) one
+  // 128×64 tile per matrix ran 44×31×32 products in 0.094 ms where the model's 64×64 took 0.193, and 64×62×76 in
+  // 0.172 against 0.204; 32×32 tiles stay best where the matrix fits one.
+  if (batch >= 4096 && M <= 128 && N <= 64 && K <= 128) {
+    return { tiles: M <= 32 && N <= 32 ? TILES_32 : TILES_128x64, splitK: 1 };
+  }
   let best = { tiles: TILES_32, splitK: 1 }, bestCost = Infinity;
   for (const c of GEMM_CANDIDATES) {
     const top = Math.max(1, Math.min(maxSplit, Math.floor(K / (8 * c.tiles.BK))));

@@ -1,0 +1,69 @@
+/**
+ * Tile sweep of the spectral convolution's transform products (lib/ops/spectral_conv.ts): per (sample, channel) a
+ * constant `[2F, H]` (or `[H, 2F]`, or either transposed) matrix times a `[H, W]` plane, batch 64 at the ConvNeXt-T
+ * stage 1 and 2 shapes. Times the chooser's tiles against the other GEMM tiles; outputs are compared on the GPU with
+ * the chooser's.
+ *
+ *     deno run -A bench/spectral_gemm_sweep.ts [--rounds=3]
+ * @module
+ */
+import { type GemmTiles, TILES_128x64, TILES_32, TILES_64, TILES_64x128 } from "../kernels/gemm.ts";
+import { matmulKernel, type MatmulSpec } from "../kernels/matmul.ts";
+import { KernelRunner } from "../kernels/runner.ts";
+import { requestGpu } from "../lib/gpu/device.ts";
+import { spectralLength } from "../lib/ops/spectral_conv.ts";
+import { timeInterleaved } from "./gpu_timing.ts";
+import { markdownTable, writeResult } from "./report.ts";
+
+if (Deno.args.includes("--help")) {
+  console.log("deno run -A bench/spectral_gemm_sweep.ts [--rounds=R]");
+  Deno.exit(0);
+}
+const rounds = Number(Deno.args.find((a) => a.startsWith("--rounds="))?.slice(9) ?? 3);
+const TILES: [string, GemmTiles | undefined][] = [
+  ["auto", undefined],
+  ["128x64", TILES_128x64],
+  ["64x128", TILES_64x128],
+  ["64", TILES_64],
+  ["32", TILES_32],
+  ["32x64", { BM: 32, BN: 64, BK: 16, TM: 4, TN: 4 }],
+  ["64x32", { BM: 64, BN: 32, BK: 16, TM: 4, TN: 4 }],
+  ["64 bk8", { BM: 64, BN: 64, BK: 8, TM: 4, TN: 4 }],
+  ["64 8x4", { BM: 64, BN: 64, BK: 16, TM: 8, TN: 4 }],
+];
+const gpu = await requestGpu();
+const runner = new KernelRunner(gpu);
+const rows: (string | number)[][] = [];
+for (const [C, H, W] of [[96, 64, 62], [192, 32, 31]]) {
+  const { F } = spectralLength(H, 23, [11, 11]);
+  const batch = 64 * C, R = 2 * F;
+  // (name, M, K, A transposed): forward X̂ = D·x, inverse y = E·Ŷ, and the two backward products Eᵀ·ȳ and Dᵀ·Z̄.
+  for (
+    const [pass, M, K, transposed] of [
+      ["forward", R, H, false],
+      ["inverse", H, R, false],
+      ["inverse vjp", R, H, true],
+      ["forward vjp", H, R, true],
+    ] as const
+  ) {
+    const spec = (tiles?: GemmTiles): MatmulSpec => ({
+      batchShape: [batch],
+      M,
+      N: W,
+      K,
+      a: { batchStride: 0, transposed },
+      tiles,
+      splitK: tiles ? 1 : undefined,
+    });
+    const programs = await Promise.all(TILES.map(([, t]) => runner.prepare(matmulKernel(spec(t)))));
+    const { times, errs } = await timeInterleaved(runner, programs, { rounds, warmS: 0.3, batchS: 0.03 });
+    const flops = 2 * batch * M * W * K;
+    TILES.forEach(([name], i) => {
+      const s = Math.min(...times[i]);
+      rows.push([`${batch}×${M}×${W}×${K} ${pass}`, name, s * 1e3, flops / s / 1e12, errs[i]]);
+    });
+  }
+}
+console.log(markdownTable(["product (batch×M×N×K)", "tiles", "ms", "TFLOP/s", "err"], rows));
+await writeResult("spectral_gemm_sweep.json", { adapter: gpu.description, rows });
+gpu.destroy();
