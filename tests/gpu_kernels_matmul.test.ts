@@ -20,6 +20,7 @@ import {
   splitChunk,
   TILES_128,
   TILES_128_BT,
+  TILES_128x64,
   TILES_32,
   tilesForB,
   usableSplit,
@@ -323,3 +324,23 @@ Deno.test("gemm chooser: the 128×128 tile follows B's layout (flat K-step 8 for
   assert.ok(!linear.dispatches[0].code.includes("array<array<"), "x·Wᵀ uses the flat tiles");
   assert.ok(plain.dispatches[0].code.includes("array<array<"), "x·W uses the nested tiles");
 });
+
+Deno.test("gemm chooser: thousands of tiny matrices take one 128×64 tile each (32×32 where one fits)", () => {
+  for (const [batch, M, N, K] of [[6144, 76, 62, 64], [6144, 64, 62, 76], [12288, 44, 31, 32]]) {
+    assert.deepEqual(chooseGemm(batch, M, N, K), { tiles: TILES_128x64, splitK: 1 }, `${batch}×${M}×${N}×${K}`);
+  }
+  assert.deepEqual(chooseGemm(12288, 32, 31, 44), { tiles: TILES_32, splitK: 1 });
+  // Outside the regime the cost model decides: a long contraction is split, one big matrix takes 128×128 tiles.
+  assert.ok(chooseGemm(6144, 76, 62, 1 << 17).splitK > 1);
+  assert.equal(chooseGemm(1, 4096, 4096, 4096).tiles, TILES_128);
+});
+
+gpuTest(
+  "gpu kernels: a batch of 4096 tiny products with a shared, transposed A (the spectral transforms)",
+  async () => {
+    for (const c of [{ M: 44, N: 31, K: 32 }, { M: 20, N: 7, K: 9 }]) {
+      const cs = { B: 4096, ...c, ta: true, tb: false, shareA: true, shareB: false };
+      await runCase(cs);
+    }
+  },
+);
