@@ -14,8 +14,8 @@ import { bindingDecl, foldGrid, shaderSource, u32 } from "./wgsl.ts";
 
 /**
  * Outputs per thread of the forward kernel. On the H100 (bench/complex_sweep.ts, batch 64, 23 taps) 4 ran at 14.9
- * TFLOP/s at 62 outputs a row and 17.0 at 31; 8, 12 and 16 at 5.6–8.0 (more registers, fewer threads to hide the
- * loads).
+ * TFLOP/s at 62 outputs a row and 17.1 at 31; 3 at 16.4 and 14.7, 2 at 15.0 and 14.3; 6 to 16 at 5.6–9.7 (more
+ * registers, fewer threads to hide the loads).
  */
 const OUT_PER_THREAD = 4;
 /** Outputs per (r, block) item of the gradient kernel (4 measured best against 2 and 8). */
@@ -53,7 +53,7 @@ function loadWindow(n: number, W: number, x0: string, zb: string): string[] {
   return lines;
 }
 
-/** Work split of the complex correlation kernels (benchmarks, tests); the defaults are the measured choice. */
+/** Work split of the complex correlation kernels (for sweeps); the defaults are the measured choice. */
 export interface ComplexTiles {
   /** Consecutive outputs per thread (forward) or per (row, block) item (kernel gradient). */
   readonly block?: number;

@@ -30,7 +30,7 @@ function geometry(op: string, z: readonly number[], kw: number, p: ComplexCorrel
   return { R, P, W, kw, wo, left };
 }
 
-/** Visits every (r, p, j, v) with the flat indices of z's real part (or −1 in the padding) and of y's real part. */
+/** Visits every (r, p, j, v) whose signal sample is inside [0, W), with the flat indices of its real part and y's. */
 function visit(
   z: readonly number[],
   kw: number,
