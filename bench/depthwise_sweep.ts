@@ -72,15 +72,6 @@ const geo = (C: number, H: number, W: number, k: number, s = 1, M = 1): ConvGeom
     groups: C,
   });
 
-/** The complex product of the spectral 23×23 convolution (lib/ops/spectral_conv.ts): 2-row planes, 3×23 kernels. */
-const spectralGeo = (C: number, F: number, W: number): ConvGeometry =>
-  convGeometry([N, C * F, 2, W], [C * F, 1, 3, 23], {
-    stride: [1, 1],
-    padding: [[1, 1], [11, 11]],
-    dilation: [1, 1],
-    groups: C * F,
-  });
-
 /** Geometries in order of their share of the models' steps (DCLS stage 1 first). */
 const GEOMETRIES: [string, ConvGeometry][] = small
   ? [["tiny plane", geo(3, 8, 7, 7)], ["tiny 7", geo(3, 12, 40, 7)], ["tiny s2", geo(2, 12, 40, 7, 2, 2)], [
@@ -89,8 +80,6 @@ const GEOMETRIES: [string, ConvGeometry][] = small
   ]]
   : [
     ["convnext dcls s1", geo(96, 64, 62, 23)],
-    ["spectral s1", spectralGeo(96, 38, 62)],
-    ["spectral s2", spectralGeo(192, 22, 31)],
     ["convformer dcls s1", geo(128, 64, 62, 23)],
     ["fastvit s1 patch 7 s2", geo(64, 64, 62, 7, 2, 2)],
     ["fastvit s1 patch 3 s2", geo(64, 64, 62, 3, 2, 2)],

@@ -9,8 +9,8 @@
  * @module
  */
 import type { ComplexCorrelateParams } from "../lib/core/primitive.ts";
-import { bytesOf, type KernelProgram, ref } from "./program.ts";
-import { bindingDecl, foldGrid, shaderSource, u32 } from "./wgsl.ts";
+import type { KernelProgram } from "./program.ts";
+import { foldGrid, singleDispatchProgram, u32 } from "./wgsl.ts";
 
 /**
  * Outputs per thread of the forward kernel. On the H100 (bench/complex_sweep.ts, batch 64, 23 taps) 4 ran at 14.9
@@ -59,38 +59,6 @@ export interface ComplexTiles {
   readonly block?: number;
 }
 
-/** One dispatch of THREADS per workgroup: two f32 inputs and one output named and sized by `names` and `sizes`. */
-function program(
-  label: string,
-  names: readonly [string, string, string],
-  sizes: readonly [number, number, number],
-  body: readonly string[],
-  shared: readonly string[],
-  workgroups: readonly [number, number, number],
-  flops: number,
-): KernelProgram {
-  const [ins, outs] = [sizes.slice(0, 2), sizes.slice(2)].map((l) =>
-    l.map((size) => ({ dtype: "f32" as const, size }))
-  );
-  return {
-    dispatches: [{
-      label,
-      code: shaderSource({
-        decls: [...names.map((n, i) => bindingDecl(i, n, "f32", i < 2 ? "read" : "read_write")), ...shared],
-        workgroupSize: THREADS,
-        body,
-      }),
-      bindings: [ref.input(0), ref.input(1), ref.output(0)],
-      workgroups,
-    }],
-    inputs: ins,
-    outputs: outs,
-    scratch: [],
-    flops,
-    bytes: bytesOf([...ins, ...outs]),
-  };
-}
-
 /** `complexCorrelate`: inputs z `[R, P, 2, W]`, k `[P, 2, kw]`; output `[R, P, 2, Wo]`. */
 export function complexCorrelateKernel(
   g: ComplexGeometry,
@@ -125,15 +93,16 @@ export function complexCorrelateKernel(
   for (let t = 0; t < T; t++) {
     body.push(`if (j0 + ${u32(t)} < ${u32(wo)}) { y[yb + ${u32(t)}] = ar${t}; y[yb + ${u32(wo + t)}] = ai${t}; }`);
   }
-  return program(
-    `complex_correlate_${R}x${P}x${W}_k${kw}${p.adjoint ? "_adjoint" : ""}`,
-    ["z", "k", "y"],
-    [R * P * 2 * W, P * 2 * kw, R * P * 2 * wo],
+  return singleDispatchProgram({
+    label: `complex_correlate_${R}x${P}x${W}_k${kw}${p.adjoint ? "_adjoint" : ""}`,
+    names: ["z", "k", "y"],
+    inputs: [R * P * 2 * W, P * 2 * kw],
+    output: R * P * 2 * wo,
+    workgroupSize: THREADS,
+    workgroups: grid.workgroups,
     body,
-    [],
-    grid.workgroups,
-    8 * R * P * wo * kw,
-  );
+    flops: 8 * R * P * wo * kw,
+  });
 }
 
 /** `complexCorrelateKernelGrad`: inputs z `[R, P, 2, W]`, ȳ `[R, P, 2, Wo]`; output `[P, 2, kw]`. */
@@ -199,13 +168,15 @@ export function complexCorrelateKernelGradKernel(
       "}",
     );
   }
-  return program(
-    `complex_correlate_dk_${R}x${P}x${W}_k${kw}${p.adjoint ? "_adjoint" : ""}`,
-    ["z", "y", "out"],
-    [R * P * 2 * W, R * P * 2 * wo, P * 2 * kw],
+  return singleDispatchProgram({
+    label: `complex_correlate_dk_${R}x${P}x${W}_k${kw}${p.adjoint ? "_adjoint" : ""}`,
+    names: ["z", "y", "out"],
+    inputs: [R * P * 2 * W, R * P * 2 * wo],
+    output: P * 2 * kw,
+    shared: [`var<workgroup> red: array<vec4<f32>, ${(THREADS * 2 * Math.min(kw, GRAD_TAPS)) / 4}>;`],
+    workgroupSize: THREADS,
+    workgroups: grid.workgroups,
     body,
-    [`var<workgroup> red: array<vec4<f32>, ${(THREADS * 2 * Math.min(kw, GRAD_TAPS)) / 4}>;`],
-    grid.workgroups,
-    8 * R * P * wo * kw,
-  );
+    flops: 8 * R * P * wo * kw,
+  });
 }

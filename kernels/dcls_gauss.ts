@@ -9,8 +9,8 @@
  */
 import type { DclsGaussParams } from "../lib/core/primitive.ts";
 import { DCLS_NORM_EPS, DCLS_SIGMA_FLOOR } from "../lib/core/prims/dcls_constants.ts";
-import { type BufferSpec, bytesOf, type KernelProgram, ref } from "./program.ts";
-import { bindingDecl, foldGrid, shaderSource, u32 } from "./wgsl.ts";
+import type { KernelProgram } from "./program.ts";
+import { foldGrid, singleDispatchProgram, u32 } from "./wgsl.ts";
 
 const THREADS = 128;
 
@@ -52,41 +52,8 @@ function profileLines(p: DclsGaussParams, C: number, K: number): string[] {
   ];
 }
 
-/** One dispatch of THREADS per workgroup; `names` are the bindings: the inputs (read), then the one output. */
-function program(
-  label: string,
-  names: readonly string[],
-  ins: readonly BufferSpec[],
-  outs: readonly BufferSpec[],
-  body: readonly string[],
-  shared: readonly string[],
-  flops: number,
-  workgroups: readonly [number, number, number],
-): KernelProgram {
-  const decls = [
-    ...names.map((n, i) => bindingDecl(i, n, "f32", i < ins.length ? "read" : "read_write")),
-    ...shared,
-  ];
-  return {
-    dispatches: [{
-      label,
-      code: shaderSource({ decls, workgroupSize: THREADS, body }),
-      bindings: [...ins.map((_, i) => ref.input(i)), ref.output(0)],
-      workgroups,
-    }],
-    inputs: ins,
-    outputs: outs,
-    scratch: [],
-    flops,
-    bytes: bytesOf([...ins, ...outs]),
-  };
-}
-
-const inputs = (C: number, K: number) => [
-  { dtype: "f32" as const, size: C * K },
-  { dtype: "f32" as const, size: 2 * C * K },
-  { dtype: "f32" as const, size: 2 * C * K },
-];
+/** Element counts of weight `[C, K]`, P and SIG `[2, C, K]`. */
+const inputs = (C: number, K: number) => [C * K, 2 * C * K, 2 * C * K];
 
 /** `dclsGauss`: inputs (weight `[C, K]`, P `[2, C, K]`, SIG `[2, C, K]`), output the kernel `[C, D0, D1]`. */
 export function dclsGaussKernel(C: number, K: number, p: DclsGaussParams): KernelProgram {
@@ -115,20 +82,17 @@ export function dclsGaussKernel(C: number, K: number, p: DclsGaussParams): Kerne
     `  out[c * ${u32(D0 * D1)} + t] = acc;`,
     "}",
   ];
-  const outs = [{ dtype: "f32" as const, size: C * D0 * D1 }];
-  return program(
-    `dcls_gauss_${D0}x${D1}_k${K}`,
-    ["w", "pos", "sig", "out"],
-    inputs(C, K),
-    outs,
+  return singleDispatchProgram({
+    label: `dcls_gauss_${D0}x${D1}_k${K}`,
+    names: ["w", "pos", "sig", "out"],
+    inputs: inputs(C, K),
+    output: C * D0 * D1,
+    shared: [wgDecl("prof", NA + NB), `var<workgroup> sc: array<f32, ${K}>;`],
+    workgroupSize: THREADS,
+    workgroups: grid.workgroups,
     body,
-    [
-      wgDecl("prof", NA + NB),
-      `var<workgroup> sc: array<f32, ${K}>;`,
-    ],
-    2 * C * K * (D0 * D1 + NA + NB),
-    grid.workgroups,
-  );
+    flops: 2 * C * K * (D0 * D1 + NA + NB),
+  });
 }
 
 /**
@@ -200,20 +164,15 @@ export function dclsGaussGradKernel(C: number, K: number, p: DclsGaussParams): K
     ...axisGrad(p.cols, NA, D1, "ma", "dpb", "dsb"),
     "}",
   ];
-  const ins = [{ dtype: "f32" as const, size: C * D0 * D1 }, ...inputs(C, K)];
-  const outs = [{ dtype: "f32" as const, size: 5 * C * K }];
-  return program(
-    `dcls_gauss_grad_${D0}x${D1}_k${K}`,
-    ["dk", "w", "pos", "sig", "grad"],
-    ins,
-    outs,
+  return singleDispatchProgram({
+    label: `dcls_gauss_grad_${D0}x${D1}_k${K}`,
+    names: ["dk", "w", "pos", "sig", "grad"],
+    inputs: [C * D0 * D1, ...inputs(C, K)],
+    output: 5 * C * K,
+    shared: [wgDecl("prof", NA + NB), wgDecl("gab", NA + NB), wgDecl("gk", D0 * D1)],
+    workgroupSize: THREADS,
+    workgroups: grid.workgroups,
     body,
-    [
-      wgDecl("prof", NA + NB),
-      wgDecl("gab", NA + NB),
-      wgDecl("gk", D0 * D1),
-    ],
-    2 * C * K * (2 * D0 * D1 + 6 * (D0 + D1)),
-    grid.workgroups,
-  );
+    flops: 2 * C * K * (2 * D0 * D1 + 6 * (D0 + D1)),
+  });
 }

@@ -4,7 +4,7 @@
  * @module
  */
 import type { DType } from "../lib/core/dtype.ts";
-import { MAX_WORKGROUPS_PER_DIM } from "./program.ts";
+import { type BufferSpec, bytesOf, type KernelProgram, MAX_WORKGROUPS_PER_DIM, ref } from "./program.ts";
 
 /** Number of elements of a shape. */
 export function prod(shape: readonly number[]): number {
@@ -146,4 +146,44 @@ export function shaderSource(p: ShaderParts): string {
     "}",
     "",
   ].join("\n");
+}
+
+/** One f32 dispatch of a program: its inputs (bound read, in order), then one output. */
+export interface SingleDispatch {
+  /** Pipeline label. */
+  readonly label: string;
+  /** Binding names: one per input, then the output's. */
+  readonly names: readonly string[];
+  /** Element counts of the inputs. */
+  readonly inputs: readonly number[];
+  /** Element count of the output. */
+  readonly output: number;
+  /** `var<workgroup>` declarations. */
+  readonly shared?: readonly string[];
+  readonly workgroupSize: number;
+  readonly workgroups: readonly [number, number, number];
+  /** Statements of `main`. */
+  readonly body: readonly string[];
+  /** For throughput reports. */
+  readonly flops: number;
+}
+
+/** A program of one dispatch over f32 buffers, for kernels that read their inputs and write one output. */
+export function singleDispatchProgram(d: SingleDispatch): KernelProgram {
+  const ins: BufferSpec[] = d.inputs.map((size) => ({ dtype: "f32", size }));
+  const outs: BufferSpec[] = [{ dtype: "f32", size: d.output }];
+  const decls = d.names.map((n, i) => bindingDecl(i, n, "f32", i < ins.length ? "read" : "read_write"));
+  return {
+    dispatches: [{
+      label: d.label,
+      code: shaderSource({ decls: [...decls, ...(d.shared ?? [])], workgroupSize: d.workgroupSize, body: d.body }),
+      bindings: [...ins.map((_, i) => ref.input(i)), ref.output(0)],
+      workgroups: d.workgroups,
+    }],
+    inputs: ins,
+    outputs: outs,
+    scratch: [],
+    flops: d.flops,
+    bytes: bytesOf([...ins, ...outs]),
+  };
 }
