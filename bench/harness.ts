@@ -178,6 +178,8 @@ export interface ReplayTiming {
   readonly gpuSamplesMs: readonly number[];
   /** Back-to-back calls that brought the clocks up before timing (see {@link CLOCK_WARM_MS}). */
   readonly clockWarmCalls: number;
+  /** Untimed calls queued in front of the timestamp-timed ones (see {@link FILL_MS}). */
+  readonly fillCalls: number;
   /** Calls made in all (first, warm-up, clock warm-up, timestamp-timed and wall-clock loop). */
   readonly calls: number;
   /** The last call's result. */
@@ -198,6 +200,8 @@ export interface ReplayOptions {
 
 /** Milliseconds of back-to-back calls that bring the GPU's clocks up before anything is timed. */
 export const CLOCK_WARM_MS = 300;
+/** Milliseconds of untimed calls queued in front of each timestamp-timed call (see {@link timeReplays}). */
+export const FILL_MS = 3;
 
 /**
  * Times replays of `prepared`. `step` gives each call's arguments from the previous call's result (undefined before
@@ -225,8 +229,13 @@ export async function timeReplays(
   for (let i = 0; i < spin; i++) out = await prepared.call(step(out));
   await queue.onSubmittedWorkDone();
   const gpuSamplesMs: number[] = [];
+  // A timed call waits for its timestamps, so the GPU idles after each: queue FILL_MS of untimed calls in front of
+  // each one to keep the clocks where the loop has them.
+  const fill = Math.ceil(FILL_MS / Math.max(warmMs, 1e-3));
+  let fillCalls = 0;
   if (gpu.features.timestampQuery) {
     for (let i = 0; i < timed; i++) {
+      for (let k = 0; k < fill; k++, fillCalls++) out = await prepared.call(step(out));
       out = await prepared.call(step(out), { timing: true });
       const ms = prepared.lastGpuMs();
       if (ms !== undefined) gpuSamplesMs.push(ms);
@@ -239,7 +248,7 @@ export async function timeReplays(
   for (let i = 0; i < n; i++) out = await prepared.call(step(out));
   await queue.onSubmittedWorkDone();
   const wallMs = since(t0) / n;
-  const calls = 1 + warmup + spin + (gpu.features.timestampQuery ? timed : 0) + n;
+  const calls = 1 + warmup + spin + fillCalls + (gpu.features.timestampQuery ? timed : 0) + n;
   return {
     firstMs,
     wallMs,
@@ -247,6 +256,7 @@ export async function timeReplays(
     gpuMs: median(gpuSamplesMs),
     gpuSamplesMs,
     clockWarmCalls: spin,
+    fillCalls,
     calls,
     last: out,
   };

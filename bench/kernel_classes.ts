@@ -103,7 +103,9 @@ function classOf(spec: KernelSpec, tags: number): KernelClass {
       case "conv1d":
       case "complexCorrelate":
       case "complexCorrelateKernelGrad":
-        return spec.prim.startsWith("complex") || ((spec.params as { groups?: number }).groups ?? 1) > 1
+      case "realDft":
+        return spec.prim.startsWith("complex") || spec.prim === "realDft" ||
+            ((spec.params as { groups?: number }).groups ?? 1) > 1
           ? "depthwise conv"
           : "conv";
       case "gather":

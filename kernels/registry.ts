@@ -17,6 +17,7 @@ import { DEFAULT_LIMITS, type KernelLimits, type KernelProgram } from "./program
 import { randomBitsKernel } from "./random.ts";
 import { dclsGaussGradKernel, dclsGaussKernel } from "./dcls_gauss.ts";
 import { complexCorrelateKernel, complexCorrelateKernelGradKernel } from "./complex_correlate.ts";
+import { realDftKernel, realDftPlanes } from "./real_dft.ts";
 import { reduceKernel } from "./reduce.ts";
 import { contiguousView } from "./view.ts";
 
@@ -138,4 +139,5 @@ export const kernelFor: KernelTable = {
     complexCorrelateKernel({ R: z.shape[0], P: z.shape[1], W: z.shape[3], kw: k.shape[2] }, p),
   complexCorrelateKernelGrad: ([z], _out, p) =>
     complexCorrelateKernelGradKernel({ R: z.shape[0], P: z.shape[1], W: z.shape[3], kw: p.kernelSize }, p),
+  realDft: ([x], _out, p) => realDftKernel(realDftPlanes(x.shape), x.shape[x.shape.length - 1], p),
 };

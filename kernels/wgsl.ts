@@ -164,6 +164,8 @@ export interface SingleDispatch {
   readonly workgroups: readonly [number, number, number];
   /** Statements of `main`. */
   readonly body: readonly string[];
+  /** Helper functions placed before `main`. */
+  readonly helpers?: string;
   /** For throughput reports. */
   readonly flops: number;
 }
@@ -176,7 +178,12 @@ export function singleDispatchProgram(d: SingleDispatch): KernelProgram {
   return {
     dispatches: [{
       label: d.label,
-      code: shaderSource({ decls: [...decls, ...(d.shared ?? [])], workgroupSize: d.workgroupSize, body: d.body }),
+      code: shaderSource({
+        decls: [...decls, ...(d.shared ?? [])],
+        helpers: d.helpers,
+        workgroupSize: d.workgroupSize,
+        body: d.body,
+      }),
       bindings: [...ins.map((_, i) => ref.input(i)), ref.output(0)],
       workgroups: d.workgroups,
     }],

@@ -93,6 +93,10 @@ const primCases: Record<T.PrimName, Case | null> = {
     f: (z, k) => bind("complexCorrelate", [z, k], { padding: [2, 1], adjoint: false }),
     args: () => [u([2, 3, 2, 7], 90), u([3, 2, 4], 91)],
   },
+  realDft: {
+    f: (x) => bind("realDft", [x], { length: 7, size: 5, inverse: false, transpose: false }),
+    args: () => [u([2, 5, 3], 92)],
+  },
   // The spectral convolution's kernel gradient: differentiating it throws (tested in spectral_conv.test.ts).
   complexCorrelateKernelGrad: null,
 };

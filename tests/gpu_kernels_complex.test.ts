@@ -3,11 +3,14 @@
  * random geometries, paddings and both forms, and the spectral depthwise convolution compiled for the GPU (forward and
  * gradients) against the direct one on the CPU.
  */
+import assert from "node:assert/strict";
 import fc from "fast-check";
 import * as T from "../lib/core/mod.ts";
 import { registry } from "../lib/core/mod.ts";
 import { compileGpu } from "../lib/gpu/compile_gpu.ts";
 import { complexCorrelateKernel, complexCorrelateKernelGradKernel } from "../kernels/complex_correlate.ts";
+import { realDftKernel, UNROLL_LIMIT } from "../kernels/real_dft.ts";
+import { dftMatrix } from "../lib/core/prims/dft_matrix.ts";
 import { assertClose, check, gpu, gpuTest, pseudoRandom, runner } from "./gpu_kernels_helpers.ts";
 import { rand } from "./_gradcheck.ts";
 
@@ -54,6 +57,43 @@ gpuTest("gpu kernels: complexCorrelate and its kernel gradient match the float64
     },
     8,
   );
+});
+
+gpuTest("gpu kernels: realDft, unrolled and in its loop form, matches the float64 reference", async () => {
+  await check(
+    fc.record({
+      planes: fc.integer({ min: 1, max: 4 }),
+      size: fc.integer({ min: 1, max: 40 }),
+      extra: fc.nat(12),
+      W: fc.integer({ min: 1, max: 9 }),
+      inverse: fc.boolean(),
+      transpose: fc.boolean(),
+      unroll: fc.boolean(),
+      seed: fc.nat(1000),
+    }),
+    async ({ planes, size, extra, W, inverse, transpose, unroll, seed }) => {
+      const length = size + extra + ((size + extra) % 2 === 0 ? 1 : 0);
+      const p = { length, size, inverse, transpose };
+      const { rows, cols } = dftMatrix(p);
+      const x = Float32Array.from(pseudoRandom(planes * cols * W, seed));
+      const want = registry.realDft.cpu([{ shape: [planes, cols, W], dtype: "f64", data: Float64Array.from(x) }], p, {
+        shape: [planes, rows, W],
+        dtype: "f64",
+      });
+      const [got] = await runner.run(realDftKernel(planes, W, p, { unroll }), [x]);
+      const scale = inverse === transpose ? 1 : 2 / length;
+      const what = `${planes}x${cols}x${W} → ${rows} ${JSON.stringify(p)} ${unroll ? "unrolled" : "loop"}`;
+      assertClose(got, want, { rtol: 1e-4, atol: 1e-5 * scale * Math.sqrt(cols) }, what);
+    },
+    8,
+  );
+  // The automatic choice unrolls exactly up to the limit.
+  const big = { length: 129, size: 128, inverse: false, transpose: false };
+  const small = { length: 45, size: 32, inverse: true, transpose: true };
+  assert(dftMatrix(big).rows * dftMatrix(big).cols > UNROLL_LIMIT);
+  assert(realDftKernel(2, 3, big).dispatches[0].code.includes("turn_cos_sin"));
+  assert(realDftKernel(2, 3, small).dispatches[0].code.includes("fma(-"));
+  assert(!realDftKernel(2, 3, small).dispatches[0].code.includes("turn_cos_sin"));
 });
 
 gpuTest("gpu: the spectral depthwise convolution and its gradients match the direct one on the CPU", async () => {

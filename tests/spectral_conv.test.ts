@@ -1,13 +1,14 @@
 /**
  * The spectral depthwise convolution (lib/ops/spectral_conv.ts) and its complex-correlation primitive: equal to the
  * direct convolution in float64 (values and gradients, random shapes, paddings and kernels larger than the plane),
- * the primitive's adjoint form is the transpose of its plain form, `conv2d`'s algorithm choice, and the errors.
+ * the primitive's adjoint form is the transpose of its plain form, the real DFT primitive's inverse and transpose, `conv2d`'s algorithm choice, and the errors.
  */
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import * as T from "../lib/core/mod.ts";
 import { prefersSpectral, spectralDepthwiseConv2d } from "../lib/core/mod.ts";
 import { gradError, rand } from "./_gradcheck.ts";
+import { dftMatrix } from "../lib/core/prims/dft_matrix.ts";
 
 const maxAbsDiff = (a: T.Tensor, b: T.Tensor) => T.max(T.abs(T.sub(a, b))).item();
 const scaleOf = (a: T.Tensor) => Math.max(T.max(T.abs(a)).item(), 1e-300);
@@ -82,6 +83,59 @@ Deno.test("complexCorrelate: the adjoint form is the plain form's transpose (⟨
       },
     ),
     { numRuns: 40 },
+  );
+});
+
+Deno.test("realDft: the inverse undoes the forward transform, and the transposed form is the transpose", () => {
+  fc.assert(
+    fc.property(
+      fc.record({
+        planes: fc.integer({ min: 1, max: 3 }),
+        size: fc.integer({ min: 1, max: 12 }),
+        extra: fc.nat(8),
+        w: fc.integer({ min: 1, max: 5 }),
+        inverse: fc.boolean(),
+        seed: fc.nat(1000),
+      }),
+      ({ planes, size, extra, w, inverse, seed }) => {
+        const length = size + extra + ((size + extra) % 2 === 0 ? 1 : 0);
+        const fwd = { length, size, inverse: false, transpose: false };
+        const x = rand([planes, size, w], seed, -1, 1);
+        const back = T.bind("realDft", [T.bind("realDft", [x], fwd)], { ...fwd, inverse: true });
+        assert.ok(maxAbsDiff(back, x) < 1e-12, `inverse after forward, length ${length} size ${size}`);
+        // ⟨y, A x⟩ = ⟨Aᵀ y, x⟩ for either matrix, and Aᵀ is the matrix of the transposed form.
+        const p = { length, size, inverse, transpose: false };
+        const a = dftMatrix(p), at = dftMatrix({ ...p, transpose: true });
+        assert.deepEqual([at.rows, at.cols], [a.cols, a.rows]);
+        for (let i = 0; i < a.rows; i++) {
+          for (let j = 0; j < a.cols; j++) assert.equal(at.data[j * a.rows + i], a.data[i * a.cols + j]);
+        }
+        const u = rand([planes, a.cols, w], seed + 1, -1, 1), v = rand([planes, a.rows, w], seed + 2, -1, 1);
+        const lhs = T.sum(T.mul(v, T.bind("realDft", [u], p))).item();
+        const rhs = T.sum(T.mul(T.bind("realDft", [v], { ...p, transpose: true }), u)).item();
+        assert.ok(Math.abs(lhs - rhs) <= 1e-12 * (1 + Math.abs(lhs)), `${lhs} vs ${rhs}`);
+      },
+    ),
+    { numRuns: 40 },
+  );
+});
+
+Deno.test("realDft: the forward transform is the DFT of the zero-padded signal; bad lengths and shapes are named", () => {
+  const length = 7, size = 5, x = rand([1, size, 1], 4, -1, 1), xs = Array.from(x.toArray(), Number);
+  const got = Array.from(T.bind("realDft", [x], { length, size, inverse: false, transpose: false }).toArray(), Number);
+  for (let f = 0; f < (length + 1) / 2; f++) {
+    let re = 0, im = 0;
+    for (let t = 0; t < size; t++) {
+      re += xs[t] * Math.cos((2 * Math.PI * f * t) / length);
+      im -= xs[t] * Math.sin((2 * Math.PI * f * t) / length);
+    }
+    assert.ok(Math.abs(got[2 * f] - re) < 1e-12 && Math.abs(got[2 * f + 1] - im) < 1e-12, `frequency ${f}`);
+  }
+  assert.throws(() => T.bind("realDft", [x], { length: 8, size, inverse: false, transpose: false }), /realDft.*odd/);
+  assert.throws(() => T.bind("realDft", [x], { length: 7, size: 9, inverse: false, transpose: false }), /size 9/);
+  assert.throws(
+    () => T.bind("realDft", [x], { length: 7, size: 4, inverse: false, transpose: false }),
+    /5 rows|4 rows/,
   );
 });
 

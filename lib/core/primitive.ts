@@ -34,6 +34,18 @@ export type DclsGaussParams = { readonly rows: DclsAxis; readonly cols: DclsAxis
  */
 export type ComplexCorrelateParams = { readonly padding: readonly [number, number]; readonly adjoint: boolean };
 
+/**
+ * Parameters of `realDft`, the real discrete Fourier transform of odd length `length` along the second-to-last axis as
+ * a product with a constant matrix (lib/core/prims/dft.ts): `size` samples to `length + 1` interleaved (re, im) rows of
+ * the non-negative frequencies, or back when `inverse`; `transpose` takes the matrix transposed (the VJP).
+ */
+export type RealDftParams = {
+  readonly length: number;
+  readonly size: number;
+  readonly inverse: boolean;
+  readonly transpose: boolean;
+};
+
 /** Parameters of every primitive, by name. The primitive set is the key set of this interface. */
 export interface PrimParams {
   neg: NoParams;
@@ -92,6 +104,7 @@ export interface PrimParams {
   dclsGaussGrad: DclsGaussParams;
   complexCorrelate: ComplexCorrelateParams;
   complexCorrelateKernelGrad: ComplexCorrelateParams & { readonly kernelSize: number };
+  realDft: RealDftParams;
 }
 
 /** Name of a primitive. */

@@ -126,6 +126,7 @@ const OPS = new Set([
   "dclsGaussGrad",
   "complexCorrelate",
   "complexCorrelateKernelGrad",
+  "realDft",
 ]);
 
 /** Compute nodes a value may hold and still be recomputed by each consumer instead of being written once. */

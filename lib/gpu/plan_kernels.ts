@@ -24,7 +24,8 @@ import { gatherKernel, scatterAddKernel } from "../../kernels/movement.ts";
 import { randomBitsKernel } from "../../kernels/random.ts";
 import { dclsGaussGradKernel, dclsGaussKernel } from "../../kernels/dcls_gauss.ts";
 import { complexCorrelateKernel, complexCorrelateKernelGradKernel } from "../../kernels/complex_correlate.ts";
-import type { ComplexCorrelateParams, DclsGaussParams } from "../core/primitive.ts";
+import { realDftKernel, realDftPlanes } from "../../kernels/real_dft.ts";
+import type { ComplexCorrelateParams, DclsGaussParams, RealDftParams } from "../core/primitive.ts";
 import type { KernelSpec, OpKernelSpec } from "./fuse.ts";
 
 /**
@@ -67,6 +68,7 @@ const CONTIGUOUS = new Set([
   "dclsGaussGrad",
   "complexCorrelate",
   "complexCorrelateKernelGrad",
+  "realDft",
 ]);
 
 /** Whether the generator of `prim` reads input `index` through `view` without a copy. */
@@ -177,6 +179,11 @@ function opProgram(spec: OpKernelSpec, avals: ReadonlyMap<number, Aval>, limits:
       return spec.prim === "complexCorrelate"
         ? complexCorrelateKernel(geo, cp)
         : complexCorrelateKernelGradKernel(geo, cp);
+    }
+    case "realDft": {
+      const x = spec.inputs[0].aval.shape;
+      if (spec.out.dtype !== "f32") throw new Error(`compileGpu: ${spec.prim} of ${spec.out.dtype}`);
+      return realDftKernel(realDftPlanes(x), x[x.length - 1], p as unknown as RealDftParams);
     }
     default:
       throw new Error(`compileGpu: no GPU kernel for primitive ${spec.prim}`);

@@ -4,7 +4,7 @@ import { fail, fmt } from "../core/shape.ts";
 import type { Tensor } from "../core/tensor.ts";
 import { add, mul } from "./elementwise.ts";
 import { matmul } from "./linalg.ts";
-import { reshape, squeeze } from "./movement.ts";
+import { reshape, slice, squeeze } from "./movement.ts";
 import { spectralDepthwiseConv2d } from "./spectral_conv.ts";
 
 /** A size per spatial axis, or one for all. */
@@ -66,14 +66,64 @@ export function conv2d(x: Tensor, w: Tensor, opts: Conv2dOptions = {}, bias?: Te
     // the implicit-GEMM convolution kernels.
     const [n, , h, wd] = x.shape;
     y = reshape(matmul(reshape(w, [o, c]), reshape(x, [n, c, h * wd])), [n, o, h, wd]);
-  } else if (spectralFor(opts.algorithm ?? "auto", x, w, params)) {
-    y = spectralDepthwiseConv2d(x, w, params.padding);
-  } else y = bind("conv2d", [x, w], params);
+  } else {
+    const cropped = cropToReach(x, w, params);
+    y = spectralFor(opts.algorithm ?? "auto", x, cropped.w, cropped.params)
+      ? spectralDepthwiseConv2d(x, cropped.w, cropped.params.padding)
+      : bind("conv2d", [x, cropped.w], cropped.params);
+  }
   if (!bias) return y;
   if (bias.ndim !== 1 || bias.shape[0] !== w.shape[0]) {
     fail("conv2d", `bias ${fmt(bias.shape)} for ${w.shape[0]} outputs`);
   }
   return add(y, reshape(bias, [w.shape[0], 1, 1]));
+}
+
+/**
+ * The kernel rows `[lo, hi]` (or columns) that meet the input at some output position: a kernel larger than the
+ * padded plane it slides over (DCLS's 23×23 on 8×7 maps) has taps that only ever multiply padding.
+ */
+function reach(
+  size: number,
+  k: number,
+  stride: number,
+  [before, after]: readonly [number, number],
+  dilation: number,
+): [number, number] {
+  const out = Math.floor((size + before + after - dilation * (k - 1) - 1) / stride) + 1;
+  const touches = (a: number) => {
+    // The first output row whose input row for tap a is ≥ 0, then whether that row is < size.
+    const i = Math.max(0, Math.ceil((before - a * dilation) / stride));
+    return i < out && i * stride - before + a * dilation < size;
+  };
+  let lo = 0, hi = k - 1;
+  while (lo < hi && !touches(lo)) lo++;
+  while (hi > lo && !touches(hi)) hi--;
+  return [lo, hi];
+}
+
+/**
+ * The same convolution with the kernel cut to the taps that meet the input and the padding reduced to match: the
+ * output and the gradients of the kept taps are unchanged, the cut taps' gradients are zero (they only multiply
+ * padding), and the direct kernels do 2.7 times less work for 23×23 on 8×7 planes.
+ */
+function cropToReach<P extends { stride: [number, number]; dilation: [number, number]; padding: Padding2d }>(
+  x: Tensor,
+  w: Tensor,
+  params: P,
+): { w: Tensor; params: P } {
+  if (x.ndim !== 4 || w.ndim !== 4) return { w, params };
+  const cut = [0, 1].map((ax) => {
+    const [before, after] = params.padding[ax], d = params.dilation[ax];
+    const [lo, hi] = reach(x.shape[2 + ax], w.shape[2 + ax], params.stride[ax], params.padding[ax], d);
+    return { lo, hi, pads: [before - lo * d, after - (w.shape[2 + ax] - 1 - hi) * d] as [number, number] };
+  });
+  const same = cut.every((c, ax) => c.lo === 0 && c.hi === w.shape[2 + ax] - 1);
+  if (same || cut.some((c) => c.pads[0] < 0 || c.pads[1] < 0)) return { w, params };
+  return {
+    w: slice(w, [0, 0, cut[0].lo, cut[1].lo], [w.shape[0], w.shape[1], cut[0].hi + 1, cut[1].hi + 1]),
+    params: { ...params, padding: [cut[0].pads, cut[1].pads] },
+  };
 }
 
 /**

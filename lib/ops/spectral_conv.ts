@@ -69,18 +69,21 @@ export function spectralDepthwiseConv2d(x: Tensor, w: Tensor, padding: Padding2d
   }
   const { N, F } = spectralLength(h, kh, [top, bottom]);
   const angle = (f: number, t: number) => 2 * Math.PI * ((f * t) % N) / N;
-  const dt = x.dtype;
-  // Forward transform [2F, H]: rows (cos, −sin) per frequency.
-  const fwd = trig(2 * F, h, (r, t) => (r & 1 ? -Math.sin(angle(r >> 1, t)) : Math.cos(angle(r >> 1, t))), dt);
-  // The kernel's transform [2F, kh], shifted by the top padding: rows (cos, +sin).
-  const kern = trig(2 * F, kh, (r, u) => (r & 1 ? Math.sin : Math.cos)(angle(r >> 1, u - top + N)), dt);
-  // Inverse transform [Ho, 2F]: columns (c_f cos, −c_f sin).
-  const inv = trig(ho, 2 * F, (i, r) => {
-    const f = r >> 1, cf = (f === 0 ? 1 : 2) / N;
-    return r & 1 ? -cf * Math.sin(angle(f, i)) : cf * Math.cos(angle(f, i));
-  }, dt);
-  const spectrum = reshape(matmul(fwd, x), [b, c * F, 2, wd]);
+  // The kernel's transform [2F, kh], shifted by the top padding: rows (cos, +sin). A small product (one per channel),
+  // kept as a matmul with a constant.
+  const kern = trig(2 * F, kh, (r, u) => (r & 1 ? Math.sin : Math.cos)(angle(r >> 1, u - top + N)), x.dtype);
+  const spectrum = reshape(bind("realDft", [x], { length: N, size: h, inverse: false, transpose: false }), [
+    b,
+    c * F,
+    2,
+    wd,
+  ]);
   const kHat = reshape(matmul(kern, reshape(w, [c, kh, kw])), [c * F, 2, kw]);
   const product = bind("complexCorrelate", [spectrum, kHat], { padding: [left, right], adjoint: false });
-  return matmul(inv, reshape(product, [b, c, 2 * F, wo]));
+  return bind("realDft", [reshape(product, [b, c, 2 * F, wo])], {
+    length: N,
+    size: ho,
+    inverse: true,
+    transpose: false,
+  });
 }

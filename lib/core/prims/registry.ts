@@ -1,6 +1,7 @@
 import type { Registry } from "../primitive.ts";
 import { complexPrims } from "./complex.ts";
 import { dclsPrims } from "./dcls.ts";
+import { dftPrims } from "./dft.ts";
 import { binaryPrims, selectPrims, unaryPrims } from "./elementwise.ts";
 import { linalgPrims } from "./linalg.ts";
 import { movementPrims } from "./movement.ts";
@@ -18,4 +19,5 @@ export const registry: Registry = {
   ...randomPrims,
   ...dclsPrims,
   ...complexPrims,
+  ...dftPrims,
 };
