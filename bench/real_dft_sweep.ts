@@ -1,7 +1,8 @@
 /**
  * The spectral convolution's transforms (ConvNeXt-T stages 1 and 2, batch 64, 23×23 kernel) as `realDft` kernels
- * (kernels/real_dft.ts: the matrix as shader constants) against the same products as batched GEMMs with a broadcast
- * constant matrix (what the transforms were before). Each program's output is compared on the GPU with the first's;
+ * (kernels/real_dft.ts: the centred and the dense straight-line programs, coefficients as shader constants) against
+ * the same products as batched GEMMs with a broadcast constant matrix (what the transforms were before). TFLOP/s
+ * count the dense product's flops for all three. Each program's output is compared on the GPU with the first's;
  * times as bench/complex_sweep.ts (interleaved rounds, the minimum).
  *
  *     deno run -A bench/real_dft_sweep.ts [--rounds=3]
@@ -40,8 +41,7 @@ for (const [C, H, W] of [[96, 64, 62], [192, 32, 31]]) {
     });
     // Both programs take (matrix, x): the realDft kernel ignores the matrix, which is written into the shared input
     // once its reference output exists, so the GEMM's output is compared with the realDft's.
-    const dft = realDftKernel(planes, W, p);
-    const shifted: KernelProgram = {
+    const shifted = (dft: KernelProgram): KernelProgram => ({
       ...dft,
       inputs: [{ dtype: "f32", size: M * K }, ...dft.inputs],
       dispatches: dft.dispatches.map((d) => ({
@@ -50,8 +50,12 @@ for (const [C, H, W] of [[96, 64, 62], [192, 32, 31]]) {
           b.buffer.kind === "input" ? { ...b, buffer: { kind: "input" as const, index: b.buffer.index + 1 } } : b
         ),
       })),
-    };
-    const forms: [string, KernelProgram][] = [["realDft", shifted], ["gemm", gemm]];
+    });
+    const forms: [string, KernelProgram][] = [
+      ["realDft paired", shifted(realDftKernel(planes, W, p, { program: "paired" }))],
+      ["realDft dense", shifted(realDftKernel(planes, W, p, { program: "dense" }))],
+      ["gemm", gemm],
+    ];
     const programs = await Promise.all(forms.map(([, k]) => runner.prepare(k)));
     const matrix = Float32Array.from(dftMatrix(p).data);
     const { times, errs } = await timeInterleaved(

@@ -15,9 +15,10 @@ import { foldGrid, singleDispatchProgram, u32 } from "./wgsl.ts";
 /**
  * Outputs per thread of the forward kernel. On the H100 (bench/complex_sweep.ts, batch 64, 23 taps) 4 ran at 14.9
  * TFLOP/s at 62 outputs a row and 17.1 at 31; 3 at 16.4 and 14.7, 2 at 15.0 and 14.3; 6 to 16 at 5.6–9.7 (more
- * registers, fewer threads to hide the loads).
+ * registers, fewer threads to hide the loads). Rows of at least {@link LONG_ROW} outputs take 3.
  */
 const OUT_PER_THREAD = 4;
+const LONG_ROW = 48;
 /** Outputs per (r, block) item of the gradient kernel (4 measured best against 2 and 8). */
 const GRAD_BLOCK = 4;
 const THREADS = 64;
@@ -57,6 +58,8 @@ function loadWindow(n: number, W: number, x0: string, zb: string): string[] {
 export interface ComplexTiles {
   /** Consecutive outputs per thread (forward) or per (row, block) item (kernel gradient). */
   readonly block?: number;
+  /** Taps per pass of the kernel gradient (each pass rereads the signal; fewer taps hold fewer accumulators). */
+  readonly taps?: number;
 }
 
 /** `complexCorrelate`: inputs z `[R, P, 2, W]`, k `[P, 2, kw]`; output `[R, P, 2, Wo]`. */
@@ -65,7 +68,7 @@ export function complexCorrelateKernel(
   p: ComplexCorrelateParams,
   tiles: ComplexTiles = {},
 ): KernelProgram {
-  const { R, P, W, kw } = g, wo = outLength(g, p), T = tiles.block ?? OUT_PER_THREAD;
+  const { R, P, W, kw } = g, wo = outLength(g, p), T = tiles.block ?? (wo >= LONG_ROW ? 3 : OUT_PER_THREAD);
   const blocks = Math.ceil(wo / T), total = R * P * blocks;
   const grid = foldGrid(Math.ceil(total / THREADS));
   const body = [
@@ -111,7 +114,7 @@ export function complexCorrelateKernelGradKernel(
   p: ComplexCorrelateParams,
   tiles: ComplexTiles = {},
 ): KernelProgram {
-  const { R, P, W, kw } = g, wo = outLength(g, p), T = tiles.block ?? GRAD_BLOCK;
+  const { R, P, W, kw } = g, wo = outLength(g, p), T = tiles.block ?? GRAD_BLOCK, taps = tiles.taps ?? GRAD_TAPS;
   const blocks = Math.ceil(wo / T), items = R * blocks;
   const grid = foldGrid(P);
   const body = [
@@ -119,8 +122,8 @@ export function complexCorrelateKernelGradKernel(
     `let ch = ${grid.flatId};`,
   ];
   // Taps in passes of GRAD_TAPS so the reduction array stays within 16 KiB of workgroup memory.
-  for (let v0 = 0; v0 < kw; v0 += GRAD_TAPS) {
-    const v1 = Math.min(kw, v0 + GRAD_TAPS), n = v1 - v0;
+  for (let v0 = 0; v0 < kw; v0 += taps) {
+    const v1 = Math.min(kw, v0 + taps), n = v1 - v0;
     body.push(
       "{",
       ...Array.from({ length: n }, (_, i) => `var dr${i} = 0.0; var di${i} = 0.0;`),
@@ -173,7 +176,7 @@ export function complexCorrelateKernelGradKernel(
     names: ["z", "y", "out"],
     inputs: [R * P * 2 * W, R * P * 2 * wo],
     output: P * 2 * kw,
-    shared: [`var<workgroup> red: array<vec4<f32>, ${(THREADS * 2 * Math.min(kw, GRAD_TAPS)) / 4}>;`],
+    shared: [`var<workgroup> red: array<vec4<f32>, ${(THREADS * 2 * Math.min(kw, taps)) / 4}>;`],
     workgroupSize: THREADS,
     workgroups: grid.workgroups,
     body,

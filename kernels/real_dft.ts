@@ -1,9 +1,9 @@
 /**
  * WGSL for `realDft` (lib/core/prims/dft.ts): a constant matrix applied along the second-to-last axis of `[B, K, W]`.
- * A thread owns one column (b, w): it loads the column's K values into named registers once, then writes each of the
- * M outputs as a chain of fused multiply-adds whose coefficients are literals in the shader. No operand of the product
- * is loaded from memory but the column itself, so the kernel streams at the rate of its fma units or of memory,
- * whichever binds; neighbouring threads read and write neighbouring addresses.
+ * A thread owns one column (b, w): it loads the column's K values into named registers once, then computes the M
+ * outputs with a straight-line program whose coefficients are literals in the shader (kernels/dft_program.ts: the
+ * centred form, about half the operations of the dense product). No operand is loaded from memory but the column
+ * itself; neighbouring threads read and write neighbouring addresses.
  *
  * Matrices larger than {@link UNROLL_LIMIT} entries (planes taller than the spectral convolution uses) take a loop form
  * that computes each coefficient in the shader, with an exact integer reduction of the angle and polynomials accurate
@@ -13,19 +13,23 @@
  */
 import { dftMatrix } from "../lib/core/prims/dft_matrix.ts";
 import type { RealDftParams } from "../lib/core/primitive.ts";
-import type { KernelProgram } from "./program.ts";
-import { foldGrid, literal, singleDispatchProgram, u32 } from "./wgsl.ts";
+import { type BufferSpec, bytesOf, type KernelProgram, ref } from "./program.ts";
+import { bindingDecl, decodeIndex, foldGrid, literal, shaderSource, u32 } from "./wgsl.ts";
+import { emitExpr, type Expr, exprDTypes, helperSource } from "./expr.ts";
+import { exprInputSpecs, loadCode } from "./elementwise.ts";
+import { dftProgram, type DftProgramForm } from "./dft_program.ts";
+import { emitProgram, programFlops } from "./linear_program.ts";
 
 const THREADS = 64;
 /** Largest matrix (entries) whose coefficients are written into the shader as literals. */
 export const UNROLL_LIMIT = 8192;
-/** Output rows computed side by side, so each thread has independent fma chains in flight. */
-const ROWS_IN_FLIGHT = 4;
 
 /** Forms of the kernel (for tests and sweeps); the default unrolls whenever the matrix fits {@link UNROLL_LIMIT}. */
 export interface RealDftForm {
   /** Coefficients as shader literals (true) or computed in a loop (false). */
   readonly unroll?: boolean;
+  /** The unrolled form's operations (kernels/dft_program.ts; default `paired`). */
+  readonly program?: DftProgramForm;
 }
 
 /** The number of `[K, W]` planes of a `realDft` operand: the product of its leading axes. */
@@ -33,50 +37,92 @@ export function realDftPlanes(shape: readonly number[]): number {
   return shape.slice(0, -2).reduce((a, b) => a * b, 1);
 }
 
-/** `realDft` of x `[planes, K, W]` into `[planes, M, W]`. */
-export function realDftKernel(planes: number, W: number, p: RealDftParams, form: RealDftForm = {}): KernelProgram {
+/** A fused elementwise consumer of the transform's output (bias after the spectral convolution), `acc` its value. */
+export interface RealDftEpilogue {
+  readonly expr: Expr;
+  /** The output's leading axes (all but the last two), to address the epilogue's other inputs. */
+  readonly leading: readonly number[];
+}
+
+/** `realDft` of x `[planes, K, W]` into `[planes, M, W]`, optionally through an epilogue. */
+export function realDftKernel(
+  planes: number,
+  W: number,
+  p: RealDftParams,
+  form: RealDftForm = {},
+  epilogue?: RealDftEpilogue,
+): KernelProgram {
   const m = dftMatrix(p), { rows, cols } = m;
   const total = planes * W, grid = foldGrid(Math.ceil(total / THREADS));
-  const unroll = form.unroll ?? rows * cols <= UNROLL_LIMIT;
+  const program = form.unroll ?? rows * cols <= UNROLL_LIMIT ? dftProgram(p, form.program) : undefined;
+  const ep = epilogue?.expr;
+  const outDt = ep ? exprDTypes(ep, "f32")[ep.outputs[0]] : "f32";
+  const helpers = new Set<string>();
+  const store = (row: string, v: string): string[] => {
+    const at = `yb + ${row} * ${u32(W)}`;
+    if (!ep) return [`y[${at}] = ${v};`];
+    const coords = [...decodeIndex("pb", epilogue!.leading), row, "pw"];
+    const tag = `e${/^\d+u$/.test(row) ? row.slice(0, -1) : "r"}_`;
+    const em = emitExpr(ep, {
+      width: 1,
+      prefix: `${tag}v`,
+      acc: v,
+      accDType: "f32",
+      load: (n, id) => loadCode(n, `${tag}l${id}`, `ep${n.input}`, coords, ep.inputs[n.input], 1, 1),
+    });
+    for (const h of em.helpers) helpers.add(h);
+    const value = outDt === "bool" ? `select(0u, 1u, ${em.values[0]})` : em.values[0];
+    return ["{", ...em.lines.map((l) => "  " + l), `  y[${at}] = ${value};`, "}"];
+  };
   const body = [
     ...(grid.guard ? [grid.guard] : []),
     `let t = ${grid.flatId} * ${u32(THREADS)} + lid;`,
     `if (t >= ${u32(total)}) { return; }`,
-    `let xb = (t / ${u32(W)}) * ${u32(cols * W)} + t % ${u32(W)};`,
-    `let yb = (t / ${u32(W)}) * ${u32(rows * W)} + t % ${u32(W)};`,
-    ...(unroll ? unrolledBody(m, W) : loopBody(p, rows, cols, u32(W))),
+    `let pb = t / ${u32(W)};`,
+    `let pw = t % ${u32(W)};`,
+    `let xb = pb * ${u32(cols * W)} + pw;`,
+    `let yb = pb * ${u32(rows * W)} + pw;`,
+    ...(program
+      ? emitProgram(program, (j) => `x[xb + ${u32(j * W)}]`, (i, v) => store(u32(i), v))
+      : loopBody(p, rows, cols, u32(W), (v) => store("i", v))),
   ];
-  return singleDispatchProgram({
-    label: `real_dft_${planes}x${cols}x${W}_to_${rows}${p.inverse ? "_inverse" : ""}${p.transpose ? "_t" : ""}`,
-    names: ["x", "y"],
-    inputs: [planes * cols * W],
-    output: planes * rows * W,
-    workgroupSize: THREADS,
-    workgroups: grid.workgroups,
-    body,
-    helpers: unroll ? undefined : turnCosSin(p.length),
-    flops: 2 * planes * rows * cols * W,
-  });
+  const epInputs = ep ? exprInputSpecs(ep) : [];
+  const inputs: BufferSpec[] = [{ dtype: "f32", size: planes * cols * W }, ...epInputs];
+  const outputs: BufferSpec[] = [{ dtype: outDt, size: planes * rows * W }];
+  const decls = [
+    bindingDecl(0, "x", "f32", "read"),
+    ...epInputs.map((b, j) => bindingDecl(1 + j, `ep${j}`, b.dtype, "read")),
+    bindingDecl(1 + epInputs.length, "y", outDt, "read_write"),
+  ];
+  const helperCode = [...(program ? [] : [turnCosSin(p.length)]), ...(helpers.size ? [helperSource(helpers)] : [])];
+  const label = `real_dft_${planes}x${cols}x${W}_to_${rows}${p.inverse ? "_inverse" : ""}${p.transpose ? "_t" : ""}`;
+  return {
+    dispatches: [{
+      label,
+      code: shaderSource({
+        decls,
+        helpers: helperCode.length ? helperCode.join("\n\n") : undefined,
+        workgroupSize: THREADS,
+        body,
+      }),
+      bindings: [...inputs.map((_, i) => ref.input(i)), ref.output(0)],
+      workgroups: grid.workgroups,
+    }],
+    inputs,
+    outputs,
+    scratch: [],
+    flops: planes * W * (program ? programFlops(program) : 2 * rows * cols),
+    bytes: bytesOf([...inputs, ...outputs]),
+  };
 }
 
-function unrolledBody({ rows, cols, data }: { rows: number; cols: number; data: Float64Array }, W: number): string[] {
-  const lines = Array.from({ length: cols }, (_, j) => `let x${j} = x[xb + ${u32(j * W)}];`);
-  for (let i0 = 0; i0 < rows; i0 += ROWS_IN_FLIGHT) {
-    const group = Array.from({ length: Math.min(ROWS_IN_FLIGHT, rows - i0) }, (_, d) => i0 + d);
-    lines.push("{", ...group.map((i) => `var a${i - i0} = 0.0;`));
-    for (let j = 0; j < cols; j++) {
-      for (const i of group) {
-        const c = Math.fround(data[i * cols + j]);
-        // Exact zeros (sin 0, the imaginary row of frequency 0) cost nothing.
-        if (c !== 0) lines.push(`a${i - i0} = fma(${literal(c, "f32")}, x${j}, a${i - i0});`);
-      }
-    }
-    lines.push(...group.map((i) => `y[yb + ${u32(i * W)}] = a${i - i0};`), "}");
-  }
-  return lines;
-}
-
-function loopBody(p: RealDftParams, rows: number, cols: number, W: string): string[] {
+function loopBody(
+  p: RealDftParams,
+  rows: number,
+  cols: number,
+  W: string,
+  store: (value: string) => string[],
+): string[] {
   const spectrumRows = p.inverse === p.transpose;
   // (spectrum index r, signal index s) of matrix entry (i, j), as in dftMatrix.
   const [r, s] = spectrumRows ? ["i", "j"] : ["j", "i"];
@@ -90,7 +136,7 @@ function loopBody(p: RealDftParams, rows: number, cols: number, W: string): stri
     `    let c = ${scale} * select(cs.x, -cs.y, (${r} & 1u) == 1u);`,
     `    a = fma(c, x[xb + j * ${W}], a);`,
     "  }",
-    `  y[yb + i * ${W}] = a;`,
+    ...store("a").map((l) => "  " + l),
     "}",
   ];
 }

@@ -8,9 +8,13 @@ import fc from "fast-check";
 import * as T from "../lib/core/mod.ts";
 import { registry } from "../lib/core/mod.ts";
 import { compileGpu } from "../lib/gpu/compile_gpu.ts";
+import { fuseGraph } from "../lib/gpu/fuse.ts";
+import { acceptsView } from "../lib/gpu/plan_kernels.ts";
+import { traceGraph } from "../lib/core/compile.ts";
 import { complexCorrelateKernel, complexCorrelateKernelGradKernel } from "../kernels/complex_correlate.ts";
 import { realDftKernel, UNROLL_LIMIT } from "../kernels/real_dft.ts";
 import { dftMatrix } from "../lib/core/prims/dft_matrix.ts";
+import { applyMovement, contiguousView } from "../kernels/view.ts";
 import { assertClose, check, gpu, gpuTest, pseudoRandom, runner } from "./gpu_kernels_helpers.ts";
 import { rand } from "./_gradcheck.ts";
 
@@ -59,7 +63,7 @@ gpuTest("gpu kernels: complexCorrelate and its kernel gradient match the float64
   );
 });
 
-gpuTest("gpu kernels: realDft, unrolled and in its loop form, matches the float64 reference", async () => {
+gpuTest("gpu kernels: realDft, unrolled (centred and dense programs) and in its loop form, matches the float64 reference", async () => {
   await check(
     fc.record({
       planes: fc.integer({ min: 1, max: 4 }),
@@ -68,10 +72,10 @@ gpuTest("gpu kernels: realDft, unrolled and in its loop form, matches the float6
       W: fc.integer({ min: 1, max: 9 }),
       inverse: fc.boolean(),
       transpose: fc.boolean(),
-      unroll: fc.boolean(),
+      form: fc.constantFrom("paired", "dense", "loop"),
       seed: fc.nat(1000),
     }),
-    async ({ planes, size, extra, W, inverse, transpose, unroll, seed }) => {
+    async ({ planes, size, extra, W, inverse, transpose, form, seed }) => {
       const length = size + extra + ((size + extra) % 2 === 0 ? 1 : 0);
       const p = { length, size, inverse, transpose };
       const { rows, cols } = dftMatrix(p);
@@ -80,12 +84,13 @@ gpuTest("gpu kernels: realDft, unrolled and in its loop form, matches the float6
         shape: [planes, rows, W],
         dtype: "f64",
       });
-      const [got] = await runner.run(realDftKernel(planes, W, p, { unroll }), [x]);
+      const kernelForm = form === "loop" ? { unroll: false } : { unroll: true, program: form };
+      const [got] = await runner.run(realDftKernel(planes, W, p, kernelForm), [x]);
       const scale = inverse === transpose ? 1 : 2 / length;
-      const what = `${planes}x${cols}x${W} → ${rows} ${JSON.stringify(p)} ${unroll ? "unrolled" : "loop"}`;
+      const what = `${planes}x${cols}x${W} → ${rows} ${JSON.stringify(p)} ${form}`;
       assertClose(got, want, { rtol: 1e-4, atol: 1e-5 * scale * Math.sqrt(cols) }, what);
     },
-    8,
+    12,
   );
   // The automatic choice unrolls exactly up to the limit.
   const big = { length: 129, size: 128, inverse: false, transpose: false };
@@ -96,22 +101,60 @@ gpuTest("gpu kernels: realDft, unrolled and in its loop form, matches the float6
   assert(!realDftKernel(2, 3, small).dispatches[0].code.includes("turn_cos_sin"));
 });
 
+gpuTest("gpu kernels: realDft applies an elementwise epilogue (unrolled and loop forms)", async () => {
+  const planes = 3, W = 5, p = { length: 9, size: 6, inverse: true, transpose: false };
+  const { rows, cols } = dftMatrix(p);
+  const x = Float32Array.from(pseudoRandom(planes * cols * W, 5)), bias = Float32Array.from(pseudoRandom(rows, 6));
+  // y = max(acc + bias[row], 0)
+  const expr = {
+    inputs: ["f32" as const],
+    nodes: [
+      { op: "acc" as const },
+      {
+        op: "load" as const,
+        input: 0,
+        view: applyMovement(contiguousView([1, rows, 1]), "broadcast", { shape: [planes, rows, W] }),
+      },
+      { op: "add" as const, args: [0, 1] as const },
+      { op: "const" as const, value: 0, dtype: "f32" as const },
+      { op: "maximum" as const, args: [2, 3] as const },
+    ],
+    outputs: [4],
+  };
+  const plain = registry.realDft.cpu([{ shape: [planes, cols, W], dtype: "f64", data: Float64Array.from(x) }], p, {
+    shape: [planes, rows, W],
+    dtype: "f64",
+  });
+  const want = Array.from(plain, (v, i) => Math.max(v + bias[Math.floor(i / W) % rows], 0));
+  for (const unroll of [true, false]) {
+    const [got] = await runner.run(realDftKernel(planes, W, p, { unroll }, { expr, leading: [planes] }), [x, bias]);
+    assertClose(got, want, { rtol: 1e-5, atol: 1e-5 }, unroll ? "unrolled" : "loop");
+  }
+});
+
 gpuTest("gpu: the spectral depthwise convolution and its gradients match the direct one on the CPU", async () => {
   const x = rand([2, 3, 17, 12], 1, -1, 1), k = rand([3, 1, 13, 11], 2, -0.3, 0.3), ct = rand([2, 3, 17, 12], 3, -1, 1);
+  const bias = rand([3], 4, -1, 1);
   const f32 = (t: T.Tensor) => T.cast(t, "f32");
-  const layer = (algorithm: T.ConvAlgorithm) => (x: T.Tensor, k: T.Tensor, ct: T.Tensor) => {
+  const layer = (algorithm: T.ConvAlgorithm) => (x: T.Tensor, k: T.Tensor, bias: T.Tensor, ct: T.Tensor) => {
     const [y, pull] = T.vjp(
-      (x: T.Tensor, k: T.Tensor) => T.conv2d(x, k, { padding: [6, 5], groups: 3, algorithm }),
+      (x: T.Tensor, k: T.Tensor, bias: T.Tensor) => T.conv2d(x, k, { padding: [6, 5], groups: 3, algorithm }, bias),
       x,
       k,
+      bias,
     );
     return [y, ...(pull(ct) as T.Tensor[])];
   };
-  const want = layer("direct")(x, k, ct) as T.Tensor[];
+  const want = layer("direct")(x, k, bias, ct) as T.Tensor[];
+  // The bias add rides on the inverse transform as its epilogue: no kernel of its own.
+  const { graph } = traceGraph(layer("spectral") as never, [f32(x), f32(k), f32(bias), f32(ct)]);
+  const { kernels } = fuseGraph(graph, { maxBindings: 8, acceptsView });
+  const inverse = kernels.filter((kn) => kn.kind === "op" && kn.prim === "realDft" && kn.epilogue);
+  assert.equal(inverse.length, 1, "one realDft kernel with the bias as its epilogue");
   const g = compileGpu(layer("spectral") as never, { device: gpu!, readback: "all" });
   try {
-    const got = await g(f32(x), f32(k), f32(ct)) as unknown as { read(): Promise<ArrayLike<number>> }[];
-    for (const [i, name] of ["output", "input gradient", "kernel gradient"].entries()) {
+    const got = await g(f32(x), f32(k), f32(bias), f32(ct)) as unknown as { read(): Promise<ArrayLike<number>> }[];
+    for (const [i, name] of ["output", "input gradient", "kernel gradient", "bias gradient"].entries()) {
       const w = want[i].toArray(), scale = Math.max(...Array.from(w, (v) => Math.abs(Number(v))));
       assertClose(await got[i].read(), Array.from(w, Number), { rtol: 1e-4, atol: 1e-5 * scale }, name);
     }

@@ -8,7 +8,7 @@
  * Reductions absorb their elementwise producer as a prologue; matmul, convolutions, gather, scatter and random bits
  * read their inputs through views, so transposes and slices feeding them cost no copy. Then sibling kernels merge
  * (elementwise kernels over one shape, reductions over one domain: fuse_passes.ts) and elementwise consumers fold into
- * the reduction or matmul they read as epilogues.
+ * the reduction, matmul or real DFT they read as epilogues.
  *
  * @module
  */
@@ -53,7 +53,7 @@ export interface OpKernelSpec {
   readonly out: Aval;
   readonly srcs: readonly number[];
   readonly outs: readonly [number];
-  /** A fused elementwise consumer (matmul only), evaluated per output with the product as `acc`; reads `epSrcs`. */
+  /** A fused elementwise consumer (matmul, realDft), evaluated per output with the result as `acc`; reads `epSrcs`. */
   readonly epilogue?: Expr;
   readonly epSrcs?: readonly number[];
 }

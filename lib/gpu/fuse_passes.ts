@@ -9,6 +9,7 @@ import { prod } from "../../kernels/wgsl.ts";
 import type { KernelSpec } from "./fuse.ts";
 import { mergeExprs, reshapeExpr, toEpilogue } from "./fuse_rewrite.ts";
 import { exprDTypes } from "../../kernels/expr.ts";
+import { takesEpilogue } from "./plan_kernels.ts";
 
 /** Nodes a multi-output kernel made by merging siblings may hold (keeps shaders small enough to compile fast). */
 const MAX_MERGED = 256;
@@ -16,8 +17,9 @@ const MAX_MERGED = 256;
 const MAX_REDUCE_OUTPUTS = 4;
 
 /**
- * Folds an elementwise kernel into the reduction or matmul whose result it alone reads, element for element, as that
- * kernel's epilogue (mean = sum then divide, bias + activation after a matmul): one dispatch and one buffer less.
+ * Folds an elementwise kernel into the reduction, matmul or real DFT whose result it alone reads, element for element,
+ * as that kernel's epilogue (mean = sum then divide, bias + activation after a matmul, bias after the spectral
+ * convolution): one dispatch and one buffer less.
  * `keep` holds variables that must keep their own buffer (outputs).
  */
 export function fuseEpilogues(
@@ -40,7 +42,7 @@ export function fuseEpilogues(
       const pi = producer.get(r);
       const p = pi === undefined ? undefined : out[pi];
       if (!p || keep.has(r) || readers.get(r)?.length !== 1) continue;
-      if (!(p.kind === "reduce" || (p.kind === "op" && p.prim === "matmul")) || p.epilogue || p.outs.length > 1) {
+      if (!(p.kind === "reduce" || (p.kind === "op" && takesEpilogue(p.prim))) || p.epilogue || p.outs.length > 1) {
         continue;
       }
       const shape = avals.get(r)!.shape;

@@ -183,7 +183,8 @@ function opProgram(spec: OpKernelSpec, avals: ReadonlyMap<number, Aval>, limits:
     case "realDft": {
       const x = spec.inputs[0].aval.shape;
       if (spec.out.dtype !== "f32") throw new Error(`compileGpu: ${spec.prim} of ${spec.out.dtype}`);
-      return realDftKernel(realDftPlanes(x), x[x.length - 1], p as unknown as RealDftParams);
+      const epilogue = spec.epilogue ? { expr: spec.epilogue, leading: spec.out.shape.slice(0, -2) } : undefined;
+      return realDftKernel(realDftPlanes(x), x[x.length - 1], p as unknown as RealDftParams, {}, epilogue);
     }
     default:
       throw new Error(`compileGpu: no GPU kernel for primitive ${spec.prim}`);
@@ -192,5 +193,5 @@ function opProgram(spec: OpKernelSpec, avals: ReadonlyMap<number, Aval>, limits:
 
 /** Whether a non-elementwise primitive's generator can fuse an elementwise epilogue. */
 export function takesEpilogue(prim: string): boolean {
-  return prim === "matmul";
+  return prim === "matmul" || prim === "realDft";
 }
