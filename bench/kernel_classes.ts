@@ -104,7 +104,9 @@ function classOf(spec: KernelSpec, tags: number): KernelClass {
       case "complexCorrelate":
       case "complexCorrelateKernelGrad":
       case "realDft":
-        return spec.prim.startsWith("complex") || spec.prim === "realDft" ||
+      case "toeplitz":
+      case "toeplitzAdjoint":
+        return spec.prim.startsWith("complex") || spec.prim === "realDft" || spec.prim.startsWith("toeplitz") ||
             ((spec.params as { groups?: number }).groups ?? 1) > 1
           ? "depthwise conv"
           : "conv";

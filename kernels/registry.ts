@@ -18,6 +18,7 @@ import { randomBitsKernel } from "./random.ts";
 import { dclsGaussGradKernel, dclsGaussKernel } from "./dcls_gauss.ts";
 import { complexCorrelateKernel, complexCorrelateKernelGradKernel } from "./complex_correlate.ts";
 import { realDftKernel, realDftPlanes } from "./real_dft.ts";
+import { toeplitzAdjointKernel, toeplitzKernel } from "./toeplitz.ts";
 import { reduceKernel } from "./reduce.ts";
 import { contiguousView } from "./view.ts";
 
@@ -140,4 +141,6 @@ export const kernelFor: KernelTable = {
   complexCorrelateKernelGrad: ([z], _out, p) =>
     complexCorrelateKernelGradKernel({ R: z.shape[0], P: z.shape[1], W: z.shape[3], kw: p.kernelSize }, p),
   realDft: ([x], _out, p) => realDftKernel(realDftPlanes(x.shape), x.shape[x.shape.length - 1], p),
+  toeplitz: ([w], _out, p) => toeplitzKernel(w.shape[0], [w.shape[1], w.shape[2]], p),
+  toeplitzAdjoint: ([t], _out, p) => toeplitzAdjointKernel(t.shape[0], p),
 };

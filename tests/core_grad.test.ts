@@ -97,6 +97,14 @@ const primCases: Record<T.PrimName, Case | null> = {
     f: (x) => bind("realDft", [x], { length: 7, size: 5, inverse: false, transpose: false }),
     args: () => [u([2, 5, 3], 92)],
   },
+  toeplitz: {
+    f: (w) => bind("toeplitz", [w], { plane: [3, 2], out: [2, 3], padding: [1, 2] }),
+    args: () => [u([2, 2, 4], 93)],
+  },
+  toeplitzAdjoint: {
+    f: (t) => bind("toeplitzAdjoint", [t], { plane: [3, 2], out: [2, 3], padding: [1, 2], kernel: [2, 4] }),
+    args: () => [u([2, 6, 6], 94)],
+  },
   // The spectral convolution's kernel gradient: differentiating it throws (tested in spectral_conv.test.ts).
   complexCorrelateKernelGrad: null,
 };

@@ -50,6 +50,16 @@ export type RealDftParams = {
   readonly conjugate?: boolean;
 };
 
+/**
+ * Parameters of `toeplitz` and `toeplitzAdjoint` (lib/core/prims/toeplitz.ts): a stride-1 2-D correlation of an
+ * `[H, W]` plane padded by `padding` = [top, left] onto `[Ho, Wo]` outputs, written as a matrix per channel.
+ */
+export type ToeplitzParams = {
+  readonly plane: readonly [number, number];
+  readonly out: readonly [number, number];
+  readonly padding: readonly [number, number];
+};
+
 /** Parameters of every primitive, by name. The primitive set is the key set of this interface. */
 export interface PrimParams {
   neg: NoParams;
@@ -109,6 +119,8 @@ export interface PrimParams {
   complexCorrelate: ComplexCorrelateParams;
   complexCorrelateKernelGrad: ComplexCorrelateParams & { readonly kernelSize: number };
   realDft: RealDftParams;
+  toeplitz: ToeplitzParams;
+  toeplitzAdjoint: ToeplitzParams & { readonly kernel: readonly [number, number] };
 }
 
 /** Name of a primitive. */

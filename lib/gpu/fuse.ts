@@ -127,6 +127,8 @@ const OPS = new Set([
   "complexCorrelate",
   "complexCorrelateKernelGrad",
   "realDft",
+  "toeplitz",
+  "toeplitzAdjoint",
 ]);
 
 /** Compute nodes a value may hold and still be recomputed by each consumer instead of being written once. */

@@ -25,7 +25,8 @@ import { randomBitsKernel } from "../../kernels/random.ts";
 import { dclsGaussGradKernel, dclsGaussKernel } from "../../kernels/dcls_gauss.ts";
 import { complexCorrelateKernel, complexCorrelateKernelGradKernel } from "../../kernels/complex_correlate.ts";
 import { realDftKernel, realDftPlanes } from "../../kernels/real_dft.ts";
-import type { ComplexCorrelateParams, DclsGaussParams, RealDftParams } from "../core/primitive.ts";
+import { toeplitzAdjointKernel, toeplitzKernel } from "../../kernels/toeplitz.ts";
+import type { ComplexCorrelateParams, DclsGaussParams, RealDftParams, ToeplitzParams } from "../core/primitive.ts";
 import type { KernelSpec, OpKernelSpec } from "./fuse.ts";
 
 /**
@@ -69,6 +70,8 @@ const CONTIGUOUS = new Set([
   "complexCorrelate",
   "complexCorrelateKernelGrad",
   "realDft",
+  "toeplitz",
+  "toeplitzAdjoint",
 ]);
 
 /** Whether the generator of `prim` reads input `index` through `view` without a copy. */
@@ -185,6 +188,13 @@ function opProgram(spec: OpKernelSpec, avals: ReadonlyMap<number, Aval>, limits:
       if (spec.out.dtype !== "f32") throw new Error(`compileGpu: ${spec.prim} of ${spec.out.dtype}`);
       const epilogue = spec.epilogue ? { expr: spec.epilogue, leading: spec.out.shape.slice(0, -2) } : undefined;
       return realDftKernel(realDftPlanes(x), x[x.length - 1], p as unknown as RealDftParams, {}, epilogue);
+    }
+    case "toeplitz":
+    case "toeplitzAdjoint": {
+      const x = spec.inputs[0].aval.shape;
+      if (spec.out.dtype !== "f32") throw new Error(`compileGpu: ${spec.prim} of ${spec.out.dtype}`);
+      const tp = p as unknown as ToeplitzParams & { kernel: [number, number] };
+      return spec.prim === "toeplitz" ? toeplitzKernel(x[0], [x[1], x[2]], tp) : toeplitzAdjointKernel(x[0], tp);
     }
     default:
       throw new Error(`compileGpu: no GPU kernel for primitive ${spec.prim}`);

@@ -6,6 +6,7 @@ import { add, mul } from "./elementwise.ts";
 import { matmul } from "./linalg.ts";
 import { reshape, slice, squeeze } from "./movement.ts";
 import { spectralDepthwiseConv2d } from "./spectral_conv.ts";
+import { toeplitzDepthwiseConv2d } from "./toeplitz_conv.ts";
 
 /** A size per spatial axis, or one for all. */
 export type Pair = number | readonly [number, number];
@@ -22,14 +23,16 @@ export interface Conv2dOptions {
   groups?: number;
   /**
    * How a depthwise stride-1 convolution is computed: `direct`, `spectral` (through a Fourier transform along H, see
-   * `spectralDepthwiseConv2d`: the same map, cheaper for large kernels) or `auto` (default: spectral where
-   * {@link prefersSpectral} says so). Other convolutions are always direct.
+   * `spectralDepthwiseConv2d`: the same map, cheaper for large kernels on tall planes), `toeplitz` (a batched matrix
+   * product with the kernel's Toeplitz matrix, see `toeplitzDepthwiseConv2d`: cheaper on planes smaller than the
+   * kernel) or `auto` (default: where {@link prefersToeplitz} or {@link prefersSpectral} says so). Other convolutions
+   * are always direct. Kernel taps that never meet the input are cut first, whatever the algorithm.
    */
   algorithm?: ConvAlgorithm;
 }
 
 /** How `conv2d` computes a depthwise convolution. */
-export type ConvAlgorithm = "auto" | "direct" | "spectral";
+export type ConvAlgorithm = "auto" | "direct" | "spectral" | "toeplitz";
 
 /** Expands a size to one per spatial axis. */
 export function pair(v: Pair): [number, number] {
@@ -68,8 +71,11 @@ export function conv2d(x: Tensor, w: Tensor, opts: Conv2dOptions = {}, bias?: Te
     y = reshape(matmul(reshape(w, [o, c]), reshape(x, [n, c, h * wd])), [n, o, h, wd]);
   } else {
     const cropped = cropToReach(x, w, params);
-    y = spectralFor(opts.algorithm ?? "auto", x, cropped.w, cropped.params)
+    const algorithm = chooseAlgorithm(opts.algorithm ?? "auto", x, cropped.w, cropped.params);
+    y = algorithm === "spectral"
       ? spectralDepthwiseConv2d(x, cropped.w, cropped.params.padding)
+      : algorithm === "toeplitz"
+      ? toeplitzDepthwiseConv2d(x, cropped.w, cropped.params.padding)
       : bind("conv2d", [x, cropped.w], cropped.params);
   }
   if (!bias) return y;
@@ -136,24 +142,39 @@ export function prefersSpectral(h: number, kh: number, kw: number): boolean {
   return kh >= 11 && kw >= 11 && h >= 32;
 }
 
-function spectralFor(
+/**
+ * Whether the Toeplitz form of a depthwise stride-1 convolution is the cheaper one: a plane of at most 64 positions
+ * that the (cropped) kernel's taps outnumber at least twice, so the H·W-square products do less than half the direct
+ * form's work (23×23 on 8×7: 56 against 195 taps).
+ */
+export function prefersToeplitz(h: number, w: number, kh: number, kw: number): boolean {
+  return h * w <= 64 && kh * kw >= 2 * h * w;
+}
+
+function chooseAlgorithm(
   algorithm: ConvAlgorithm,
   x: Tensor,
   w: Tensor,
   p: { stride: [number, number]; dilation: [number, number]; groups: number; padding: Padding2d },
-): boolean {
-  if (algorithm === "direct") return false;
+): "direct" | "spectral" | "toeplitz" {
+  if (algorithm === "direct") return "direct";
   const depthwise = x.ndim === 4 && w.ndim === 4 && p.groups === x.shape[1] && w.shape[0] === p.groups &&
     w.shape[1] === 1 && p.stride.every((s) => s === 1) && p.dilation.every((d) => d === 1);
-  if (algorithm === "spectral") {
-    if (!depthwise) fail("conv2d", `algorithm "spectral" needs a depthwise, stride-1, undilated convolution`);
-    if (p.padding[1].some((v) => v >= w.shape[3])) fail("conv2d", `algorithm "spectral" pads W by at most kw − 1`);
-    return true;
+  if (algorithm === "spectral" || algorithm === "toeplitz") {
+    if (!depthwise) fail("conv2d", `algorithm "${algorithm}" needs a depthwise, stride-1, undilated convolution`);
+    if (algorithm === "spectral" && p.padding[1].some((v) => v >= w.shape[3])) {
+      fail("conv2d", `algorithm "spectral" pads W by at most kw − 1`);
+    }
+    return algorithm;
   }
-  if (algorithm !== "auto") fail("conv2d", `algorithm must be "auto", "direct" or "spectral", got "${algorithm}"`);
+  if (algorithm !== "auto") {
+    fail("conv2d", `algorithm must be "auto", "direct", "spectral" or "toeplitz", got "${algorithm}"`);
+  }
+  if (!depthwise) return "direct";
+  if (prefersToeplitz(x.shape[2], x.shape[3], w.shape[2], w.shape[3])) return "toeplitz";
   // The complex correlation pads by at most kw − 1 (wider padding only adds zero columns).
   const fits = p.padding[1][0] < w.shape[3] && p.padding[1][1] < w.shape[3];
-  return depthwise && fits && prefersSpectral(x.shape[2], w.shape[2], w.shape[3]);
+  return fits && prefersSpectral(x.shape[2], w.shape[2], w.shape[3]) ? "spectral" : "direct";
 }
 
 /** Whether a convolution over NCHW has a 1×1 kernel, stride 1 and no padding (groups decide what it computes). */

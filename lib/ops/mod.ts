@@ -13,3 +13,4 @@ export * from "./nn.ts";
 export * from "./random.ts";
 export { erfinv } from "./special.ts";
 export * from "./spectral_conv.ts";
+export * from "./toeplitz_conv.ts";

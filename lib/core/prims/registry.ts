@@ -2,6 +2,7 @@ import type { Registry } from "../primitive.ts";
 import { complexPrims } from "./complex.ts";
 import { dclsPrims } from "./dcls.ts";
 import { dftPrims } from "./dft.ts";
+import { toeplitzPrims } from "./toeplitz.ts";
 import { binaryPrims, selectPrims, unaryPrims } from "./elementwise.ts";
 import { linalgPrims } from "./linalg.ts";
 import { movementPrims } from "./movement.ts";
@@ -20,4 +21,5 @@ export const registry: Registry = {
   ...dclsPrims,
   ...complexPrims,
   ...dftPrims,
+  ...toeplitzPrims,
 };
