@@ -1,9 +1,24 @@
 /**
- * The fused Gaussian DCLS construction (`dclsGauss`) and its backward (`dclsGaussGrad`), one dispatch each: a
- * workgroup per channel builds the channel's row and column profiles in workgroup memory, then the kernel as
- * `Σ_k A[i,k] s[k] B[j,k]` (forward), or the profile gradients and from them the weight, position and width gradients
- * (backward). The formulas are the primitive's (lib/core/prims/dcls.ts); the composed construction traced a dozen
- * small kernels per layer, launch-bound on a GPU.
+ * The fused Gaussian DCLS construction (`dclsGauss`) and its backward (`dclsGaussGrad`), one dispatch each, one
+ * workgroup of 128 threads per channel. The formulas are the primitive's (lib/core/prims/dcls.ts); the composed
+ * construction traced a dozen small kernels per layer, launch-bound on a GPU.
+ *
+ * Layout in workgroup memory: the channel's row profiles A `[D0, K]`, then its column profiles B `[D1, K]`, each grid
+ * line a run of `KV = ⌈K/4⌉` vec4s, element k in lane `k & 3` of vec4 `k >> 2`. The lanes past K hold zero profiles,
+ * which zero every term they enter. A work item is a vec4 of four elements, so every phase reads whole vec4s and the
+ * per-element phases need a quarter of the threads they would per element.
+ *
+ * Forward, in phases split by barriers: (1) the profiles, a vec4 of a line per thread; (2) the masses ΣA and ΣB, a
+ * thread per axis and vec4 of elements; (3) the scales `s = w / (ΣA·ΣB + ε)`, a thread per vec4; (4) the kernel
+ * `Σ_k A[i,k] s[k] B[j,k]`, a thread per cell.
+ *
+ * Backward: (1) the profiles and the cotangent g; (2) `GA = g B` and `GB = gᵀ A`, a vec4 of a line per thread;
+ * (3) `ΣA·GA`, ΣA and ΣB, each as R partial sums over every R-th line (a thread per axis, vec4 of elements and
+ * partial); (4) on the same threads, the scales and the normalisation's gradient from the partials (and the weight
+ * gradient), then the partial sums over their lines of `g = dA·A·u` and `g·u` with `dA = s·GA + dDen·m_other`;
+ * (5) a thread per axis and vec4 of elements adds the R partials into the position and width gradients. The sums over
+ * lines thus take a ⌈D/R⌉-step chain on R times the threads instead of a D-step one on a thread per element, which
+ * left the rest of the workgroup idle at the end of the kernel.
  *
  * @module
  */
@@ -15,71 +30,153 @@ import { foldGrid, singleDispatchProgram, u32 } from "./wgsl.ts";
 const THREADS = 128;
 
 /**
- * Workgroup arrays are declared as vec4s and indexed per component: llvmpipe, the software adapter the tests run on,
- * took 6 s to compile a kernel with one scalar workgroup array of 1,196 floats and 0.01 s with the same memory as 299
- * vec4s; the backward's three arrays took a minute as scalars and 8 s as vec4s. On the H100 the per-component
- * addressing costs about 0.13 ms of ConvNeXt-T DCLS's 94 ms step (construction 0.77 → 0.90 ms).
+ * Workgroup arrays are declared as vec4s. llvmpipe, the software adapter the tests (and CI) run on, compiles the
+ * zero-initialisation of workgroup memory (wgpu's GL backend emits an array constructor) in time that grows with the
+ * number of array elements, and faster than linearly: a kernel with one scalar workgroup array of 1,196 floats took 6 s
+ * against 0.01 s for the same memory as 299 vec4s (the backward's three arrays: a minute as scalars, 8 s as vec4s);
+ * even as vec4s, two arrays of 322 took 3 s and two of 644 took 13 s. Its compile time also grows with the workgroup
+ * loads in fully unrolled loops: a first version of this layout, with a 23-step loop per element sum, compiled twice as
+ * slowly as the per-element kernels before it. Hence one loop body for rows and columns where the grid is square, and
+ * short loops over every R-th line for the per-element sums. The cotangent, read one cell at a time, is indexed per
+ * component (`wg`); on the H100 that addressing cost about 0.13 ms of ConvNeXt-T DCLS's 94 ms step (construction
+ * 0.77 → 0.90 ms) when the profiles were addressed that way too.
  */
 const wg = (name: string, index: string) => `${name}[(${index}) >> 2u][(${index}) & 3u]`;
-const wgDecl = (name: string, n: number) => `var<workgroup> ${name}: array<vec4<f32>, ${Math.ceil(n / 4)}>;`;
+const vecDecl = (name: string, n: number) => `var<workgroup> ${name}: array<vec4<f32>, ${n}>;`;
 
-/** Workgroup memory the backward's arrays take, in bytes (the forward needs less). */
-export function dclsGaussWorkgroupBytes(p: DclsGaussParams, K: number): number {
-  const vec4s = (n: number) => Math.ceil(n / 4);
-  return 16 * (2 * vec4s((p.rows.size + p.cols.size) * K) + vec4s(p.rows.size * p.cols.size));
+/** Partial sums per element sum in the backward: four threads per vec4 of elements, fewer where too few fit. */
+const PARTIALS = 4;
+
+/** The shape of one channel's work. */
+interface Layout {
+  readonly D0: number;
+  readonly D1: number;
+  /** Vec4s per grid line. */
+  readonly KV: number;
+  /** Vec4s of the row profiles, and of both. */
+  readonly NA: number;
+  readonly N: number;
+  /** Partial sums per element sum (backward). */
+  readonly R: number;
+  /** Vec4s of the backward's cotangent array, which then holds the partial sums. */
+  readonly scratch: number;
 }
 
-/** Statements filling `prof` with the row profiles (A, `[D0, K]`) then the column profiles (B, `[D1, K]`). */
-function profileLines(p: DclsGaussParams, C: number, K: number): string[] {
-  const NA = p.rows.size * K, N = NA + p.cols.size * K;
-  const axis = (a: DclsGaussParams["rows"], q: string) => [
-    `  k = ${q} % ${u32(K)};`,
-    `  x = f32(${q} / ${u32(K)});`,
-    `  at = ${u32(a.param * C * K)} + c * ${u32(K)} + k;`,
-    `  sh = ${a.shift}.0;`,
+/** The layout of `K` elements on the grid `p`; throws where the backward's per-element threads do not fit. */
+function layout(p: DclsGaussParams, K: number): Layout {
+  const D0 = p.rows.size, D1 = p.cols.size, KV = Math.ceil(K / 4);
+  // The backward's threads per axis and vec4 of elements hold R partials each, written back over the first 2·KV·R
+  // vec4s of the profiles.
+  const R = Math.min(PARTIALS, Math.floor(THREADS / (2 * KV)), Math.floor((D0 + D1) / 2));
+  if (R < 1) throw new Error(`dclsGauss: ${K} elements per channel exceed the kernel's ${2 * THREADS}`);
+  const NA = D0 * KV, N = NA + D1 * KV;
+  return { D0, D1, KV, NA, N, R, scratch: Math.max(Math.ceil((D0 * D1) / 4), 3 * KV * R) };
+}
+
+/**
+ * Workgroup memory the backward's arrays take, in bytes (the forward needs less); Infinity for more than 256 elements,
+ * which the kernels cannot take, so that callers choosing by memory take another path.
+ */
+export function dclsGaussWorkgroupBytes(p: DclsGaussParams, K: number): number {
+  if (K > 2 * THREADS) return Infinity;
+  const { N, scratch } = layout(p, K);
+  return 16 * (2 * N + scratch);
+}
+
+/**
+ * A `vec4` of `f(k)` over the elements of vec4 `kv`; lanes past K read element K − 1 instead, so every index stays in
+ * range (their values are masked or never stored).
+ */
+function lanes(K: number, f: (k: string) => string): string {
+  const k = (l: number) => K % 4 === 0 || l < K % 4 ? `4u * kv + ${u32(l)}` : `min(4u * kv + ${u32(l)}, ${u32(K - 1)})`;
+  return `vec4<f32>(${[0, 1, 2, 3].map((l) => f(k(l))).join(", ")})`;
+}
+
+/** `v` with the lanes past K of vec4 `kv` zeroed. */
+const masked = (K: number, v: string) =>
+  K % 4 === 0 ? v : `select(vec4<f32>(), ${v}, vec4<u32>(4u * kv) + vec4<u32>(0u, 1u, 2u, 3u) < vec4<u32>(${u32(K)}))`;
+
+/** Statements storing the lanes of `v` (vec4 `kv`) that are elements, at `grad[at + k]`. */
+function storeLanes(K: number, at: string, v: string): string[] {
+  return ["x", "y", "z", "w"].map((c, l) => {
+    const store = `grad[${at} + 4u * kv + ${u32(l)}] = ${v}.${c};`;
+    return K % 4 === 0 || l < K % 4 ? store : `if (4u * kv + ${u32(l)} < ${u32(K)}) { ${store} }`;
+  });
+}
+
+/**
+ * D0 where `cond` holds and D1 otherwise: a constant on square grids, so that one loop body serves both axes and
+ * still unrolls.
+ */
+const lineCount = (L: Layout, cond: string) =>
+  L.D0 === L.D1 ? u32(L.D0) : `select(${u32(L.D1)}, ${u32(L.D0)}, ${cond})`;
+
+/** Statements filling `prof` with the row profiles (A) then the column profiles (B), a vec4 per thread. */
+function profileLines(p: DclsGaussParams, L: Layout, C: number, K: number): string[] {
+  const axis = (a: DclsGaussParams["rows"], line: string) => [
+    `    x = f32(${line} / ${u32(L.KV)});`,
+    `    at = ${u32(a.param * C * K)} + c * ${u32(K)};`,
+    `    sh = ${a.shift}.0;`,
   ];
+  const profile = "exp(-0.5 * u * u)";
   return [
-    `for (var t = lid; t < ${u32(N)}; t += ${u32(THREADS)}) {`,
-    "  var k: u32; var x: f32; var at: u32; var sh: f32;",
-    `  if (t < ${u32(NA)}) {`,
-    ...axis(p.rows, "t").map((l) => "  " + l),
+    `for (var t = lid; t < ${u32(L.N)}; t += ${u32(THREADS)}) {`,
+    `  let kv = t % ${u32(L.KV)};`,
+    "  var x: f32; var at: u32; var sh: f32;",
+    `  if (t < ${u32(L.NA)}) {`,
+    ...axis(p.rows, "t"),
     "  } else {",
-    ...axis(p.cols, `(t - ${u32(NA)})`).map((l) => "  " + l),
+    ...axis(p.cols, `(t - ${u32(L.NA)})`),
     "  }",
-    `  let u = (x - pos[at] - sh) / (abs(sig[at]) + ${DCLS_SIGMA_FLOOR});`,
-    `  ${wg("prof", "t")} = exp(-0.5 * u * u);`,
+    `  let u = (x - ${lanes(K, (k) => `pos[at + ${k}]`)} - sh) / (abs(${
+      lanes(K, (k) => `sig[at + ${k}]`)
+    }) + ${DCLS_SIGMA_FLOOR});`,
+    `  prof[t] = ${masked(K, profile)};`,
     "}",
   ];
 }
+
+/**
+ * `wv`: this channel's weights of vec4 `kv`, loaded where `cond` holds before anything else, so their latency hides
+ * behind the profiles. The lanes past K are zero, which keeps their scales zero and finite.
+ */
+const weightPrefetch = (K: number, cond: string, kv: string) => [
+  "var wv = vec4<f32>();",
+  `if (${cond}) {`,
+  `  let kv = ${kv};`,
+  `  wv = ${masked(K, lanes(K, (k) => `w[c * ${u32(K)} + ${k}]`))};`,
+  "}",
+];
 
 /** Element counts of weight `[C, K]`, P and SIG `[2, C, K]`. */
 const inputs = (C: number, K: number) => [C * K, 2 * C * K, 2 * C * K];
 
 /** `dclsGauss`: inputs (weight `[C, K]`, P `[2, C, K]`, SIG `[2, C, K]`), output the kernel `[C, D0, D1]`. */
 export function dclsGaussKernel(C: number, K: number, p: DclsGaussParams): KernelProgram {
-  const D0 = p.rows.size, D1 = p.cols.size, NA = D0 * K, NB = D1 * K;
+  const L = layout(p, K), { D0, D1, KV, NA, N } = L;
   const grid = foldGrid(C);
   const body = [
     ...(grid.guard ? [grid.guard] : []),
     `let c = ${grid.flatId};`,
-    ...profileLines(p, C, K),
+    ...weightPrefetch(K, `lid < ${u32(KV)}`, "lid"),
+    ...profileLines(p, L, C, K),
     "workgroupBarrier();",
-    `if (lid < ${u32(K)}) {`,
-    "  var ma = 0.0;",
-    `  for (var i = 0u; i < ${u32(D0)}; i++) { ma += ${wg("prof", `i * ${u32(K)} + lid`)}; }`,
-    "  var mb = 0.0;",
-    `  for (var j = 0u; j < ${u32(D1)}; j++) { mb += ${wg("prof", `${u32(NA)} + j * ${u32(K)} + lid`)}; }`,
-    `  sc[lid] = w[c * ${u32(K)} + lid] / (ma * mb + ${DCLS_NORM_EPS});`,
+    // sc = [ΣA | ΣB], then the scales over ΣA.
+    `if (lid < ${u32(2 * KV)}) {`,
+    `  let base = select(${u32(NA)}, 0u, lid < ${u32(KV)}) + lid % ${u32(KV)};`,
+    "  var m = vec4<f32>();",
+    `  for (var q = 0u; q < ${lineCount(L, `lid < ${u32(KV)}`)}; q++) { m += prof[base + q * ${u32(KV)}]; }`,
+    "  sc[lid] = m;",
     "}",
     "workgroupBarrier();",
+    `if (lid < ${u32(KV)}) { sc[lid] = wv / (sc[lid] * sc[${u32(KV)} + lid] + ${DCLS_NORM_EPS}); }`,
+    "workgroupBarrier();",
     `for (var t = lid; t < ${u32(D0 * D1)}; t += ${u32(THREADS)}) {`,
-    `  let a = (t / ${u32(D1)}) * ${u32(K)};`,
-    `  let b = ${u32(NA)} + (t % ${u32(D1)}) * ${u32(K)};`,
-    "  var acc = 0.0;",
-    `  for (var k = 0u; k < ${u32(K)}; k++) { acc = fma(${wg("prof", "a + k")} * sc[k], ${
-      wg("prof", "b + k")
-    }, acc); }`,
-    `  out[c * ${u32(D0 * D1)} + t] = acc;`,
+    `  let a = (t / ${u32(D1)}) * ${u32(KV)};`,
+    `  let b = ${u32(NA)} + (t % ${u32(D1)}) * ${u32(KV)};`,
+    "  var acc = vec4<f32>();",
+    `  for (var kv = 0u; kv < ${u32(KV)}; kv++) { acc = fma(prof[a + kv] * sc[kv], prof[b + kv], acc); }`,
+    `  out[c * ${u32(D0 * D1)} + t] = (acc.x + acc.y) + (acc.z + acc.w);`,
     "}",
   ];
   return singleDispatchProgram({
@@ -87,11 +184,11 @@ export function dclsGaussKernel(C: number, K: number, p: DclsGaussParams): Kerne
     names: ["w", "pos", "sig", "out"],
     inputs: inputs(C, K),
     output: C * D0 * D1,
-    shared: [wgDecl("prof", NA + NB), `var<workgroup> sc: array<f32, ${K}>;`],
+    shared: [vecDecl("prof", N), vecDecl("sc", 2 * KV)],
     workgroupSize: THREADS,
     workgroups: grid.workgroups,
     body,
-    flops: 2 * C * K * (D0 * D1 + NA + NB),
+    flops: 2 * C * K * (D0 * D1 + (D0 + D1) * K),
   });
 }
 
@@ -100,68 +197,129 @@ export function dclsGaussKernel(C: number, K: number, p: DclsGaussParams): Kerne
  * dSIG[1].
  */
 export function dclsGaussGradKernel(C: number, K: number, p: DclsGaussParams): KernelProgram {
-  const D0 = p.rows.size, D1 = p.cols.size, NA = D0 * K, NB = D1 * K;
+  const L = layout(p, K), { D0, D1, KV, NA, N, R } = L;
   const grid = foldGrid(C);
-  // Per element k (one thread each): position and width gradients of one axis from dA = s·GA + dDen·m_other.
-  const axisGrad = (a: DclsGaussParams["rows"], base: number, n: number, other: string, dp: string, ds: string) => [
-    `  let at${dp} = ${u32(a.param * C * K)} + c * ${u32(K)} + k;`,
-    `  let p${dp} = pos[at${dp}] + ${a.shift}.0;`,
-    `  let sg${dp} = abs(sig[at${dp}]) + ${DCLS_SIGMA_FLOOR};`,
-    `  var ${dp} = 0.0;`,
-    `  var ${ds} = 0.0;`,
-    `  for (var i = 0u; i < ${u32(n)}; i++) {`,
-    `    let q = ${u32(base)} + i * ${u32(K)} + k;`,
-    `    let u = (f32(i) - p${dp}) / sg${dp};`,
-    `    let g = (s * ${wg("gab", "q")} + dden * ${other}) * ${wg("prof", "q")} * u;`,
-    `    ${dp} += g;`,
-    `    ${ds} += g * u;`,
-    "  }",
-    `  grad[${u32((1 + a.param) * C * K)} + c * ${u32(K)} + k] = ${dp} / sg${dp};`,
-    `  grad[${u32((3 + a.param) * C * K)} + c * ${u32(K)} + k] = ${ds} / sg${dp} * sign(sig[at${dp}]);`,
+  const CK = C * K, KR = KV * R, steps = Math.ceil(Math.max(D0, D1) / R);
+  // Phases 3 to 5 run on thread (axis, kv, r) = lid / KR, lid / R % KV, lid % R for lid < 2·KR.
+  const onItems = `lid < ${u32(2 * KR)}`, onRows = `lid < ${u32(KR)}`;
+  // Line q·R + r of the thread's axis, for q < steps; `at` is its vec4 of elements.
+  const ownLines = (stmts: string[]) => {
+    const guard = D0 !== D1 || D0 % R !== 0;
+    return [
+      `  for (var q = 0u; q < ${u32(steps)}; q++) {`,
+      `    let line = q * ${u32(R)} + r;`,
+      ...(guard ? [`    if (line < ${lineCount(L, onRows)}) {`] : []),
+      ...[`let at = base + line * ${u32(KV)} + kv;`, ...stmts].map((l) => (guard ? "      " : "    ") + l),
+      ...(guard ? ["    }"] : []),
+      "  }",
+    ];
+  };
+  const item = [
+    `  let kv = lid / ${u32(R)} % ${u32(KV)};`,
+    `  let r = lid % ${u32(R)};`,
+    `  let base = select(${u32(NA)}, 0u, ${onRows});`,
   ];
   const body = [
     ...(grid.guard ? [grid.guard] : []),
     `let c = ${grid.flatId};`,
-    ...profileLines(p, C, K),
+    // The weights, positions (shifted) and raw widths phases 4 and 5 need, loaded while the rest runs.
+    ...weightPrefetch(K, onItems, `lid / ${u32(R)} % ${u32(KV)}`),
+    "var pv = vec4<f32>();",
+    "var sv = vec4<f32>();",
+    "var pat = 0u;",
+    `if (${onItems}) {`,
+    `  let kv = lid / ${u32(R)} % ${u32(KV)};`,
+    "  var sh: f32;",
+    `  if (${onRows}) {`,
+    `    pat = ${u32(p.rows.param * CK)} + c * ${u32(K)};`,
+    `    sh = ${p.rows.shift}.0;`,
+    "  } else {",
+    `    pat = ${u32(p.cols.param * CK)} + c * ${u32(K)};`,
+    `    sh = ${p.cols.shift}.0;`,
+    "  }",
+    `  pv = ${lanes(K, (k) => `pos[pat + ${k}]`)} + sh;`,
+    `  sv = ${lanes(K, (k) => `sig[pat + ${k}]`)};`,
+    "}",
+    `let sg = abs(sv) + ${DCLS_SIGMA_FLOOR};`,
+    ...profileLines(p, L, C, K),
     `for (var t = lid; t < ${u32(D0 * D1)}; t += ${u32(THREADS)}) { ${wg("gk", "t")} = dk[c * ${u32(D0 * D1)} + t]; }`,
     "workgroupBarrier();",
-    // GA[i,k] = Σ_j g[i,j] B[j,k] into gab[0, NA); GB[j,k] = Σ_i g[i,j] A[i,k] into gab[NA, NA + NB).
-    `for (var t = lid; t < ${u32(NA + NB)}; t += ${u32(THREADS)}) {`,
-    "  var acc = 0.0;",
+    // Row i: GA[i] = Σ_j g[i,j] B[j]; column j: GB[j] = Σ_i g[i,j] A[i].
+    `for (var t = lid; t < ${u32(N)}; t += ${u32(THREADS)}) {`,
+    `  let kv = t % ${u32(KV)};`,
+    "  var g0: u32; var gs: u32; var base: u32;",
     `  if (t < ${u32(NA)}) {`,
-    `    let i = t / ${u32(K)};`,
-    `    let k = t % ${u32(K)};`,
-    `    for (var j = 0u; j < ${u32(D1)}; j++) { acc = fma(${wg("gk", `i * ${u32(D1)} + j`)}, ${
-      wg("prof", `${u32(NA)} + j * ${u32(K)} + k`)
-    }, acc); }`,
+    `    g0 = t / ${u32(KV)} * ${u32(D1)};`,
+    "    gs = 1u;",
+    `    base = ${u32(NA)} + kv;`,
     "  } else {",
-    `    let j = (t - ${u32(NA)}) / ${u32(K)};`,
-    `    let k = t % ${u32(K)};`,
-    `    for (var i = 0u; i < ${u32(D0)}; i++) { acc = fma(${wg("gk", `i * ${u32(D1)} + j`)}, ${
-      wg("prof", `i * ${u32(K)} + k`)
-    }, acc); }`,
+    `    g0 = (t - ${u32(NA)}) / ${u32(KV)};`,
+    `    gs = ${u32(D1)};`,
+    "    base = kv;",
     "  }",
-    `  ${wg("gab", "t")} = acc;`,
+    "  var acc = vec4<f32>();",
+    `  for (var q = 0u; q < ${lineCount(L, `t >= ${u32(NA)}`)}; q++) {`,
+    `    acc = fma(vec4<f32>(${wg("gk", "g0 + q * gs")}), prof[base + q * ${u32(KV)}], acc);`,
+    "  }",
+    "  gab[t] = acc;",
     "}",
     "workgroupBarrier();",
-    `if (lid < ${u32(K)}) {`,
-    "  let k = lid;",
-    "  var ma = 0.0;",
-    "  var ds = 0.0;",
-    `  for (var i = 0u; i < ${u32(D0)}; i++) {`,
-    `    let q = i * ${u32(K)} + k;`,
-    `    ma += ${wg("prof", "q")};`,
-    `    ds = fma(${wg("prof", "q")}, ${wg("gab", "q")}, ds);`,
+    // gk = [ΣA partials | ΣB partials | ΣA·GA partials], KR vec4s each.
+    `if (${onItems}) {`,
+    ...item,
+    "  var m = vec4<f32>();",
+    "  var ds = vec4<f32>();",
+    ...ownLines(["let a = prof[at];", "m += a;", "ds = fma(a, gab[at], ds);"]),
+    "  gk[lid] = m;",
+    `  if (${onRows}) { gk[${u32(2 * KR)} + lid] = ds; }`,
+    "}",
+    "workgroupBarrier();",
+    "var dp = vec4<f32>();",
+    "var dq = vec4<f32>();",
+    `if (${onItems}) {`,
+    ...item,
+    // Each of the R threads of a vec4 adds up the partials itself, which costs R loads and saves a barrier.
+    "  var ma = vec4<f32>();",
+    "  var mb = vec4<f32>();",
+    "  var ds = vec4<f32>();",
+    `  for (var q = 0u; q < ${u32(R)}; q++) {`,
+    `    let at = kv * ${u32(R)} + q;`,
+    "    ma += gk[at];",
+    `    mb += gk[${u32(KR)} + at];`,
+    `    ds += gk[${u32(2 * KR)} + at];`,
     "  }",
-    "  var mb = 0.0;",
-    `  for (var j = 0u; j < ${u32(D1)}; j++) { mb += ${wg("prof", `${u32(NA)} + j * ${u32(K)} + k`)}; }`,
     `  let den = ma * mb + ${DCLS_NORM_EPS};`,
-    `  let wk = w[c * ${u32(K)} + k];`,
-    "  let s = wk / den;",
-    "  let dden = -ds * wk / (den * den);",
-    `  grad[c * ${u32(K)} + k] = ds / den;`,
-    ...axisGrad(p.rows, 0, D0, "mb", "dpa", "dsa"),
-    ...axisGrad(p.cols, NA, D1, "ma", "dpb", "dsb"),
+    "  let s = wv / den;",
+    "  let dden = -ds * wv / (den * den);",
+    `  if (lid < ${u32(KR)} && r == 0u) {`,
+    "    let dw = ds / den;",
+    ...storeLanes(K, `c * ${u32(K)}`, "dw").map((l) => "    " + l),
+    "  }",
+    `  let other = select(ma, mb, ${onRows});`,
+    ...ownLines([
+      "let u = (f32(line) - pv) / sg;",
+      "let g = (s * gab[at] + dden * other) * prof[at] * u;",
+      "dp += g;",
+      "dq += g * u;",
+    ]),
+    "}",
+    // The partials go over the profiles, once no thread reads them: the cotangent's array still holds the masses.
+    "workgroupBarrier();",
+    `if (${onItems}) {`,
+    "  prof[lid] = dp;",
+    "  gab[lid] = dq;",
+    "}",
+    "workgroupBarrier();",
+    `if (${onItems} && lid % ${u32(R)} == 0u) {`,
+    `  let kv = lid / ${u32(R)} % ${u32(KV)};`,
+    `  for (var q = 1u; q < ${u32(R)}; q++) {`,
+    "    dp += prof[lid + q];",
+    "    dq += gab[lid + q];",
+    "  }",
+    "  let gp = dp / sg;",
+    "  let gw = dq / sg * sign(sv);",
+    ...storeLanes(K, `pat + ${u32(CK)}`, "gp").map((l) => "  " + l),
+    ...storeLanes(K, `pat + ${u32(3 * CK)}`, "gw").map((l) => "  " + l),
     "}",
   ];
   return singleDispatchProgram({
@@ -169,7 +327,7 @@ export function dclsGaussGradKernel(C: number, K: number, p: DclsGaussParams): K
     names: ["dk", "w", "pos", "sig", "grad"],
     inputs: [C * D0 * D1, ...inputs(C, K)],
     output: 5 * C * K,
-    shared: [wgDecl("prof", NA + NB), wgDecl("gab", NA + NB), wgDecl("gk", D0 * D1)],
+    shared: [vecDecl("prof", N), vecDecl("gab", N), vecDecl("gk", L.scratch)],
     workgroupSize: THREADS,
     workgroups: grid.workgroups,
     body,

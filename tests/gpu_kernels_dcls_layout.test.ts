@@ -1,0 +1,83 @@
+/**
+ * The fused DCLS kernels' work layout (kernels/dcls_gauss.ts): the workgroup memory that `dclsGaussWorkgroupBytes`
+ * reports (callers choose the fused construction by it) is exactly what the backward declares, and the kernels match
+ * the float64 reference where the layout changes shape: every element count modulo 4 (the lanes past K), one, two and
+ * four partial sums per element sum, square and non-square grids, and more than 128 elements. Grids stay small, as
+ * llvmpipe compiles each shape anew.
+ */
+import assert from "node:assert/strict";
+import type { DclsGaussParams } from "../lib/core/primitive.ts";
+import { registry } from "../lib/core/mod.ts";
+import { gridAxes } from "../lib/dcls/construct.ts";
+import { dclsGaussGradKernel, dclsGaussKernel, dclsGaussWorkgroupBytes } from "../kernels/dcls_gauss.ts";
+import { assertClose, gpuTest, pseudoRandom, runner } from "./gpu_kernels_helpers.ts";
+
+const params = (d0: number, d1: number): DclsGaussParams => {
+  const [rows, cols] = gridAxes("gauss", d0, d1);
+  return { rows, cols };
+};
+
+/** Bytes of the `var<workgroup>` arrays a WGSL module declares. */
+function declaredBytes(code: string): number {
+  let bytes = 0;
+  for (const [, type, n] of code.matchAll(/var<workgroup>\s+\w+\s*:\s*array<(vec4<f32>|f32),\s*(\d+)>/g)) {
+    bytes += (type === "f32" ? 4 : 16) * Number(n);
+  }
+  return bytes;
+}
+
+Deno.test("dclsGaussWorkgroupBytes is the backward's declared workgroup memory, and the forward's is no more", () => {
+  for (const k of [1, 2, 3, 4, 5, 8, 26, 27, 36, 60, 130, 256]) {
+    for (const [d0, d1] of [[1, 1], [1, 23], [2, 3], [7, 7], [9, 5], [23, 23]]) {
+      const p = params(d0, d1), bytes = dclsGaussWorkgroupBytes(p, k);
+      const what = `k${k} ${d0}×${d1}`;
+      assert.equal(declaredBytes(dclsGaussGradKernel(3, k, p).dispatches[0].code), bytes, what);
+      assert.ok(declaredBytes(dclsGaussKernel(3, k, p).dispatches[0].code) <= bytes, what);
+    }
+  }
+  // The models' layers (23×23 grid, 26 elements) fit WebGPU's guaranteed 16 KiB.
+  assert.ok(dclsGaussWorkgroupBytes(params(23, 23), 26) <= 16384);
+  assert.throws(() => dclsGaussGradKernel(1, 257, params(3, 3)), /257 elements/);
+  assert.equal(dclsGaussWorkgroupBytes(params(3, 3), 257), Infinity);
+});
+
+gpuTest(
+  "gpu kernels: dclsGauss and dclsGaussGrad match the float64 reference across the layout's edge cases",
+  async () => {
+    // K mod 4 = 1, 2, 3, 0; R = 1 partial sum (a 1×1 grid, and 130 elements), 2 (60 elements on 2×3) and 4, on
+    // square grids with and without D mod R = 0, non-square ones, and a line shorter than R (1×9).
+    const cases: [c: number, k: number, d0: number, d1: number][] = [
+      [2, 1, 1, 1],
+      [3, 2, 2, 3],
+      [2, 3, 5, 7],
+      [2, 4, 4, 4],
+      [3, 5, 7, 7],
+      [2, 26, 1, 9],
+      [2, 60, 2, 3],
+      [2, 130, 1, 1],
+    ];
+    for (const [c, k, d0, d1] of cases) {
+      const p = params(d0, d1), seed = c * 1000 + k * 10 + d0 + d1;
+      const rnd = (n: number, lo: number, hi: number, s: number) =>
+        Float32Array.from(pseudoRandom(n, seed * 7 + s), (v) => lo + (hi - lo) * (v + 1) / 2);
+      const w = rnd(c * k, -1, 1, 1), P = rnd(2 * c * k, -4, 4, 2), S = rnd(2 * c * k, -0.8, 0.8, 3);
+      const g = rnd(c * d0 * d1, -1, 1, 4);
+      const val = (data: Float32Array, shape: number[]) => ({
+        shape,
+        dtype: "f64" as const,
+        data: Float64Array.from(data),
+      });
+      const ins = [val(w, [c, 1, k]), val(P, [2, c, 1, k]), val(S, [2, c, 1, k])];
+      const kernel = registry.dclsGauss.cpu(ins, p, { shape: [c, 1, d0, d1], dtype: "f64" });
+      const grads = registry.dclsGaussGrad.cpu([val(g, [c, 1, d0, d1]), ...ins], p, {
+        shape: [5, c, 1, k],
+        dtype: "f64",
+      });
+      const [gotK] = await runner.run(dclsGaussKernel(c, k, p), [w, P, S]);
+      assertClose(gotK, kernel, { rtol: 1e-4, atol: 1e-5 }, `kernel c${c} k${k} ${d0}×${d1}`);
+      const [gotG] = await runner.run(dclsGaussGradKernel(c, k, p), [g, w, P, S]);
+      const scale = Math.max(...Array.from(grads, Math.abs));
+      assertClose(gotG, grads, { rtol: 1e-3, atol: 1e-4 * scale + 1e-6 }, `gradients c${c} k${k} ${d0}×${d1}`);
+    }
+  },
+);
