@@ -24,11 +24,8 @@ function turn(num: number, den: number): [number, number] {
   return [Math.cos(a), Math.sin(a)];
 }
 
-/**
- * The forward transform of `size` samples onto the interleaved (re, im) spectrum of F = (N + 1)/2 frequencies, with
- * phase zero at sample `shift` and exponent sign σ (−1, or +1 for the conjugate transform).
- */
-function pairedForward(N: number, size: number, shift: number, sign: number): LinearProgram {
+/** The forward transform of `size` samples onto the interleaved (re, im) spectrum of F = (N + 1)/2 frequencies. */
+function pairedForward(N: number, size: number): LinearProgram {
   const b = new LinearBuilder(size), F = (N + 1) / 2, half = Math.floor(size / 2);
   const sums: Term[] = [], diffs: Term[] = [];
   for (let t = 0; t < half; t++) {
@@ -38,11 +35,11 @@ function pairedForward(N: number, size: number, shift: number, sign: number): Li
   const middle: Term = size % 2 ? half : null;
   const outputs: Term[] = [];
   for (let f = 0; f < F; f++) {
-    // φ·s_t = 2π f (2t − size + 1) / (2N) about the centre c; the rotation e^{iσα}, α = φ·(c − shift).
+    // φ·s_t = 2π f (2t − size + 1) / (2N); the rotation angle φ·c = 2π f (size − 1) / (2N).
     const R = b.sum([...sums.map((u, t) => [turn(f * (2 * t - size + 1), 2 * N)[0], u] as const), [1, middle]]);
-    const I = b.sum(diffs.map((v, t) => [sign * turn(f * (2 * t - size + 1), 2 * N)[1], v] as const));
-    const [cc, sc] = turn(f * (size - 1 - 2 * shift), 2 * N);
-    outputs.push(b.combine(cc, R, -sign * sc, I), b.combine(cc, I, sign * sc, R));
+    const I = b.sum(diffs.map((v, t) => [-turn(f * (2 * t - size + 1), 2 * N)[1], v] as const));
+    const [cc, sc] = turn(f * (size - 1), 2 * N);
+    outputs.push(b.combine(cc, R, sc, I), b.combine(cc, I, -sc, R));
   }
   return b.build(outputs);
 }
@@ -60,7 +57,7 @@ function denseProgram({ rows, cols, data }: { rows: number; cols: number; data: 
 /** The program of `realDft` with parameters `p`. */
 export function dftProgram(p: RealDftParams, form: DftProgramForm = "paired"): LinearProgram {
   if (form === "dense") return denseProgram(dftMatrix(p));
-  const N = p.length, forward = pairedForward(N, p.size, p.shift ?? 0, p.conjugate ? 1 : -1);
+  const N = p.length, forward = pairedForward(N, p.size);
   const scale = Array.from({ length: N + 1 }, (_, r) => ((r >> 1) === 0 ? 1 : 2) / N);
   if (!p.inverse) return p.transpose ? transposeProgram(forward) : forward;
   return p.transpose

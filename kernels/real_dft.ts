@@ -126,15 +126,14 @@ function loopBody(
   const spectrumRows = p.inverse === p.transpose;
   // (spectrum index r, signal index s) of matrix entry (i, j), as in dftMatrix.
   const [r, s] = spectrumRows ? ["i", "j"] : ["j", "i"];
-  const N = p.length, shiftMod = (((-(p.shift ?? 0)) % N) + N) % N;
-  const scale = p.inverse ? `select(${literal(2 / N, "f32")}, ${literal(1 / N, "f32")}, f == 0u)` : "1.0";
+  const scale = p.inverse ? `select(${literal(2 / p.length, "f32")}, ${literal(1 / p.length, "f32")}, f == 0u)` : "1.0";
   return [
     `for (var i = 0u; i < ${u32(rows)}; i++) {`,
     "  var a = 0.0;",
     `  for (var j = 0u; j < ${u32(cols)}; j++) {`,
     `    let f = ${r} >> 1u;`,
-    `    let cs = turn_cos_sin((f * ((${s} + ${u32(shiftMod)}) % ${u32(N)})) % ${u32(N)});`,
-    `    let c = ${scale} * select(cs.x, ${p.conjugate ? "" : "-"}cs.y, (${r} & 1u) == 1u);`,
+    `    let cs = turn_cos_sin((f * ${s}) % ${u32(p.length)});`,
+    `    let c = ${scale} * select(cs.x, -cs.y, (${r} & 1u) == 1u);`,
     `    a = fma(c, x[xb + j * ${W}], a);`,
     "  }",
     ...store("a").map((l) => "  " + l),

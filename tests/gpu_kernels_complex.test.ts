@@ -63,48 +63,43 @@ gpuTest("gpu kernels: complexCorrelate and its kernel gradient match the float64
   );
 });
 
-gpuTest(
-  "gpu kernels: realDft, unrolled (centred and dense programs) and in its loop form, matches the float64 reference",
-  async () => {
-    await check(
-      fc.record({
-        planes: fc.integer({ min: 1, max: 4 }),
-        size: fc.integer({ min: 1, max: 40 }),
-        extra: fc.nat(12),
-        W: fc.integer({ min: 1, max: 9 }),
-        inverse: fc.boolean(),
-        transpose: fc.boolean(),
-        form: fc.constantFrom("paired", "dense", "loop"),
-        shift: fc.integer({ min: -3, max: 25 }),
-        conjugate: fc.boolean(),
-        seed: fc.nat(1000),
-      }),
-      async ({ planes, size, extra, W, inverse, transpose, form, shift, conjugate, seed }) => {
-        const length = size + extra + ((size + extra) % 2 === 0 ? 1 : 0);
-        const p = { length, size, inverse, transpose, shift, conjugate };
-        const { rows, cols } = dftMatrix(p);
-        const x = Float32Array.from(pseudoRandom(planes * cols * W, seed));
-        const want = registry.realDft.cpu([{ shape: [planes, cols, W], dtype: "f64", data: Float64Array.from(x) }], p, {
-          shape: [planes, rows, W],
-          dtype: "f64",
-        });
-        const kernelForm = form === "loop" ? { unroll: false } : { unroll: true, program: form };
-        const [got] = await runner.run(realDftKernel(planes, W, p, kernelForm), [x]);
-        const scale = inverse === transpose ? 1 : 2 / length;
-        const what = `${planes}x${cols}x${W} → ${rows} ${JSON.stringify(p)} ${form}`;
-        assertClose(got, want, { rtol: 1e-4, atol: 1e-5 * scale * Math.sqrt(cols) }, what);
-      },
-      12,
-    );
-    // The automatic choice unrolls exactly up to the limit.
-    const big = { length: 129, size: 128, inverse: false, transpose: false };
-    const small = { length: 45, size: 32, inverse: true, transpose: true };
-    assert(dftMatrix(big).rows * dftMatrix(big).cols > UNROLL_LIMIT);
-    assert(realDftKernel(2, 3, big).dispatches[0].code.includes("turn_cos_sin"));
-    assert(realDftKernel(2, 3, small).dispatches[0].code.includes("fma(-"));
-    assert(!realDftKernel(2, 3, small).dispatches[0].code.includes("turn_cos_sin"));
-  },
-);
+gpuTest("gpu kernels: realDft, unrolled (centred and dense programs) and in its loop form, matches the float64 reference", async () => {
+  await check(
+    fc.record({
+      planes: fc.integer({ min: 1, max: 4 }),
+      size: fc.integer({ min: 1, max: 40 }),
+      extra: fc.nat(12),
+      W: fc.integer({ min: 1, max: 9 }),
+      inverse: fc.boolean(),
+      transpose: fc.boolean(),
+      form: fc.constantFrom("paired", "dense", "loop"),
+      seed: fc.nat(1000),
+    }),
+    async ({ planes, size, extra, W, inverse, transpose, form, seed }) => {
+      const length = size + extra + ((size + extra) % 2 === 0 ? 1 : 0);
+      const p = { length, size, inverse, transpose };
+      const { rows, cols } = dftMatrix(p);
+      const x = Float32Array.from(pseudoRandom(planes * cols * W, seed));
+      const want = registry.realDft.cpu([{ shape: [planes, cols, W], dtype: "f64", data: Float64Array.from(x) }], p, {
+        shape: [planes, rows, W],
+        dtype: "f64",
+      });
+      const kernelForm = form === "loop" ? { unroll: false } : { unroll: true, program: form };
+      const [got] = await runner.run(realDftKernel(planes, W, p, kernelForm), [x]);
+      const scale = inverse === transpose ? 1 : 2 / length;
+      const what = `${planes}x${cols}x${W} → ${rows} ${JSON.stringify(p)} ${form}`;
+      assertClose(got, want, { rtol: 1e-4, atol: 1e-5 * scale * Math.sqrt(cols) }, what);
+    },
+    12,
+  );
+  // The automatic choice unrolls exactly up to the limit.
+  const big = { length: 129, size: 128, inverse: false, transpose: false };
+  const small = { length: 45, size: 32, inverse: true, transpose: true };
+  assert(dftMatrix(big).rows * dftMatrix(big).cols > UNROLL_LIMIT);
+  assert(realDftKernel(2, 3, big).dispatches[0].code.includes("turn_cos_sin"));
+  assert(realDftKernel(2, 3, small).dispatches[0].code.includes("fma(-"));
+  assert(!realDftKernel(2, 3, small).dispatches[0].code.includes("turn_cos_sin"));
+});
 
 gpuTest("gpu kernels: realDft applies an elementwise epilogue (unrolled and loop forms)", async () => {
   const planes = 3, W = 5, p = { length: 9, size: 6, inverse: true, transpose: false };

@@ -95,18 +95,16 @@ Deno.test("realDft: the inverse undoes the forward transform, and the transposed
         extra: fc.nat(8),
         w: fc.integer({ min: 1, max: 5 }),
         inverse: fc.boolean(),
-        shift: fc.integer({ min: -6, max: 6 }),
-        conjugate: fc.boolean(),
         seed: fc.nat(1000),
       }),
-      ({ planes, size, extra, w, inverse, shift, conjugate, seed }) => {
+      ({ planes, size, extra, w, inverse, seed }) => {
         const length = size + extra + ((size + extra) % 2 === 0 ? 1 : 0);
-        const fwd = { length, size, inverse: false, transpose: false, shift, conjugate };
+        const fwd = { length, size, inverse: false, transpose: false };
         const x = rand([planes, size, w], seed, -1, 1);
         const back = T.bind("realDft", [T.bind("realDft", [x], fwd)], { ...fwd, inverse: true });
         assert.ok(maxAbsDiff(back, x) < 1e-12, `inverse after forward, length ${length} size ${size}`);
         // ⟨y, A x⟩ = ⟨Aᵀ y, x⟩ for either matrix, and Aᵀ is the matrix of the transposed form.
-        const p = { length, size, inverse, transpose: false, shift, conjugate };
+        const p = { length, size, inverse, transpose: false };
         const a = dftMatrix(p), at = dftMatrix({ ...p, transpose: true });
         assert.deepEqual([at.rows, at.cols], [a.cols, a.rows]);
         for (let i = 0; i < a.rows; i++) {
@@ -122,7 +120,7 @@ Deno.test("realDft: the inverse undoes the forward transform, and the transposed
   );
 });
 
-Deno.test("realDft: the forward transform (plain, shifted, conjugate) is the DFT of the zero-padded signal; bad lengths and shapes are named", () => {
+Deno.test("realDft: the forward transform is the DFT of the zero-padded signal; bad lengths and shapes are named", () => {
   const length = 7, size = 5, x = rand([1, size, 1], 4, -1, 1), xs = Array.from(x.toArray(), Number);
   const got = Array.from(T.bind("realDft", [x], { length, size, inverse: false, transpose: false }).toArray(), Number);
   for (let f = 0; f < (length + 1) / 2; f++) {
@@ -133,19 +131,8 @@ Deno.test("realDft: the forward transform (plain, shifted, conjugate) is the DFT
     }
     assert.ok(Math.abs(got[2 * f] - re) < 1e-12 && Math.abs(got[2 * f + 1] - im) < 1e-12, `frequency ${f}`);
   }
-  // Conjugate, with phase zero at sample 2: Σ_t x_t e^{+2πi f (t − 2)/N}.
-  const conj = T.bind("realDft", [x], { length, size, inverse: false, transpose: false, shift: 2, conjugate: true });
-  const gotConj = Array.from(conj.toArray(), Number);
-  for (let f = 0; f < (length + 1) / 2; f++) {
-    let re = 0, im = 0;
-    for (let t = 0; t < size; t++) {
-      re += xs[t] * Math.cos((2 * Math.PI * f * (t - 2)) / length);
-      im += xs[t] * Math.sin((2 * Math.PI * f * (t - 2)) / length);
-    }
-    assert.ok(Math.abs(gotConj[2 * f] - re) < 1e-12 && Math.abs(gotConj[2 * f + 1] - im) < 1e-12, `conjugate ${f}`);
-  }
   assert.throws(() => T.bind("realDft", [x], { length: 8, size, inverse: false, transpose: false }), /realDft.*odd/);
-  assert.throws(() => T.bind("realDft", [x], { length: 7, size: 0, inverse: false, transpose: false }), /size 0/);
+  assert.throws(() => T.bind("realDft", [x], { length: 7, size: 9, inverse: false, transpose: false }), /size 9/);
   assert.throws(
     () => T.bind("realDft", [x], { length: 7, size: 4, inverse: false, transpose: false }),
     /5 rows|4 rows/,

@@ -44,10 +44,6 @@ export type RealDftParams = {
   readonly size: number;
   readonly inverse: boolean;
   readonly transpose: boolean;
-  /** The sample at phase zero (default 0): angles are 2π·f·(t − shift)/N. */
-  readonly shift?: number;
-  /** Transform with e^{+iθ} instead of e^{−iθ} (default false). */
-  readonly conjugate?: boolean;
 };
 
 /**

@@ -7,23 +7,16 @@
 import type { RealDftParams } from "../primitive.ts";
 import { fail } from "../shape.ts";
 
-/**
- * The matrix `realDft` applies, row-major `[rows, cols]` in float64 (transposition included): forward entries
- * (cos θ, σ sin θ), inverse entries c_f·(cos θ, σ sin θ), θ = 2π·f·(t − shift)/N, σ = +1 when `conjugate`, else −1.
- */
+/** The matrix `realDft` applies, row-major `[rows, cols]` in float64 (transposition included). */
 export function dftMatrix(p: RealDftParams): { rows: number; cols: number; data: Float64Array } {
   const { length: N, size } = p;
   if (!Number.isInteger(N) || N < 1 || N % 2 === 0) fail("realDft", `length ${N} must be an odd positive integer`);
-  // A size beyond N is allowed: a kernel taller than the transform wraps around (its taps alias modulo N).
-  if (!Number.isInteger(size) || size < 1) fail("realDft", `size ${size} must be a positive integer`);
-  const shift = p.shift ?? 0, sign = p.conjugate ? 1 : -1;
-  if (!Number.isInteger(shift)) fail("realDft", `shift ${shift} must be an integer`);
+  if (!Number.isInteger(size) || size < 1 || size > N) fail("realDft", `size ${size} must be an integer in [1, ${N}]`);
   const F2 = N + 1;
-  // Spectrum-side index r = 2f + (0: re, 1: im), signal-side index t; the angle's integer part reduced exactly.
+  // Spectrum-side index r = 2f + (0: re, 1: im), signal-side index t.
   const at = (r: number, t: number) => {
-    const f = r >> 1, m = (((f * (t - shift)) % N) + N) % N;
-    const theta = (2 * Math.PI * m) / N, c = p.inverse ? (f === 0 ? 1 : 2) / N : 1;
-    return r & 1 ? sign * c * Math.sin(theta) : c * Math.cos(theta);
+    const f = r >> 1, theta = 2 * Math.PI * ((f * t) % N) / N, c = p.inverse ? (f === 0 ? 1 : 2) / N : 1;
+    return r & 1 ? -c * Math.sin(theta) : c * Math.cos(theta);
   };
   // Forward maps t → r ([2F, size]); inverse maps r → t ([size, 2F]); transposition swaps.
   const spectrumRows = p.inverse === p.transpose;
