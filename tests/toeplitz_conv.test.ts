@@ -84,6 +84,15 @@ Deno.test("conv2d picks the Toeplitz form for kernels that dwarf the plane only;
   assert.ok(!prims(conv("direct"), x, big).has("toeplitz"), "direct");
   assert.ok(prims(conv("toeplitz"), x, small).has("toeplitz"), "toeplitz");
   assert.throws(
+    () =>
+      T.conv2d(new T.Tensor([1, 96, 64, 62], "f32", {}), new T.Tensor([96, 1, 23, 23], "f32", {}), {
+        padding: 11,
+        groups: 96,
+        algorithm: "toeplitz",
+      }),
+    /toeplitzDepthwiseConv2d: the Toeplitz matrices of \[1,96,64,62\] take \d+ values; use algorithm "direct" or "spectral"/,
+  );
+  assert.throws(
     () => T.conv2d(x, new T.Tensor([2, 2, 3, 3], "f32", {}), { algorithm: "toeplitz" }),
     /conv2d: algorithm "toeplitz" needs a depthwise, stride-1, undilated convolution/,
   );

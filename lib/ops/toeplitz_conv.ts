@@ -29,6 +29,15 @@ export function toeplitzDepthwiseConv2d(x: Tensor, w: Tensor, padding: Padding2d
   if (ho < 1 || wo < 1) {
     fail("toeplitzDepthwiseConv2d", `kernel ${fmt(w.shape)} larger than padded input ${fmt(x.shape)}`);
   }
+  // The matrices hold C·Ho·Wo·H·W values: meant for small planes (an H100 binding holds at most 2^28 floats).
+  if (c * ho * wo * h * wd > 2 ** 28) {
+    fail(
+      "toeplitzDepthwiseConv2d",
+      `the Toeplitz matrices of ${fmt(x.shape)} take ${
+        c * ho * wo * h * wd
+      } values; use algorithm "direct" or "spectral"`,
+    );
+  }
   const t = bind("toeplitz", [reshape(w, [c, kh, kw])], { plane: [h, wd], out: [ho, wo], padding: [top, left] });
   const columns = transpose(reshape(x, [b, c, h * wd]), [1, 2, 0]);
   return reshape(transpose(matmul(t, columns), [2, 0, 1]), [b, c, ho, wo]);
