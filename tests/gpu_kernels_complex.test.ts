@@ -63,7 +63,7 @@ gpuTest("gpu kernels: complexCorrelate and its kernel gradient match the float64
   );
 });
 
-gpuTest("gpu kernels: realDft, unrolled (centred and dense programs) and in its loop form, matches the float64 reference", async () => {
+gpuTest("gpu kernels: realDft (centred and dense programs, loop form) matches the float64 reference", async () => {
   await check(
     fc.record({
       planes: fc.integer({ min: 1, max: 4 }),

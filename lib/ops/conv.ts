@@ -135,8 +135,8 @@ function cropToReach<P extends { stride: [number, number]; dilation: [number, nu
 /**
  * Whether the spectral form of a depthwise stride-1 convolution is the faster one: a kernel of at least 11×11 on a
  * plane of at least 32 rows. On the H100 (bench/dcls_vs_dense.ts, batch 64, 23×23, forward and backward) it took
- * 1.81 ms against 3.11 at 64×62 and 1.13 against 1.33 at 32×31, but 0.90 against 0.47 at 16×15: the transforms cost
- * about 2·2F flops per input element whatever the kernel, which only large kernels on tall planes repay.
+ * 1.08 ms against 3.08 at 64×62 and 0.63 against 1.30 at 32×31, but 0.88 against 0.59 at 16×15: the transforms cost
+ * a fixed amount per input element whatever the kernel, which only large kernels on tall planes repay.
  */
 export function prefersSpectral(h: number, kh: number, kw: number): boolean {
   return kh >= 11 && kw >= 11 && h >= 32;
