@@ -118,7 +118,7 @@ function cropToReach<P extends { stride: [number, number]; dilation: [number, nu
   w: Tensor,
   params: P,
 ): { w: Tensor; params: P } {
-  if (x.ndim !== 4 || w.ndim !== 4) return { w, params };
+  if (!hasOutput(x, w, params)) return { w, params };
   const cut = [0, 1].map((ax) => {
     const [before, after] = params.padding[ax], d = params.dilation[ax];
     const [lo, hi] = reach(x.shape[2 + ax], w.shape[2 + ax], params.stride[ax], params.padding[ax], d);
@@ -170,11 +170,24 @@ function chooseAlgorithm(
   if (algorithm !== "auto") {
     fail("conv2d", `algorithm must be "auto", "direct", "spectral" or "toeplitz", got "${algorithm}"`);
   }
-  if (!depthwise) return "direct";
+  // An empty output is the primitive's error to report, naming conv2d.
+  if (!depthwise || !hasOutput(x, w, p)) return "direct";
   if (prefersToeplitz(x.shape[2], x.shape[3], w.shape[2], w.shape[3])) return "toeplitz";
   // The complex correlation pads by at most kw − 1 (wider padding only adds zero columns).
   const fits = p.padding[1][0] < w.shape[3] && p.padding[1][1] < w.shape[3];
   return fits && prefersSpectral(x.shape[2], w.shape[2], w.shape[3]) ? "spectral" : "direct";
+}
+
+/** Whether a 4-D convolution's output has at least one position on each spatial axis. */
+function hasOutput(
+  x: Tensor,
+  w: Tensor,
+  p: { stride: [number, number]; dilation: [number, number]; padding: Padding2d },
+): boolean {
+  if (x.ndim !== 4 || w.ndim !== 4) return false;
+  return [0, 1].every((ax) =>
+    x.shape[2 + ax] + p.padding[ax][0] + p.padding[ax][1] >= p.dilation[ax] * (w.shape[2 + ax] - 1) + 1
+  );
 }
 
 /** Whether a convolution over NCHW has a 1×1 kernel, stride 1 and no padding (groups decide what it computes). */
