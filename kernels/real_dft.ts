@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { dftMatrix } from "../lib/core/prims/dft_matrix.ts";
+import { dftDims } from "../lib/core/prims/dft_matrix.ts";
 import type { RealDftParams } from "../lib/core/primitive.ts";
 import { type BufferSpec, bytesOf, type KernelProgram, ref } from "./program.ts";
 import { bindingDecl, decodeIndex, foldGrid, literal, shaderSource, u32 } from "./wgsl.ts";
@@ -52,7 +52,7 @@ export function realDftKernel(
   form: RealDftForm = {},
   epilogue?: RealDftEpilogue,
 ): KernelProgram {
-  const m = dftMatrix(p), { rows, cols } = m;
+  const { rows, cols } = dftDims(p);
   const total = planes * W, grid = foldGrid(Math.ceil(total / THREADS));
   const program = form.unroll ?? rows * cols <= UNROLL_LIMIT ? dftProgram(p, form.program) : undefined;
   const ep = epilogue?.expr;
@@ -123,9 +123,8 @@ function loopBody(
   W: string,
   store: (value: string) => string[],
 ): string[] {
-  const spectrumRows = p.inverse === p.transpose;
   // (spectrum index r, signal index s) of matrix entry (i, j), as in dftMatrix.
-  const [r, s] = spectrumRows ? ["i", "j"] : ["j", "i"];
+  const [r, s] = dftDims(p).spectrumRows ? ["i", "j"] : ["j", "i"];
   const scale = p.inverse ? `select(${literal(2 / p.length, "f32")}, ${literal(1 / p.length, "f32")}, f == 0u)` : "1.0";
   return [
     `for (var i = 0u; i < ${u32(rows)}; i++) {`,

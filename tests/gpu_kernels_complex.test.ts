@@ -7,7 +7,6 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import * as T from "../lib/core/mod.ts";
 import { registry } from "../lib/core/mod.ts";
-import { compileGpu } from "../lib/gpu/compile_gpu.ts";
 import { fuseGraph } from "../lib/gpu/fuse.ts";
 import { acceptsView } from "../lib/gpu/plan_kernels.ts";
 import { traceGraph } from "../lib/core/compile.ts";
@@ -15,8 +14,9 @@ import { complexCorrelateKernel, complexCorrelateKernelGradKernel } from "../ker
 import { realDftKernel, UNROLL_LIMIT } from "../kernels/real_dft.ts";
 import { dftMatrix } from "../lib/core/prims/dft_matrix.ts";
 import { applyMovement, contiguousView } from "../kernels/view.ts";
-import { assertClose, check, gpu, gpuTest, pseudoRandom, runner } from "./gpu_kernels_helpers.ts";
+import { assertClose, check, f64Value, gpuTest, pseudoRandom, runner } from "./gpu_kernels_helpers.ts";
 import { rand } from "./_gradcheck.ts";
+import { assertGpuLayerMatchesDirect, depthwiseLayer } from "./_conv_algorithms.ts";
 
 gpuTest("gpu kernels: complexCorrelate and its kernel gradient match the float64 reference", async () => {
   await check(
@@ -38,17 +38,12 @@ gpuTest("gpu kernels: complexCorrelate and its kernel gradient match the float64
       const z = Float32Array.from(pseudoRandom(R * P * 2 * W, seed));
       const k = Float32Array.from(pseudoRandom(P * 2 * kw, seed + 1));
       const g = Float32Array.from(pseudoRandom(R * P * 2 * wo, seed + 2));
-      const val = (data: Float32Array, shape: number[]) => ({
-        shape,
-        dtype: "f64" as const,
-        data: Float64Array.from(data),
-      });
-      const y = registry.complexCorrelate.cpu([val(z, [R, P, 2, W]), val(k, [P, 2, kw])], p, {
+      const y = registry.complexCorrelate.cpu([f64Value(z, [R, P, 2, W]), f64Value(k, [P, 2, kw])], p, {
         shape: [R, P, 2, wo],
         dtype: "f64",
       });
       const dk = registry.complexCorrelateKernelGrad.cpu(
-        [val(z, [R, P, 2, W]), val(g, [R, P, 2, wo])],
+        [f64Value(z, [R, P, 2, W]), f64Value(g, [R, P, 2, wo])],
         { ...p, kernelSize: kw },
         { shape: [P, 2, kw], dtype: "f64" },
       );
@@ -80,7 +75,7 @@ gpuTest("gpu kernels: realDft (centred and dense programs, loop form) matches th
       const p = { length, size, inverse, transpose };
       const { rows, cols } = dftMatrix(p);
       const x = Float32Array.from(pseudoRandom(planes * cols * W, seed));
-      const want = registry.realDft.cpu([{ shape: [planes, cols, W], dtype: "f64", data: Float64Array.from(x) }], p, {
+      const want = registry.realDft.cpu([f64Value(x, [planes, cols, W])], p, {
         shape: [planes, rows, W],
         dtype: "f64",
       });
@@ -121,7 +116,7 @@ gpuTest("gpu kernels: realDft applies an elementwise epilogue (unrolled and loop
     ],
     outputs: [4],
   };
-  const plain = registry.realDft.cpu([{ shape: [planes, cols, W], dtype: "f64", data: Float64Array.from(x) }], p, {
+  const plain = registry.realDft.cpu([f64Value(x, [planes, cols, W])], p, {
     shape: [planes, rows, W],
     dtype: "f64",
   });
@@ -135,30 +130,11 @@ gpuTest("gpu kernels: realDft applies an elementwise epilogue (unrolled and loop
 gpuTest("gpu: the spectral depthwise convolution and its gradients match the direct one on the CPU", async () => {
   const x = rand([2, 3, 17, 12], 1, -1, 1), k = rand([3, 1, 13, 11], 2, -0.3, 0.3), ct = rand([2, 3, 17, 12], 3, -1, 1);
   const bias = rand([3], 4, -1, 1);
-  const f32 = (t: T.Tensor) => T.cast(t, "f32");
-  const layer = (algorithm: T.ConvAlgorithm) => (x: T.Tensor, k: T.Tensor, bias: T.Tensor, ct: T.Tensor) => {
-    const [y, pull] = T.vjp(
-      (x: T.Tensor, k: T.Tensor, bias: T.Tensor) => T.conv2d(x, k, { padding: [6, 5], groups: 3, algorithm }, bias),
-      x,
-      k,
-      bias,
-    );
-    return [y, ...(pull(ct) as T.Tensor[])];
-  };
-  const want = layer("direct")(x, k, bias, ct) as T.Tensor[];
   // The bias add rides on the inverse transform as its epilogue: no kernel of its own.
-  const { graph } = traceGraph(layer("spectral") as never, [f32(x), f32(k), f32(bias), f32(ct)]);
+  const f32 = [x, k, bias, ct].map((t) => T.cast(t, "f32"));
+  const { graph } = traceGraph(depthwiseLayer("spectral", [6, 5], 3) as never, f32);
   const { kernels } = fuseGraph(graph, { maxBindings: 8, acceptsView });
   const inverse = kernels.filter((kn) => kn.kind === "op" && kn.prim === "realDft" && kn.epilogue);
   assert.equal(inverse.length, 1, "one realDft kernel with the bias as its epilogue");
-  const g = compileGpu(layer("spectral") as never, { device: gpu!, readback: "all" });
-  try {
-    const got = await g(f32(x), f32(k), f32(bias), f32(ct)) as unknown as { read(): Promise<ArrayLike<number>> }[];
-    for (const [i, name] of ["output", "input gradient", "kernel gradient", "bias gradient"].entries()) {
-      const w = want[i].toArray(), scale = Math.max(...Array.from(w, (v) => Math.abs(Number(v))));
-      assertClose(await got[i].read(), Array.from(w, Number), { rtol: 1e-4, atol: 1e-5 * scale }, name);
-    }
-  } finally {
-    g.dispose();
-  }
+  await assertGpuLayerMatchesDirect("spectral", [6, 5], 3, [x, k, bias, ct]);
 });

@@ -6,16 +6,9 @@
  * llvmpipe compiles each shape anew.
  */
 import assert from "node:assert/strict";
-import type { DclsGaussParams } from "../lib/core/primitive.ts";
-import { registry } from "../lib/core/mod.ts";
-import { gridAxes } from "../lib/dcls/construct.ts";
 import { dclsGaussGradKernel, dclsGaussKernel, dclsGaussWorkgroupBytes } from "../kernels/dcls_gauss.ts";
-import { assertClose, gpuTest, pseudoRandom, runner } from "./gpu_kernels_helpers.ts";
-
-const params = (d0: number, d1: number): DclsGaussParams => {
-  const [rows, cols] = gridAxes("gauss", d0, d1);
-  return { rows, cols };
-};
+import { gpuTest } from "./gpu_kernels_helpers.ts";
+import { checkDclsGaussKernels, gaussParams as params } from "./_dcls_kernels.ts";
 
 /** Bytes of the `var<workgroup>` arrays a WGSL module declares. */
 function declaredBytes(code: string): number {
@@ -57,27 +50,7 @@ gpuTest(
       [2, 130, 1, 1],
     ];
     for (const [c, k, d0, d1] of cases) {
-      const p = params(d0, d1), seed = c * 1000 + k * 10 + d0 + d1;
-      const rnd = (n: number, lo: number, hi: number, s: number) =>
-        Float32Array.from(pseudoRandom(n, seed * 7 + s), (v) => lo + (hi - lo) * (v + 1) / 2);
-      const w = rnd(c * k, -1, 1, 1), P = rnd(2 * c * k, -4, 4, 2), S = rnd(2 * c * k, -0.8, 0.8, 3);
-      const g = rnd(c * d0 * d1, -1, 1, 4);
-      const val = (data: Float32Array, shape: number[]) => ({
-        shape,
-        dtype: "f64" as const,
-        data: Float64Array.from(data),
-      });
-      const ins = [val(w, [c, 1, k]), val(P, [2, c, 1, k]), val(S, [2, c, 1, k])];
-      const kernel = registry.dclsGauss.cpu(ins, p, { shape: [c, 1, d0, d1], dtype: "f64" });
-      const grads = registry.dclsGaussGrad.cpu([val(g, [c, 1, d0, d1]), ...ins], p, {
-        shape: [5, c, 1, k],
-        dtype: "f64",
-      });
-      const [gotK] = await runner.run(dclsGaussKernel(c, k, p), [w, P, S]);
-      assertClose(gotK, kernel, { rtol: 1e-4, atol: 1e-5 }, `kernel c${c} k${k} ${d0}×${d1}`);
-      const [gotG] = await runner.run(dclsGaussGradKernel(c, k, p), [g, w, P, S]);
-      const scale = Math.max(...Array.from(grads, Math.abs));
-      assertClose(gotG, grads, { rtol: 1e-3, atol: 1e-4 * scale + 1e-6 }, `gradients c${c} k${k} ${d0}×${d1}`);
+      await checkDclsGaussKernels(c, k, d0, d1, c * 1000 + k * 10 + d0 + d1, 4);
     }
   },
 );

@@ -11,6 +11,7 @@ import { requestGpu } from "../lib/gpu/device.ts";
 import { conv2dInputGradKernel, conv2dKernel, conv2dWeightGradKernel, convGeometry } from "../kernels/conv2d.ts";
 import type { Conv2dParams, ConvGeometry, ConvOptions } from "../kernels/conv2d.ts";
 import type { KernelProgram } from "../kernels/program.ts";
+import type { CpuValue } from "../lib/core/primitive.ts";
 import { KernelRunner } from "../kernels/runner.ts";
 import { pseudoRandom } from "../bench/gpu_timing.ts";
 
@@ -118,6 +119,11 @@ export function moveRef(x: Arr, prim: string, p: Record<string, unknown>): Arr {
     default:
       throw new Error(`moveRef: ${prim}`);
   }
+}
+
+/** A value for a primitive's float64 CPU reference, from test data. */
+export function f64Value(data: ArrayLike<number>, shape: readonly number[]): CpuValue {
+  return { shape, dtype: "f64", data: Float64Array.from(data) };
 }
 
 /** Asserts |actual − expected| ≤ atol + rtol·|expected| elementwise (NaNs must match). */

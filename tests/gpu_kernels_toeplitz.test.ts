@@ -4,12 +4,11 @@
  * one on the CPU.
  */
 import fc from "fast-check";
-import * as T from "../lib/core/mod.ts";
 import { registry } from "../lib/core/mod.ts";
-import { compileGpu } from "../lib/gpu/compile_gpu.ts";
 import { toeplitzAdjointKernel, toeplitzKernel } from "../kernels/toeplitz.ts";
-import { assertClose, check, gpu, gpuTest, pseudoRandom, runner } from "./gpu_kernels_helpers.ts";
+import { assertClose, check, f64Value, gpuTest, pseudoRandom, runner } from "./gpu_kernels_helpers.ts";
 import { rand } from "./_gradcheck.ts";
+import { assertGpuLayerMatchesDirect } from "./_conv_algorithms.ts";
 
 gpuTest("gpu kernels: toeplitz and toeplitzAdjoint match the float64 reference", async () => {
   await check(
@@ -29,13 +28,8 @@ gpuTest("gpu kernels: toeplitz and toeplitzAdjoint match the float64 reference",
       const p = { plane: [h, w] as const, out: [ho, wo] as const, padding: [top, left] as const };
       const k = Float32Array.from(pseudoRandom(C * kh * kw, seed));
       const t = Float32Array.from(pseudoRandom(C * ho * wo * h * w, seed + 1));
-      const f64 = (data: Float32Array, shape: number[]) => ({
-        shape,
-        dtype: "f64" as const,
-        data: Float64Array.from(data),
-      });
-      const wantT = registry.toeplitz.cpu([f64(k, [C, kh, kw])], p, { shape: [C, ho * wo, h * w], dtype: "f64" });
-      const wantK = registry.toeplitzAdjoint.cpu([f64(t, [C, ho * wo, h * w])], { ...p, kernel: [kh, kw] }, {
+      const wantT = registry.toeplitz.cpu([f64Value(k, [C, kh, kw])], p, { shape: [C, ho * wo, h * w], dtype: "f64" });
+      const wantK = registry.toeplitzAdjoint.cpu([f64Value(t, [C, ho * wo, h * w])], { ...p, kernel: [kh, kw] }, {
         shape: [C, kh, kw],
         dtype: "f64",
       });
@@ -51,26 +45,5 @@ gpuTest("gpu kernels: toeplitz and toeplitzAdjoint match the float64 reference",
 
 gpuTest("gpu: the Toeplitz depthwise convolution and its gradients match the direct one on the CPU", async () => {
   const x = rand([3, 4, 5, 4], 1, -1, 1), k = rand([4, 1, 11, 9], 2, -0.3, 0.3), ct = rand([3, 4, 5, 4], 3, -1, 1);
-  const bias = rand([4], 4, -1, 1);
-  const f32 = (t: T.Tensor) => T.cast(t, "f32");
-  const layer = (algorithm: T.ConvAlgorithm) => (x: T.Tensor, k: T.Tensor, bias: T.Tensor, ct: T.Tensor) => {
-    const [y, pull] = T.vjp(
-      (x: T.Tensor, k: T.Tensor, bias: T.Tensor) => T.conv2d(x, k, { padding: [5, 4], groups: 4, algorithm }, bias),
-      x,
-      k,
-      bias,
-    );
-    return [y, ...(pull(ct) as T.Tensor[])];
-  };
-  const want = layer("direct")(x, k, bias, ct) as T.Tensor[];
-  const g = compileGpu(layer("toeplitz") as never, { device: gpu!, readback: "all" });
-  try {
-    const got = await g(f32(x), f32(k), f32(bias), f32(ct)) as unknown as { read(): Promise<ArrayLike<number>> }[];
-    for (const [i, name] of ["output", "input gradient", "kernel gradient", "bias gradient"].entries()) {
-      const w = want[i].toArray(), scale = Math.max(...Array.from(w, (v) => Math.abs(Number(v))));
-      assertClose(await got[i].read(), Array.from(w, Number), { rtol: 1e-4, atol: 1e-5 * scale }, name);
-    }
-  } finally {
-    g.dispose();
-  }
+  await assertGpuLayerMatchesDirect("toeplitz", [5, 4], 4, [x, k, rand([4], 4, -1, 1), ct]);
 });

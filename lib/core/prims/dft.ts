@@ -15,13 +15,13 @@ import { allocate } from "../dtype.ts";
 import type { PrimitiveDef, PrimParams } from "../primitive.ts";
 import { fail, fmt } from "../shape.ts";
 import { bind } from "../bind.ts";
-import { dftMatrix } from "./dft_matrix.ts";
+import { dftDims, dftMatrix } from "./dft_matrix.ts";
 
 /** The real DFT primitive. */
 export const dftPrims = {
   realDft: {
     shape: ([x], p) => {
-      const { rows, cols } = dftMatrix(p);
+      const { rows, cols } = dftDims(p);
       if (x.shape.length < 2 || x.shape[x.shape.length - 2] !== cols) {
         fail("realDft", `input ${fmt(x.shape)} must have ${cols} rows on its second-to-last axis`);
       }

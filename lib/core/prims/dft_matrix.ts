@@ -7,20 +7,26 @@
 import type { RealDftParams } from "../primitive.ts";
 import { fail } from "../shape.ts";
 
-/** The matrix `realDft` applies, row-major `[rows, cols]` in float64 (transposition included). */
-export function dftMatrix(p: RealDftParams): { rows: number; cols: number; data: Float64Array } {
+/**
+ * The shape of the matrix `realDft` applies, validating the parameters: `[2F, size]` forward, `[size, 2F]` inverse
+ * (transposition swaps), F = (N + 1) / 2; `spectrumRows` when its rows index the spectrum.
+ */
+export function dftDims(p: RealDftParams): { rows: number; cols: number; spectrumRows: boolean } {
   const { length: N, size } = p;
   if (!Number.isInteger(N) || N < 1 || N % 2 === 0) fail("realDft", `length ${N} must be an odd positive integer`);
   if (!Number.isInteger(size) || size < 1 || size > N) fail("realDft", `size ${size} must be an integer in [1, ${N}]`);
-  const F2 = N + 1;
+  const spectrumRows = p.inverse === p.transpose;
+  return { rows: spectrumRows ? N + 1 : size, cols: spectrumRows ? size : N + 1, spectrumRows };
+}
+
+/** The matrix `realDft` applies, row-major `[rows, cols]` in float64 (transposition included). */
+export function dftMatrix(p: RealDftParams): { rows: number; cols: number; data: Float64Array } {
+  const N = p.length, { rows, cols, spectrumRows } = dftDims(p);
   // Spectrum-side index r = 2f + (0: re, 1: im), signal-side index t.
   const at = (r: number, t: number) => {
     const f = r >> 1, theta = 2 * Math.PI * ((f * t) % N) / N, c = p.inverse ? (f === 0 ? 1 : 2) / N : 1;
     return r & 1 ? -c * Math.sin(theta) : c * Math.cos(theta);
   };
-  // Forward maps t → r ([2F, size]); inverse maps r → t ([size, 2F]); transposition swaps.
-  const spectrumRows = p.inverse === p.transpose;
-  const rows = spectrumRows ? F2 : size, cols = spectrumRows ? size : F2;
   const data = new Float64Array(rows * cols);
   for (let i = 0; i < rows; i++) {
     for (let j = 0; j < cols; j++) data[i * cols + j] = spectrumRows ? at(i, j) : at(j, i);
