@@ -8,11 +8,16 @@
  * which zero every term they enter. A work item is a vec4 of four elements, so every phase reads whole vec4s and the
  * per-element phases need a quarter of the threads they would per element.
  *
+ * An output window (the axes' `start`, `count`) restricts the kernel's cells and the cotangent to rows r0 … r0 + n0 − 1
+ * and columns c0 … c0 + n1 − 1; the profiles still cover every line, since the masses that normalise each element
+ * run over the whole grid.
+ *
  * Forward, in phases split by barriers: (1) the profiles, a vec4 of a line per thread; (2) the masses ΣA and ΣB, a
  * thread per axis and vec4 of elements; (3) the scales `s = w / (ΣA·ΣB + ε)`, a thread per vec4; (4) the kernel
- * `Σ_k A[i,k] s[k] B[j,k]`, a thread per cell.
+ * `Σ_k A[i,k] s[k] B[j,k]`, a thread per cell of the window.
  *
- * Backward: (1) the profiles and the cotangent g; (2) `GA = g B` and `GB = gᵀ A`, a vec4 of a line per thread;
+ * Backward: (1) the profiles and the window's cotangent g; (2) `GA = g B` and `GB = gᵀ A`, a vec4 of a line per thread,
+ * the sums over the window's lines (GA and GB are zero on the lines outside it, which g does not reach);
  * (3) `ΣA·GA`, ΣA and ΣB, each as R partial sums over every R-th line (a thread per axis, vec4 of elements and
  * partial); (4) on the same threads, the scales and the normalisation's gradient from the partials (and the weight
  * gradient), then the partial sums over their lines of `g = dA·A·u` and `g·u` with `dA = s·GA + dDen·m_other`;
@@ -23,7 +28,7 @@
  * @module
  */
 import type { DclsGaussParams } from "../lib/core/primitive.ts";
-import { DCLS_NORM_EPS, DCLS_SIGMA_FLOOR } from "../lib/core/prims/dcls_constants.ts";
+import { DCLS_NORM_EPS, DCLS_SIGMA_FLOOR, dclsWindow } from "../lib/core/prims/dcls_constants.ts";
 import type { KernelProgram } from "./program.ts";
 import { foldGrid, singleDispatchProgram, u32 } from "./wgsl.ts";
 
@@ -51,6 +56,11 @@ const PARTIALS = 4;
 interface Layout {
   readonly D0: number;
   readonly D1: number;
+  /** The output window: rows r0 … r0 + n0 − 1, columns c0 … c0 + n1 − 1. */
+  readonly r0: number;
+  readonly n0: number;
+  readonly c0: number;
+  readonly n1: number;
   /** Vec4s per grid line. */
   readonly KV: number;
   /** Vec4s of the row profiles, and of both. */
@@ -65,12 +75,13 @@ interface Layout {
 /** The layout of `K` elements on the grid `p`; throws where the backward's per-element threads do not fit. */
 function layout(p: DclsGaussParams, K: number): Layout {
   const D0 = p.rows.size, D1 = p.cols.size, KV = Math.ceil(K / 4);
+  const [r0, n0] = dclsWindow(p.rows), [c0, n1] = dclsWindow(p.cols);
   // The backward's threads per axis and vec4 of elements hold R partials each, written back over the first 2·KV·R
   // vec4s of the profiles.
   const R = Math.min(PARTIALS, Math.floor(THREADS / (2 * KV)), Math.floor((D0 + D1) / 2));
   if (R < 1) throw new Error(`dclsGauss: ${K} elements per channel exceed the kernel's ${2 * THREADS}`);
   const NA = D0 * KV, N = NA + D1 * KV;
-  return { D0, D1, KV, NA, N, R, scratch: Math.max(Math.ceil((D0 * D1) / 4), 3 * KV * R) };
+  return { D0, D1, r0, n0, c0, n1, KV, NA, N, R, scratch: Math.max(Math.ceil((n0 * n1) / 4), 3 * KV * R) };
 }
 
 /**
@@ -105,11 +116,22 @@ function storeLanes(K: number, at: string, v: string): string[] {
 }
 
 /**
- * D0 where `cond` holds and D1 otherwise: a constant on square grids, so that one loop body serves both axes and
- * still unrolls.
+ * `a` where `cond` holds and `b` otherwise: a constant where they agree (square grids and windows), so that one loop
+ * body serves both axes and still unrolls.
  */
-const lineCount = (L: Layout, cond: string) =>
-  L.D0 === L.D1 ? u32(L.D0) : `select(${u32(L.D1)}, ${u32(L.D0)}, ${cond})`;
+const either = (a: number, b: number, cond: string) => a === b ? u32(a) : `select(${u32(b)}, ${u32(a)}, ${cond})`;
+
+/** D0 where `cond` holds and D1 otherwise. */
+const lineCount = (L: Layout, cond: string) => either(L.D0, L.D1, cond);
+
+/** `${n}u + ` where n > 0: the offset of a window that does not start at the first line. */
+const offset = (n: number) => n === 0 ? "" : `${u32(n)} + `;
+
+/** Whether the output window leaves out some of the grid. */
+const windowed = (L: Layout) => L.n0 !== L.D0 || L.n1 !== L.D1;
+
+/** The label's window part: empty for the whole grid. */
+const windowTag = (L: Layout) => windowed(L) ? `_w${L.r0}+${L.n0}x${L.c0}+${L.n1}` : "";
 
 /** Statements filling `prof` with the row profiles (A) then the column profiles (B), a vec4 per thread. */
 function profileLines(p: DclsGaussParams, L: Layout, C: number, K: number): string[] {
@@ -153,7 +175,7 @@ const inputs = (C: number, K: number) => [C * K, 2 * C * K, 2 * C * K];
 
 /** `dclsGauss`: inputs (weight `[C, K]`, P `[2, C, K]`, SIG `[2, C, K]`), output the kernel `[C, D0, D1]`. */
 export function dclsGaussKernel(C: number, K: number, p: DclsGaussParams): KernelProgram {
-  const L = layout(p, K), { D0, D1, KV, NA, N } = L;
+  const L = layout(p, K), { D0, D1, r0, n0, c0, n1, KV, NA, N } = L;
   const grid = foldGrid(C);
   const body = [
     ...(grid.guard ? [grid.guard] : []),
@@ -171,33 +193,33 @@ export function dclsGaussKernel(C: number, K: number, p: DclsGaussParams): Kerne
     "workgroupBarrier();",
     `if (lid < ${u32(KV)}) { sc[lid] = wv / (sc[lid] * sc[${u32(KV)} + lid] + ${DCLS_NORM_EPS}); }`,
     "workgroupBarrier();",
-    `for (var t = lid; t < ${u32(D0 * D1)}; t += ${u32(THREADS)}) {`,
-    `  let a = (t / ${u32(D1)}) * ${u32(KV)};`,
-    `  let b = ${u32(NA)} + (t % ${u32(D1)}) * ${u32(KV)};`,
+    `for (var t = lid; t < ${u32(n0 * n1)}; t += ${u32(THREADS)}) {`,
+    `  let a = ${offset(r0 * KV)}(t / ${u32(n1)}) * ${u32(KV)};`,
+    `  let b = ${u32(NA + c0 * KV)} + (t % ${u32(n1)}) * ${u32(KV)};`,
     "  var acc = vec4<f32>();",
     `  for (var kv = 0u; kv < ${u32(KV)}; kv++) { acc = fma(prof[a + kv] * sc[kv], prof[b + kv], acc); }`,
-    `  out[c * ${u32(D0 * D1)} + t] = (acc.x + acc.y) + (acc.z + acc.w);`,
+    `  out[c * ${u32(n0 * n1)} + t] = (acc.x + acc.y) + (acc.z + acc.w);`,
     "}",
   ];
   return singleDispatchProgram({
-    label: `dcls_gauss_${D0}x${D1}_k${K}`,
+    label: `dcls_gauss_${D0}x${D1}${windowTag(L)}_k${K}`,
     names: ["w", "pos", "sig", "out"],
     inputs: inputs(C, K),
-    output: C * D0 * D1,
+    output: C * n0 * n1,
     shared: [vecDecl("prof", N), vecDecl("sc", 2 * KV)],
     workgroupSize: THREADS,
     workgroups: grid.workgroups,
     body,
-    flops: 2 * C * K * (D0 * D1 + (D0 + D1) * K),
+    flops: 2 * C * K * (n0 * n1 + (D0 + D1) * K),
   });
 }
 
 /**
- * `dclsGaussGrad`: inputs (cotangent `[C, D0, D1]`, weight, P, SIG), output `[5, C, K]`: dw, dP[0], dP[1], dSIG[0],
- * dSIG[1].
+ * `dclsGaussGrad`: inputs (cotangent `[C, n0, n1]` of the window, weight, P, SIG), output `[5, C, K]`: dw, dP[0],
+ * dP[1], dSIG[0], dSIG[1].
  */
 export function dclsGaussGradKernel(C: number, K: number, p: DclsGaussParams): KernelProgram {
-  const L = layout(p, K), { D0, D1, KV, NA, N, R } = L;
+  const L = layout(p, K), { D0, D1, r0, n0, c0, n1, KV, NA, N, R } = L;
   const grid = foldGrid(C);
   const CK = C * K, KR = KV * R, steps = Math.ceil(Math.max(D0, D1) / R);
   // Phases 3 to 5 run on thread (axis, kv, r) = lid / KR, lid / R % KV, lid % R for lid < 2·KR.
@@ -242,25 +264,32 @@ export function dclsGaussGradKernel(C: number, K: number, p: DclsGaussParams): K
     "}",
     `let sg = abs(sv) + ${DCLS_SIGMA_FLOOR};`,
     ...profileLines(p, L, C, K),
-    `for (var t = lid; t < ${u32(D0 * D1)}; t += ${u32(THREADS)}) { ${wg("gk", "t")} = dk[c * ${u32(D0 * D1)} + t]; }`,
+    `for (var t = lid; t < ${u32(n0 * n1)}; t += ${u32(THREADS)}) { ${wg("gk", "t")} = dk[c * ${u32(n0 * n1)} + t]; }`,
     "workgroupBarrier();",
-    // Row i: GA[i] = Σ_j g[i,j] B[j]; column j: GB[j] = Σ_i g[i,j] A[i].
+    // Row i: GA[i] = Σ_j g[i,j] B[j]; column j: GB[j] = Σ_i g[i,j] A[i], over the window's lines j (or i).
     `for (var t = lid; t < ${u32(N)}; t += ${u32(THREADS)}) {`,
     `  let kv = t % ${u32(KV)};`,
-    "  var g0: u32; var gs: u32; var base: u32;",
+    // `line` counts from the window's first line; above it, the u32 difference wraps past the window's end.
+    "  var line: u32; var g0: u32; var gs: u32; var base: u32;",
     `  if (t < ${u32(NA)}) {`,
-    `    g0 = t / ${u32(KV)} * ${u32(D1)};`,
+    `    line = t / ${u32(KV)}${r0 ? ` - ${u32(r0)}` : ""};`,
+    `    g0 = line * ${u32(n1)};`,
     "    gs = 1u;",
-    `    base = ${u32(NA)} + kv;`,
+    `    base = ${u32(NA + c0 * KV)} + kv;`,
     "  } else {",
-    `    g0 = (t - ${u32(NA)}) / ${u32(KV)};`,
-    `    gs = ${u32(D1)};`,
-    "    base = kv;",
+    `    line = (t - ${u32(NA)}) / ${u32(KV)}${c0 ? ` - ${u32(c0)}` : ""};`,
+    "    g0 = line;",
+    `    gs = ${u32(n1)};`,
+    `    base = ${offset(r0 * KV)}kv;`,
     "  }",
     "  var acc = vec4<f32>();",
-    `  for (var q = 0u; q < ${lineCount(L, `t >= ${u32(NA)}`)}; q++) {`,
-    `    acc = fma(vec4<f32>(${wg("gk", "g0 + q * gs")}), prof[base + q * ${u32(KV)}], acc);`,
-    "  }",
+    ...(windowed(L) ? [`  if (line < ${either(n0, n1, `t < ${u32(NA)}`)}) {`] : []),
+    ...[
+      `for (var q = 0u; q < ${either(n0, n1, `t >= ${u32(NA)}`)}; q++) {`,
+      `  acc = fma(vec4<f32>(${wg("gk", "g0 + q * gs")}), prof[base + q * ${u32(KV)}], acc);`,
+      "}",
+    ].map((l) => (windowed(L) ? "    " : "  ") + l),
+    ...(windowed(L) ? ["  }"] : []),
     "  gab[t] = acc;",
     "}",
     "workgroupBarrier();",
@@ -323,14 +352,14 @@ export function dclsGaussGradKernel(C: number, K: number, p: DclsGaussParams): K
     "}",
   ];
   return singleDispatchProgram({
-    label: `dcls_gauss_grad_${D0}x${D1}_k${K}`,
+    label: `dcls_gauss_grad_${D0}x${D1}${windowTag(L)}_k${K}`,
     names: ["dk", "w", "pos", "sig", "grad"],
-    inputs: [C * D0 * D1, ...inputs(C, K)],
+    inputs: [C * n0 * n1, ...inputs(C, K)],
     output: 5 * C * K,
     shared: [vecDecl("prof", N), vecDecl("gab", N), vecDecl("gk", L.scratch)],
     workgroupSize: THREADS,
     workgroups: grid.workgroups,
     body,
-    flops: 2 * C * K * (2 * D0 * D1 + 6 * (D0 + D1)),
+    flops: 2 * C * K * (2 * n0 * n1 + 6 * (D0 + D1)),
   });
 }

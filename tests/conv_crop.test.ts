@@ -73,3 +73,20 @@ Deno.test("conv2d: a 23×23 depthwise kernel on an 8×7 map reaches the primitiv
   ]);
   assert.ok(whole.graph.eqns.every((e) => e.prim !== "slice"));
 });
+
+Deno.test("kernelWindow: the reachable taps and the reduced padding, null where nothing is cut", () => {
+  // 23×23 at padding 11 on 8×7: rows 4…18 and columns 5…17, as conv2d cuts them.
+  assert.deepEqual(T.kernelWindow([1, 4, 8, 7], [4, 1, 23, 23], { padding: 11 }), [
+    { start: 4, count: 15, padding: [7, 7] },
+    { start: 5, count: 13, padding: [6, 6] },
+  ]);
+  // Stride 2 leaves one output row on a 2-row map padded by 3: taps 3 and 4 meet it, and the padding left is uneven.
+  assert.deepEqual(T.kernelWindow([1, 1, 2, 5], [1, 1, 7, 5], { padding: [[3, 3], [2, 2]], stride: [2, 1] }), [
+    { start: 3, count: 2, padding: [0, 1] },
+    { start: 0, count: 5, padding: [2, 2] },
+  ]);
+  assert.equal(T.kernelWindow([1, 4, 8, 7], [4, 1, 7, 7], { padding: 3 }), null);
+  // No output position, or not a 4-D convolution: nothing to cut.
+  assert.equal(T.kernelWindow([1, 4, 8, 7], [4, 1, 23, 23], { padding: 2 }), null);
+  assert.equal(T.kernelWindow([4, 8, 7], [4, 1, 23, 23], { padding: 11 }), null);
+});

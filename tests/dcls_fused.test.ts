@@ -1,12 +1,13 @@
 /**
  * The fused Gaussian construction (`dclsGauss` and its backward `dclsGaussGrad`) against the construction composed
  * from core primitives, in float64: kernels and all three gradients on random shapes, non-square grids and several
- * inputs per group; and the primitive's one-line errors.
+ * inputs per group; an output window against the slice of the whole kernel, on every construction path; and the
+ * primitive's one-line errors.
  */
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import * as T from "../lib/core/mod.ts";
-import { construct, gridAxes } from "../lib/dcls/construct.ts";
+import { construct, DCLS_VERSIONS, gridAxes, type KernelWindow } from "../lib/dcls/construct.ts";
 import { randArray, relError } from "./_gradcheck.ts";
 
 const f64 = (data: Float64Array, shape: number[]) => T.tensor(data, { shape, dtype: "f64" });
@@ -78,4 +79,111 @@ Deno.test("a second derivative through the fused construction is an error; the c
   };
   assert.throws(() => hess(false), /differentiable once.*composed: true/);
   assert.ok((hess(true).toArray() as Float64Array).some((v) => v !== 0));
+});
+
+/** A random window of a `d0 × d1` grid from four naturals. */
+const windowOf = (d0: number, d1: number, [a, b, c, d]: number[]): KernelWindow => {
+  const r0 = a % d0, c0 = c % d1;
+  return { rows: [r0, 1 + b % (d0 - r0)], cols: [c0, 1 + d % (d1 - c0)] };
+};
+
+/** The `window` slice of a kernel `[Co, Ci, D0, D1]`. */
+const sliceWindow = (t: T.Tensor, { rows: [r0, n0], cols: [c0, n1] }: KernelWindow) =>
+  T.slice(t, [0, 0, r0, c0], [t.shape[0], t.shape[1], r0 + n0, c0 + n1]);
+
+Deno.test("a windowed construction is the slice of the whole one, kernel and VJP, on every path (f64)", () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 2 }),
+      fc.integer({ min: 1, max: 5 }),
+      fc.integer({ min: 1, max: 8 }),
+      fc.integer({ min: 1, max: 8 }),
+      fc.array(fc.nat(100), { minLength: 4, maxLength: 4 }),
+      fc.constantFrom(...DCLS_VERSIONS, "composed" as const),
+      fc.nat(1000),
+      (co, k, d0, d1, at, path, seed) => {
+        const window = windowOf(d0, d1, at);
+        const n = co * k;
+        const w = f64(randArray(n, seed), [co, 1, k]);
+        const P = f64(randArray(2 * n, seed + 1, -3, 3), [2, co, 1, k]);
+        const S = f64(randArray(2 * n, seed + 2, -0.6, 0.6), [2, co, 1, k]);
+        const g = f64(randArray(co * window.rows[1] * window.cols[1], seed + 3), [
+          co,
+          1,
+          window.rows[1],
+          window.cols[1],
+        ]);
+        const version = path === "composed" ? "gauss" : path, composed = path === "composed";
+        const opts = { version, dilatedKernelSize: [d0, d1] as [number, number], composed };
+        const windowed = T.vjp((w, p, s) => construct(w, p, s, { ...opts, window }), w, P, S);
+        const sliced = T.vjp((w, p, s) => sliceWindow(construct(w, p, s, opts), window), w, P, S);
+        const [got, want] = [windowed, sliced].map(([y, pull]) => [y, ...pull(g)] as T.Tensor[]);
+        const what = `${path} ${d0}×${d1} window ${JSON.stringify(window)}`;
+        assert.deepEqual(got[0].shape, [co, 1, window.rows[1], window.cols[1]], what);
+        ["kernel", "dweight", "dP", "dSIG"].forEach((name, i) => {
+          assert.deepEqual(got[i].shape, want[i].shape, `${name}, ${what}`);
+          const e = relError(got[i].toArray(), want[i].toArray());
+          assert.ok(e < 1e-12, `${name}, ${what}: relative error ${e}`);
+        });
+      },
+    ),
+    { numRuns: 60, seed: 5 },
+  );
+});
+
+Deno.test("construct with a window binds only dclsGauss, whose output and cotangent are the window's", () => {
+  const [c, k, d] = [2, 26, 23];
+  const t = (n: number, seed: number) => f64(randArray(n, seed), [n / (c * k), c, 1, k]);
+  const window: KernelWindow = { rows: [4, 15], cols: [5, 13] };
+  const { graph } = T.traceGraph(
+    ((w: T.Tensor, p: T.Tensor, s: T.Tensor) =>
+      T.grad((p: T.Tensor) =>
+        T.sum(T.square(construct(T.reshape(w, [c, 1, k]), p, s, { version: "gauss", dilatedKernelSize: d, window })))
+      )(p)) as never,
+    [t(c * k, 1), t(2 * c * k, 2), t(2 * c * k, 3)],
+  );
+  const fused = graph.eqns.filter((e) => e.prim === "dclsGauss" || e.prim === "dclsGaussGrad");
+  assert.deepEqual(fused.map((e) => e.prim), ["dclsGauss", "dclsGaussGrad"]);
+  assert.deepEqual(fused[0].out.aval.shape, [c, 1, 15, 13]);
+  assert.deepEqual(fused[1].inputs[0].aval.shape, [c, 1, 15, 13]);
+  // Neither a slice of the kernel nor its VJP's zero padding remains (the packed gradients are sliced apart).
+  const prims = graph.eqns.map((e) => `${e.prim}${JSON.stringify(e.inputs[0]?.aval.shape)}`).join(" ");
+  assert.ok(graph.eqns.every((e) => e.prim !== "pad"), prims);
+  assert.ok(graph.eqns.every((e) => e.prim !== "slice" || e.inputs[0].aval.shape[0] === 5), prims);
+});
+
+Deno.test("windows outside the grid are one-line errors naming dclsGauss, dclsGaussGrad or construct", () => {
+  const w = T.zeros([2, 1, 3], "f64"), ok = T.zeros([2, 2, 1, 3], "f64");
+  const [rows, cols] = gridAxes("gauss", 5, 4);
+  const oneLine = (re: RegExp) => (e: Error) => re.test(e.message) && !e.message.includes("\n");
+  const bad: [start: number, count: number][] = [[-1, 2], [0, 0], [3, 3], [1.5, 2], [0, 6]];
+  for (const [start, count] of bad) {
+    assert.throws(
+      () => T.bind("dclsGauss", [w, ok, ok], { rows: { ...rows, start, count }, cols }),
+      oneLine(new RegExp(`^dclsGauss: rows window \\(start ${start}, count ${count}\\) must be integers`)),
+    );
+    const g = T.zeros([2, 1, 5, 4], "f64");
+    assert.throws(
+      () => T.bind("dclsGaussGrad", [g, w, ok, ok], { rows, cols: { ...cols, start, count } }),
+      oneLine(/^dclsGaussGrad: cols window/),
+    );
+    for (const version of DCLS_VERSIONS) {
+      const window: KernelWindow = { rows: [0, 5], cols: [start, count] };
+      assert.throws(
+        () => construct(w, ok, ok, { version, dilatedKernelSize: [5, 4], window }),
+        oneLine(/^construct: cols window/),
+      );
+    }
+  }
+  // A window may end at the grid's last cell; the cotangent must have the window's shape.
+  const last = T.bind("dclsGauss", [w, ok, ok], { rows: { ...rows, start: 4, count: 1 }, cols });
+  assert.deepEqual(last.shape, [2, 1, 1, 4]);
+  assert.throws(
+    () =>
+      T.bind("dclsGaussGrad", [T.zeros([2, 1, 5, 4], "f64"), w, ok, ok], {
+        rows: { ...rows, start: 1, count: 3 },
+        cols,
+      }),
+    /cotangent \[2,1,5,4\] is not the kernel shape \[2,1,3,4\]/,
+  );
 });

@@ -170,3 +170,63 @@ Deno.test("pruneKernel keeps exactly the cells with |value| ≥ threshold, as li
   for (let i = 0; i < k.length; i++) assert.equal(d[i], Math.abs(k[i]) >= threshold ? k[i] : 0);
   assert.throws(() => pruneKernel(kernel, -1), /threshold/);
 });
+
+Deno.test("dcls2d on a map smaller than its grid builds only the taps that meet it; output and every gradient unchanged (f64)", () => {
+  const cases = [
+    { version: "gauss", grid: 9, stride: 1 },
+    { version: "gauss", grid: [9, 7], stride: 2 },
+    { version: "v1", grid: 9, stride: 1 },
+  ] as const;
+  for (const [i, { version, grid, stride }] of cases.entries()) {
+    const c = 3, [d0, d1] = typeof grid === "number" ? [grid, grid] : grid;
+    const params = initDcls2d(T.randomKey(7 + i), {
+      inChannels: c,
+      outChannels: c,
+      groups: c,
+      kernelCount: 5,
+      dilatedKernelSize: grid,
+      version,
+      dtype: "f64",
+    });
+    if (params.SIG) params.SIG = rand([2, c, 1, 5], 20 + i, -0.6, 0.6);
+    const x = rand([2, c, 4, 3], 30 + i);
+    const opts = { version, dilatedKernelSize: grid, groups: c, stride };
+    const windowed = (p: typeof params, x: T.Tensor): T.Tensor => dcls2d(p, x, opts);
+    // The whole kernel, which conv2d then cuts to the same taps.
+    const whole = (p: typeof params, x: T.Tensor): T.Tensor =>
+      T.conv2d(x, construct(p.weight, p.P, p.SIG, { version, dilatedKernelSize: grid }), {
+        stride,
+        padding: [Math.floor(d0 / 2), Math.floor(d1 / 2)],
+        groups: c,
+      }, p.bias);
+    const [[yw, pullW], [yr, pullR]] = [windowed, whole].map((f) => T.vjp(f as (...a: never[]) => T.Tensor, params, x));
+    assert.ok(relError(yw.toArray(), yr.toArray()) < 1e-12, `${version} ${grid} stride ${stride}: output`);
+    const gy = rand(yr.shape.slice(), 40 + i);
+    const [[gpW, gxW], [gpR, gxR]] = [pullW(gy), pullR(gy)] as [typeof params, T.Tensor][];
+    for (const name of ["weight", "P", "SIG", "bias"] as const) {
+      if (!params[name]) continue;
+      const e = relError(gpW[name]!.toArray(), gpR[name]!.toArray());
+      assert.ok(e < 1e-12, `${version} ${grid} stride ${stride}: d${name} relative error ${e}`);
+    }
+    assert.ok(relError(gxW.toArray(), gxR.toArray()) < 1e-12, `${version} ${grid} stride ${stride}: dx`);
+  }
+  // On a 4×3 map a 9×9 grid at padding 4 meets the input with rows 1…7 and columns 2…6: the fused construction
+  // builds those 7×5 taps at padding 3 and 2, and nothing slices the kernel.
+  const params = initDcls2d(T.randomKey(9), {
+    inChannels: 3,
+    outChannels: 3,
+    groups: 3,
+    kernelCount: 5,
+    dilatedKernelSize: 9,
+    dtype: "f64",
+  });
+  const { graph } = T.traceGraph(
+    ((p: typeof params, x: T.Tensor) =>
+      dcls2d(p, x, { dilatedKernelSize: 9, groups: 3, algorithm: "direct" })) as never,
+    [params, rand([1, 3, 4, 3], 1)] as never,
+  );
+  const prims = graph.eqns.map((e) => e.prim);
+  assert.deepEqual(graph.eqns.find((e) => e.prim === "dclsGauss")?.out.aval.shape, [3, 1, 7, 5]);
+  assert.ok(!prims.includes("slice"), prims.join(" "));
+  assert.deepEqual(graph.eqns.find((e) => e.prim === "conv2d")?.params.padding, [[3, 3], [2, 2]]);
+});

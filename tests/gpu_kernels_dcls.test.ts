@@ -1,6 +1,7 @@
 /**
  * The fused Gaussian DCLS construction on the GPU (kernels/dcls_gauss.ts) against the primitive's float64 CPU
- * reference: kernels and packed gradients on random channel counts, element counts and non-square grids.
+ * reference: kernels and packed gradients on random channel counts, element counts and non-square grids, whole and
+ * through a random output window.
  */
 import fc from "fast-check";
 import { check, gpuTest } from "./gpu_kernels_helpers.ts";
@@ -16,6 +17,25 @@ gpuTest("gpu kernels: dclsGauss and dclsGaussGrad match the float64 reference", 
       seed: fc.nat(1000),
     }),
     ({ c, k, d0, d1, seed }) => checkDclsGaussKernels(c, k, d0, d1, seed, 6),
+    6,
+  );
+});
+
+gpuTest("gpu kernels: dclsGauss and dclsGaussGrad on an output window match the float64 reference", async () => {
+  await check(
+    fc.record({
+      c: fc.integer({ min: 1, max: 3 }),
+      k: fc.integer({ min: 1, max: 9 }),
+      d0: fc.integer({ min: 1, max: 9 }),
+      d1: fc.integer({ min: 1, max: 9 }),
+      at: fc.array(fc.nat(100), { minLength: 4, maxLength: 4 }),
+      seed: fc.nat(1000),
+    }),
+    ({ c, k, d0, d1, at: [a, b, e, f], seed }) => {
+      const r0 = a % d0, c0 = e % d1;
+      const window = { rows: [r0, 1 + b % (d0 - r0)], cols: [c0, 1 + f % (d1 - c0)] } as const;
+      return checkDclsGaussKernels(c, k, d0, d1, seed, 4, window);
+    },
     6,
   );
 });

@@ -1,9 +1,9 @@
 /**
  * The fused DCLS kernels' work layout (kernels/dcls_gauss.ts): the workgroup memory that `dclsGaussWorkgroupBytes`
- * reports (callers choose the fused construction by it) is exactly what the backward declares, and the kernels match
- * the float64 reference where the layout changes shape: every element count modulo 4 (the lanes past K), one, two and
- * four partial sums per element sum, square and non-square grids, and more than 128 elements. Grids stay small, as
- * llvmpipe compiles each shape anew.
+ * reports (callers choose the fused construction by it) is exactly what the backward declares, with and without an
+ * output window, and the kernels match the float64 reference where the layout changes shape: every element count
+ * modulo 4 (the lanes past K), one, two and four partial sums per element sum, square and non-square grids and
+ * windows, and more than 128 elements. Grids stay small, as llvmpipe compiles each shape anew.
  */
 import assert from "node:assert/strict";
 import { dclsGaussGradKernel, dclsGaussKernel, dclsGaussWorkgroupBytes } from "../kernels/dcls_gauss.ts";
@@ -28,8 +28,25 @@ Deno.test("dclsGaussWorkgroupBytes is the backward's declared workgroup memory, 
       assert.ok(declaredBytes(dclsGaussKernel(3, k, p).dispatches[0].code) <= bytes, what);
     }
   }
-  // The models' layers (23×23 grid, 26 elements) fit WebGPU's guaranteed 16 KiB.
+  // A window shrinks the cotangent's array, which then holds less than the partial sums it is reused for.
+  const windows: [d0: number, d1: number, rows: [number, number], cols: [number, number]][] = [
+    [23, 23, [4, 15], [5, 13]],
+    [23, 23, [11, 1], [0, 23]],
+    [9, 5, [2, 3], [4, 1]],
+    [7, 7, [0, 7], [1, 6]],
+  ];
+  for (const k of [1, 5, 26, 60]) {
+    for (const [d0, d1, rows, cols] of windows) {
+      const p = params(d0, d1, { rows, cols }), bytes = dclsGaussWorkgroupBytes(p, k);
+      const what = `k${k} ${d0}×${d1} window ${rows} ${cols}`;
+      assert.equal(declaredBytes(dclsGaussGradKernel(3, k, p).dispatches[0].code), bytes, what);
+      assert.ok(declaredBytes(dclsGaussKernel(3, k, p).dispatches[0].code) <= bytes, what);
+      assert.ok(bytes <= dclsGaussWorkgroupBytes(params(d0, d1), k), what);
+    }
+  }
+  // The models' layers (23×23 grid, 26 elements) fit WebGPU's guaranteed 16 KiB, whole or cut to an 8×7 map's reach.
   assert.ok(dclsGaussWorkgroupBytes(params(23, 23), 26) <= 16384);
+  assert.ok(dclsGaussWorkgroupBytes(params(23, 23, { rows: [4, 15], cols: [5, 13] }), 26) <= 16384);
   assert.throws(() => dclsGaussGradKernel(1, 257, params(3, 3)), /257 elements/);
   assert.equal(dclsGaussWorkgroupBytes(params(3, 3), 257), Infinity);
 });
@@ -51,6 +68,17 @@ gpuTest(
     ];
     for (const [c, k, d0, d1] of cases) {
       await checkDclsGaussKernels(c, k, d0, d1, c * 1000 + k * 10 + d0 + d1, 4);
+    }
+    // Windows: the models' 23×23 grid cut to an 8×7 map's reach (15×13), one line of a square grid (the guard on
+    // the lines outside the window then differs by axis), a window at the far corner, and one whose rows are whole.
+    const windowed: [c: number, k: number, d0: number, d1: number, [number, number], [number, number]][] = [
+      [2, 26, 23, 23, [4, 15], [5, 13]],
+      [2, 5, 7, 7, [3, 1], [0, 7]],
+      [3, 3, 5, 7, [4, 1], [6, 1]],
+      [2, 60, 2, 3, [0, 2], [1, 2]],
+    ];
+    for (const [c, k, d0, d1, rows, cols] of windowed) {
+      await checkDclsGaussKernels(c, k, d0, d1, c * 1000 + k * 10 + d0 + d1 + 1, 4, { rows, cols });
     }
   },
 );

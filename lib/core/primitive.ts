@@ -22,8 +22,18 @@ export type ConvParams = {
 
 type NoParams = Record<string, never>;
 
-/** One axis of a DCLS grid: its cell count, the row of P/SIG that positions elements along it, the centring shift. */
-export type DclsAxis = { readonly size: number; readonly param: number; readonly shift: number };
+/**
+ * One axis of a DCLS grid: its cell count, the row of P/SIG that positions elements along it, the centring shift, and
+ * optionally the window of cells `start … start + count − 1` the construction outputs (default: all `size`). Each
+ * element is still normalised over all `size` cells: a window is a slice of the full kernel, computed without the rest.
+ */
+export type DclsAxis = {
+  readonly size: number;
+  readonly param: number;
+  readonly shift: number;
+  readonly start?: number;
+  readonly count?: number;
+};
 
 /** Parameters of the fused Gaussian DCLS construction: how the kernel's rows and columns are driven. */
 export type DclsGaussParams = { readonly rows: DclsAxis; readonly cols: DclsAxis };

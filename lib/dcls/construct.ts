@@ -5,7 +5,9 @@
  * per channel, `A_c [D0, K] · diag(w_c / (Σa·Σb + 1e-7)) · B_cᵀ [K, D1]`, never a grid × channels × elements tensor.
  * Built from core primitives, so autodiff gives the gradients to weight, P and SIG. The 2-D Gaussian construction the
  * models use is also one primitive (`dclsGauss`, lib/core/prims/dcls.ts), whose forward and backward are one GPU
- * dispatch each; `construct` takes it wherever its workgroup fits WebGPU's guaranteed 16 KiB.
+ * dispatch each; `construct` takes it wherever its workgroup fits WebGPU's guaranteed 16 KiB. A `window` builds only
+ * part of the kernel (the taps a convolution can reach): the fused primitive computes just those cells, every other
+ * path slices the whole kernel, so the result is the same either way.
  *
  * @module
  */
@@ -14,6 +16,7 @@ import type { Tensor } from "../core/tensor.ts";
 import { bind } from "../core/bind.ts";
 import type { DclsGaussParams } from "../core/primitive.ts";
 import { DCLS_NORM_EPS, DCLS_SIGMA_FLOOR } from "../core/prims/dcls_constants.ts";
+import { checkWindow } from "../core/prims/dcls.ts";
 import { DEFAULT_LIMITS } from "../../kernels/program.ts";
 import { dclsGaussWorkgroupBytes } from "../../kernels/dcls_gauss.ts";
 import {
@@ -53,6 +56,19 @@ export interface ConstructOptions {
    * compare the two; the composed form is also differentiable twice).
    */
   composed?: boolean;
+  /**
+   * Build only the kernel rows `start … start + count − 1` and columns likewise (default: all), each given as
+   * `[start, count]`; the result is that slice of the whole kernel (each element still normalised over the whole grid).
+   */
+  window?: KernelWindow;
+}
+
+/** A window of a 2-D kernel's cells: rows and columns, each `[start, count]`. */
+export interface KernelWindow {
+  /** First row and row count. */
+  readonly rows: readonly [number, number];
+  /** First column and column count. */
+  readonly cols: readonly [number, number];
 }
 
 /** Options of `construct1d`. */
@@ -175,20 +191,42 @@ function axisRow(t: Tensor, a: number, c: number, k: number): Tensor {
 /**
  * The dense 2-D DCLS kernel `[C_out, C_in/g, D0, D1]` from `weight` `[C_out, C_in/g, K]`, positions `P` and widths
  * `SIG` `[2, C_out, C_in/g, K]`, centred on the grid (which of P[0], P[1] moves along rows: see `gridAxes`). `SIG` is
- * ignored by v1 and v0.
+ * ignored by v1 and v0. With `window`, only its cells: `[C_out, C_in/g, rows count, cols count]`.
  */
 export function construct(weight: Tensor, P: Tensor, SIG: Tensor | undefined, opts: ConstructOptions): Tensor {
   checkVersion(opts.version);
-  const { version } = opts;
+  const { version, window } = opts;
   const [d0, d1] = gridSize(opts.dilatedKernelSize);
   const [co, ci, k] = checkParams("construct", 2, weight, P, SIG, version);
+  if (window) {
+    checkWindow("construct", "rows", d0, window.rows);
+    checkWindow("construct", "cols", d1, window.cols);
+  }
   if (version === "gauss" && !opts.composed) {
     const [rows, cols] = gridAxes(version, d0, d1);
-    const params: DclsGaussParams = { rows, cols };
+    const at = (w: readonly [number, number]) => ({ start: w[0], count: w[1] });
+    const params: DclsGaussParams = window
+      ? { rows: { ...rows, ...at(window.rows) }, cols: { ...cols, ...at(window.cols) } }
+      : { rows, cols };
     if (dclsGaussWorkgroupBytes(params, k) <= DEFAULT_LIMITS.maxWorkgroupStorage) {
       return bind("dclsGauss", [weight, P, SIG!], params);
     }
   }
+  const whole = composedKernel(weight, P, SIG, version, [d0, d1]);
+  if (!window) return whole;
+  const [[r0, n0], [c0, n1]] = [window.rows, window.cols];
+  return slice(whole, [0, 0, r0, c0], [co, ci, r0 + n0, c0 + n1]);
+}
+
+/** The whole 2-D kernel from core primitives, as one batched matrix product per channel. */
+function composedKernel(
+  weight: Tensor,
+  P: Tensor,
+  SIG: Tensor | undefined,
+  version: DclsVersion,
+  [d0, d1]: [number, number],
+): Tensor {
+  const [co, ci, k] = weight.shape;
   const c = co * ci;
   const [a, b] = gridAxes(version, d0, d1).map(({ size, param, shift }) => {
     const p = add(axisRow(P, param, c, k), shift);

@@ -13,6 +13,7 @@ import {
   conv1d,
   conv2d,
   full,
+  kernelWindow,
   maximum,
   minimum,
   mul,
@@ -131,15 +132,22 @@ export interface Dcls2dOptions {
   algorithm?: ConvAlgorithm;
 }
 
-/** A 2-D DCLS convolution over NCHW input: construct the dense kernel, then an ordinary grouped convolution. */
+/**
+ * A 2-D DCLS convolution over NCHW input: construct the dense kernel, then an ordinary grouped convolution. Where the
+ * grid is larger than what meets the input (a 23×23 grid on an 8×7 map), only the taps that do are constructed.
+ */
 export function dcls2d(params: DclsParams, x: Tensor, opts: Dcls2dOptions): Tensor {
   const version = opts.version ?? "gauss";
   const [d0, d1] = gridSize(opts.dilatedKernelSize);
-  let kernel = construct(params.weight, params.P, params.SIG, { version, dilatedKernelSize: [d0, d1] });
-  if (opts.prune !== undefined) kernel = pruneRelative(kernel, opts.prune);
   const padding = opts.padding ?? [Math.floor(d0 / 2), Math.floor(d1 / 2)];
   const conv = { stride: opts.stride ?? 1, padding, groups: opts.groups ?? 1, algorithm: opts.algorithm };
-  return conv2d(x, kernel, conv, params.bias);
+  // Pruning compares each cell with its slice's largest, which may lie outside the window: there the whole kernel
+  // is built and conv2d cuts it.
+  const cut = opts.prune === undefined ? kernelWindow(x.shape, [1, 1, d0, d1], conv) : null;
+  const window = cut ? { rows: [cut[0].start, cut[0].count], cols: [cut[1].start, cut[1].count] } as const : undefined;
+  let kernel = construct(params.weight, params.P, params.SIG, { version, dilatedKernelSize: [d0, d1], window });
+  if (opts.prune !== undefined) kernel = pruneRelative(kernel, opts.prune);
+  return conv2d(x, kernel, cut ? { ...conv, padding: [cut[0].padding, cut[1].padding] } : conv, params.bias);
 }
 
 /** Options of `dcls1d`. */

@@ -108,6 +108,39 @@ function reach(
   return [lo, hi];
 }
 
+/** One spatial axis of a {@link kernelWindow}. */
+export interface KernelAxisWindow {
+  /** The first kernel tap that meets the input. */
+  readonly start: number;
+  /** How many consecutive taps from `start` are kept. */
+  readonly count: number;
+  /** The padding `[before, after]` that keeps the output when the kernel is cut to those taps. */
+  readonly padding: [number, number];
+}
+
+/**
+ * The kernel taps of a 2-D convolution (NCHW input, `[O, C/groups, kh, kw]` kernel, PyTorch semantics) that meet the
+ * input at some output position, per spatial axis (rows, then columns), with the padding that keeps the output when
+ * the kernel is cut to them; null where nothing is cut (every tap meets the input, the shapes are not 4-D or the output
+ * is empty). `conv2d` cuts kernels by it; a caller that builds the kernel (DCLS) can build just the window.
+ */
+export function kernelWindow(
+  inputShape: readonly number[],
+  kernelShape: readonly number[],
+  opts: Pick<Conv2dOptions, "stride" | "padding" | "dilation"> = {},
+): [KernelAxisWindow, KernelAxisWindow] | null {
+  const p = { stride: pair(opts.stride ?? 1), padding: padding2d(opts.padding), dilation: pair(opts.dilation ?? 1) };
+  if (!hasOutput(inputShape, kernelShape, p)) return null;
+  const cut = [0, 1].map((ax): KernelAxisWindow => {
+    const [before, after] = p.padding[ax], d = p.dilation[ax], k = kernelShape[2 + ax];
+    const [lo, hi] = reach(inputShape[2 + ax], k, p.stride[ax], p.padding[ax], d);
+    return { start: lo, count: hi - lo + 1, padding: [before - lo * d, after - (k - 1 - hi) * d] };
+  });
+  const same = cut.every((c, ax) => c.count === kernelShape[2 + ax]);
+  if (same || cut.some((c) => c.padding[0] < 0 || c.padding[1] < 0)) return null;
+  return [cut[0], cut[1]];
+}
+
 /**
  * The same convolution with the kernel cut to the taps that meet the input and the padding reduced to match: the
  * output and the gradients of the kept taps are unchanged, the cut taps' gradients are zero (they only multiply
@@ -118,17 +151,17 @@ function cropToReach<P extends { stride: [number, number]; dilation: [number, nu
   w: Tensor,
   params: P,
 ): { w: Tensor; params: P } {
-  if (!hasOutput(x, w, params)) return { w, params };
-  const cut = [0, 1].map((ax) => {
-    const [before, after] = params.padding[ax], d = params.dilation[ax];
-    const [lo, hi] = reach(x.shape[2 + ax], w.shape[2 + ax], params.stride[ax], params.padding[ax], d);
-    return { lo, hi, pads: [before - lo * d, after - (w.shape[2 + ax] - 1 - hi) * d] as [number, number] };
-  });
-  const same = cut.every((c, ax) => c.lo === 0 && c.hi === w.shape[2 + ax] - 1);
-  if (same || cut.some((c) => c.pads[0] < 0 || c.pads[1] < 0)) return { w, params };
+  const cut = kernelWindow(x.shape, w.shape, params);
+  if (!cut) return { w, params };
+  const [rows, cols] = cut;
   return {
-    w: slice(w, [0, 0, cut[0].lo, cut[1].lo], [w.shape[0], w.shape[1], cut[0].hi + 1, cut[1].hi + 1]),
-    params: { ...params, padding: [cut[0].pads, cut[1].pads] },
+    w: slice(w, [0, 0, rows.start, cols.start], [
+      w.shape[0],
+      w.shape[1],
+      rows.start + rows.count,
+      cols.start + cols.count,
+    ]),
+    params: { ...params, padding: [rows.padding, cols.padding] },
   };
 }
 
@@ -171,7 +204,7 @@ function chooseAlgorithm(
     fail("conv2d", `algorithm must be "auto", "direct", "spectral" or "toeplitz", got "${algorithm}"`);
   }
   // An empty output is the primitive's error to report, naming conv2d.
-  if (!depthwise || !hasOutput(x, w, p)) return "direct";
+  if (!depthwise || !hasOutput(x.shape, w.shape, p)) return "direct";
   if (prefersToeplitz(x.shape[2], x.shape[3], w.shape[2], w.shape[3])) return "toeplitz";
   // The complex correlation pads by at most kw − 1 (wider padding only adds zero columns).
   const fits = p.padding[1][0] < w.shape[3] && p.padding[1][1] < w.shape[3];
@@ -180,14 +213,12 @@ function chooseAlgorithm(
 
 /** Whether a 4-D convolution's output has at least one position on each spatial axis. */
 function hasOutput(
-  x: Tensor,
-  w: Tensor,
+  x: readonly number[],
+  w: readonly number[],
   p: { stride: [number, number]; dilation: [number, number]; padding: Padding2d },
 ): boolean {
-  if (x.ndim !== 4 || w.ndim !== 4) return false;
-  return [0, 1].every((ax) =>
-    x.shape[2 + ax] + p.padding[ax][0] + p.padding[ax][1] >= p.dilation[ax] * (w.shape[2 + ax] - 1) + 1
-  );
+  if (x.length !== 4 || w.length !== 4) return false;
+  return [0, 1].every((ax) => x[2 + ax] + p.padding[ax][0] + p.padding[ax][1] >= p.dilation[ax] * (w[2 + ax] - 1) + 1);
 }
 
 /** Whether a convolution over NCHW has a 1×1 kernel, stride 1 and no padding (groups decide what it computes). */

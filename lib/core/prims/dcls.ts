@@ -7,6 +7,11 @@
  *   s[k]   = w[k] / (Σ_i A[i,k] · Σ_j B[j,k] + 1e−7)
  *   K[i,j] = Σ_k A[i,k] · s[k] · B[j,k]
  *
+ * An axis may carry an output window (`start`, `count`): the primitive then outputs only those cells of the kernel,
+ * the slice of the full one, while each element is still normalised over every cell of the grid. A convolution whose
+ * kernel is larger than what meets its input (DCLS's 23×23 on 8×7 maps) so builds only the taps it uses, and the
+ * backward reads only their cotangent. `dclsGaussGrad` takes the cotangent of the window.
+ *
  * `dclsGaussGrad` returns the cotangents of weight, P and SIG packed as `[5, C_out, C_in/g, K]` (dw, dP[0], dP[1],
  * dSIG[0], dSIG[1]), which the VJP slices apart. The fused construction is differentiable once, as training needs:
  * differentiating `dclsGaussGrad` throws (a silent zero would be wrong), and `construct(…, { composed: true })` gives
@@ -19,7 +24,7 @@ import type { Aval } from "../graph.ts";
 import type { CpuValue, DclsAxis, DclsGaussParams, PrimitiveDef, PrimParams } from "../primitive.ts";
 import { fail, fmt, sameShape } from "../shape.ts";
 import { bind } from "../bind.ts";
-import { DCLS_NORM_EPS, DCLS_SIGMA_FLOOR } from "./dcls_constants.ts";
+import { DCLS_NORM_EPS, DCLS_SIGMA_FLOOR, dclsWindow } from "./dcls_constants.ts";
 
 /** Checks weight `[Co, Ci, K]` against P and SIG `[2, Co, Ci, K]`; returns (channels, elements). */
 function checkParams(op: string, [w, P, S]: readonly Aval[], { rows, cols }: DclsGaussParams): [number, number] {
@@ -37,7 +42,20 @@ function checkParams(op: string, [w, P, S]: readonly Aval[], { rows, cols }: Dcl
     }
   }
   if (rows.param === cols.param) fail(op, `rows and columns must take different rows of P, both take ${rows.param}`);
+  checkWindow(op, "rows", rows.size, dclsWindow(rows));
+  checkWindow(op, "cols", cols.size, dclsWindow(cols));
   return [w.shape[0] * w.shape[1], w.shape[2]];
+}
+
+/** Throws a one-line error naming `op` unless `[start, count]` is a non-empty run of cells of an axis of `size`. */
+export function checkWindow(op: string, axis: string, size: number, [start, count]: readonly [number, number]): void {
+  if (!Number.isInteger(start) || !Number.isInteger(count) || start < 0 || count < 1 || start + count > size) {
+    fail(
+      op,
+      `${axis} window (start ${start}, count ${count}) must be integers with 0 ≤ start, count ≥ 1 and ` +
+        `start + count ≤ ${size}, the grid's size`,
+    );
+  }
 }
 
 /** One channel's profile along an axis, `[size, K]` row-major, with each element's position and width. */
@@ -85,25 +103,26 @@ export const dclsPrims = {
     shape: (inputs, p) => {
       checkParams("dclsGauss", inputs, p);
       const [co, ci] = inputs[0].shape;
-      return { shape: [co, ci, p.rows.size, p.cols.size], dtype: inputs[0].dtype };
+      return { shape: [co, ci, dclsWindow(p.rows)[1], dclsWindow(p.cols)[1]], dtype: inputs[0].dtype };
     },
     cpu: ([w, P, S], par, out) => {
       const [co, ci, K] = w.shape, C = co * ci, D0 = par.rows.size, D1 = par.cols.size;
-      const r = allocate(out.dtype, C * D0 * D1);
-      const row = new Float64Array(D1);
+      const [r0, n0] = dclsWindow(par.rows), [c0, n1] = dclsWindow(par.cols);
+      const r = allocate(out.dtype, C * n0 * n1);
+      const row = new Float64Array(n1);
       for (let c = 0; c < C; c++) {
         const A = profile(P, S, par.rows, c, C, K).a, B = profile(P, S, par.cols, c, C, K).a;
         const s = Array.from(
           { length: K },
           (_, k) => w.data[c * K + k] / (massOf(A, D0, K, k) * massOf(B, D1, K, k) + DCLS_NORM_EPS),
         );
-        for (let i = 0; i < D0; i++) {
+        for (let i = 0; i < n0; i++) {
           row.fill(0);
           for (let k = 0; k < K; k++) {
-            const as = A[i * K + k] * s[k];
-            for (let j = 0; j < D1; j++) row[j] += as * B[j * K + k];
+            const as = A[(r0 + i) * K + k] * s[k];
+            for (let j = 0; j < n1; j++) row[j] += as * B[(c0 + j) * K + k];
           }
-          r.set(row, (c * D0 + i) * D1);
+          r.set(row, (c * n0 + i) * n1);
         }
       }
       return r;
@@ -120,7 +139,7 @@ export const dclsPrims = {
     shape: ([g, ...rest], p) => {
       checkParams("dclsGaussGrad", rest, p);
       const [co, ci, K] = rest[0].shape;
-      const want = [co, ci, p.rows.size, p.cols.size];
+      const want = [co, ci, dclsWindow(p.rows)[1], dclsWindow(p.cols)[1]];
       if (!sameShape(g.shape, want)) {
         fail("dclsGaussGrad", `cotangent ${fmt(g.shape)} is not the kernel shape ${fmt(want)}`);
       }
@@ -134,16 +153,18 @@ export const dclsPrims = {
     },
     cpu: ([g, w, P, S], par, out) => {
       const [co, ci, K] = w.shape, C = co * ci, D0 = par.rows.size, D1 = par.cols.size;
+      const [r0, n0] = dclsWindow(par.rows), [c0, n1] = dclsWindow(par.cols);
       const r = allocate(out.dtype, 5 * C * K);
       const put = (slot: number, c: number, k: number, v: number) => r[(slot * C + c) * K + k] = v;
       for (let c = 0; c < C; c++) {
         const pa = profile(P, S, par.rows, c, C, K), pb = profile(P, S, par.cols, c, C, K);
         const A = pa.a, B = pb.a;
-        // GA[i,k] = Σ_j g[i,j] B[j,k], GB[j,k] = Σ_i g[i,j] A[i,k]: the gradients of A·diag(s) and B.
+        // GA[i,k] = Σ_j g[i,j] B[j,k], GB[j,k] = Σ_i g[i,j] A[i,k]: the gradients of A·diag(s) and B. Outside the
+        // window g is zero, and so are GA and GB; the masses still take every line, so dA and dB do not vanish there.
         const GA = new Float64Array(D0 * K), GB = new Float64Array(D1 * K);
-        for (let i = 0; i < D0; i++) {
-          for (let j = 0; j < D1; j++) {
-            const gij = g.data[(c * D0 + i) * D1 + j];
+        for (let i = r0; i < r0 + n0; i++) {
+          for (let j = c0; j < c0 + n1; j++) {
+            const gij = g.data[(c * n0 + i - r0) * n1 + j - c0];
             for (let k = 0; k < K; k++) {
               GA[i * K + k] += gij * B[j * K + k];
               GB[j * K + k] += gij * A[i * K + k];
