@@ -1,13 +1,15 @@
 /**
  * The cost of DCLS against the dense depthwise convolution it replaces, at the four ConvNeXt-T stage shapes.
  *
- *     deno run -A bench/dcls_vs_dense.ts [--batch 64] [--steps 20] [--small]
+ *     deno run -A bench/dcls_vs_dense.ts [--batch 64] [--steps 20] [--reps 8] [--rounds 3] [--small]
  *
  * Per stage (batch 64: C = 96 @ 64×62, 192 @ 32×31, 384 @ 16×15, 768 @ 8×7): the DCLS-Gauss layer (26 elements on a
  * 23×23 grid: kernel construction, then the 23×23 depthwise convolution) against a dense 7×7 depthwise convolution,
  * forward alone and forward + backward (gradients of every parameter and of the input), and the construction alone
- * (forward + backward). Times are GPU times from timestamp queries when present, else the wall clock. Prints a
- * markdown table; writes `$OUT/dcls_vs_dense.json`.
+ * (forward + backward). Each timed call runs `reps` layers in a row (each forward on the previous pass's output or
+ * input gradient, as in a network) and the times are per layer: GPU times from timestamp queries when present, else
+ * the wall clock. Every measurement is timed once a round, in turn, for `rounds` rounds; each figure is the median over
+ * the rounds, the ratio the median of the rounds' ratios. Prints a markdown table; writes `$OUT/dcls_vs_dense.json`.
  * @module
  */
 import type { Tensor } from "../lib/core/tensor.ts";
@@ -17,7 +19,7 @@ import { construct } from "../lib/dcls/construct.ts";
 import { dcls2d, type DclsParams, initDcls2d } from "../lib/dcls/layer.ts";
 import { type CommandSpec, helpText, parseArgs } from "../lib/cli/args.ts";
 import { type Gpu, requestGpu } from "../lib/gpu/device.ts";
-import { type FnTiming, measureFn } from "./harness.ts";
+import { type FnTiming, median, type PreparedGpu, prepareGpu, timeReplays } from "./harness.ts";
 import { markdownTable, progress, runScript, writeResult } from "./report.ts";
 import { normalOnGpu } from "./setup.ts";
 
@@ -36,6 +38,8 @@ export const DCLS_VS_DENSE_COMMAND: CommandSpec = {
       default: 5,
       help: "seconds per timed loop (at most)",
     },
+    { name: "reps", kind: "int", min: 1, help: "layers in a row per timed call (default 8; 1 with --small)" },
+    { name: "rounds", kind: "int", min: 1, default: 3, help: "rounds of measurements, taken in turn" },
     { name: "small", kind: "flag", help: "narrow, small stages (for software adapters)" },
   ],
 };
@@ -82,8 +86,14 @@ export interface StageResult extends StageShape {
   readonly directForwardBackward: FnTiming;
   /** DCLS forward and backward with the spectral 23×23 convolution. */
   readonly spectralForwardBackward: FnTiming;
-  /** DCLS forward + backward time over the dense one. */
+  /** Layers per timed call. */
+  readonly reps: number;
+  /** Rounds of measurements (each time above is the median over them). */
+  readonly rounds: number;
+  /** DCLS forward + backward time over the dense one: the median of the rounds' ratios. */
   readonly ratio: number;
+  /** Each round's ratio. */
+  readonly ratios: readonly number[];
 }
 
 const dclsOpts = (C: number, algorithm: ConvAlgorithm = "auto") => ({
@@ -93,13 +103,62 @@ const dclsOpts = (C: number, algorithm: ConvAlgorithm = "auto") => ({
   algorithm,
 });
 
-/** The forward and backward of `f` at `primals` with cotangent `ct`: the output and every input's gradient. */
-function forwardBackward<P extends unknown[]>(f: (...p: P) => Tensor) {
-  return (ct: Tensor, ...primals: P) => {
-    const [y, pull] = vjp(f as unknown as (...a: never[]) => Tensor, ...primals);
-    // The output is returned too, so the forward is not pruned where the backward does not need it.
-    return [y, pull(ct)];
+/**
+ * `reps` layers in a row, as in a network: each forward takes the previous one's output. A call then keeps the GPU
+ * busy for several milliseconds, longer than the host takes to submit the next one, so its clocks stay where a
+ * training step has them (one layer alone took 0.2–0.5 ms of GPU time and 0.9–1.3 ms of wall time a call: the GPU
+ * idled most of the time and its clocks, and the times measured, wandered by 2× between runs).
+ */
+function forwardChain<P>(f: (p: P, x: Tensor) => Tensor, reps: number) {
+  return (p: P, x: Tensor) => {
+    for (let i = 0; i < reps; i++) x = f(p, x);
+    return x;
   };
+}
+
+/**
+ * `reps` forward and backward passes in a row: each forward takes the previous backward's input gradient, so each
+ * pass waits for the one before it, as the layers of a network do. Every output and gradient is returned, so
+ * nothing is pruned.
+ */
+function forwardBackwardChain<P>(f: (p: P, x: Tensor) => Tensor, reps: number) {
+  return (ct: Tensor, p: P, x: Tensor) => {
+    const outs: unknown[] = [];
+    for (let i = 0; i < reps; i++) {
+      const [y, pull] = vjp(f as unknown as (...a: never[]) => Tensor, p as never, x as never);
+      const [dp, dx] = pull(ct) as [unknown, Tensor];
+      outs.push(y, dp);
+      x = dx;
+    }
+    return [outs, x];
+  };
+}
+
+/** `reps` independent forward and backward passes of `f` (nothing to chain: its output is not its input's shape). */
+function forwardBackwardRepeat<P>(f: (p: P) => Tensor, reps: number) {
+  return (ct: Tensor, p: P) =>
+    Array.from({ length: reps }, () => {
+      const [y, pull] = vjp(f as unknown as (...a: never[]) => Tensor, p as never);
+      return [y, pull(ct)];
+    });
+}
+
+/** How a stage is measured. */
+export interface MeasureOptions {
+  /** Timed replays per measurement (at most) and the time their loop may take. */
+  readonly replay: { iters: number; budgetMs: number };
+  /** Layers per call (see {@link forwardChain}). */
+  readonly reps: number;
+  /** Rounds: every measurement is timed once a round, in turn, so all see the GPU in the same state. */
+  readonly rounds: number;
+}
+
+/** One measurement: the prepared call and its per-layer times, a sample a round. */
+interface Measurement {
+  readonly prepared: PreparedGpu;
+  readonly args: readonly unknown[];
+  readonly samples: number[];
+  readonly wallSamples: number[];
 }
 
 /** Measures one stage. */
@@ -107,9 +166,10 @@ export async function measureStage(
   gpu: Gpu,
   batch: number,
   s: StageShape,
-  replay: { iters: number; budgetMs: number },
+  opts: MeasureOptions,
 ): Promise<StageResult> {
   const { C, H, W } = s;
+  const { reps, rounds } = opts;
   const [kd, kw] = split(randomKey(7), 2);
   const dcls: DclsParams = initDcls2d(kd, {
     inChannels: C,
@@ -122,32 +182,55 @@ export async function measureStage(
   const dense = { weight: mul(normal(kw, [C, 1, DENSE, DENSE]), 0.02), bias: dcls.bias! };
   const data = await normalOnGpu(gpu, { x: [batch, C, H, W], gy: [batch, C, H, W], gk: [C, 1, GRID, GRID] });
   const { x, gy, gk } = data.value;
+  const measurements: Measurement[] = [];
   try {
-    const dclsFwd = (p: DclsParams, x: Tensor) => dcls2d(p, x, dclsOpts(C));
     const withAlgorithm = (a: ConvAlgorithm) => (p: DclsParams, x: Tensor) => dcls2d(p, x, dclsOpts(C, a));
     const denseFwd = (p: typeof dense, x: Tensor) => conv2d(x, p.weight, { padding: DENSE >> 1, groups: C }, p.bias);
     const build = (p: DclsParams) => construct(p.weight, p.P, p.SIG, { version: "gauss", dilatedKernelSize: GRID });
-    const time = (f: (...a: never[]) => unknown, args: unknown[]) => measureFn(gpu, f, args, replay);
-    const dclsForward = await time(dclsFwd as never, [dcls, x]);
-    const dclsForwardBackward = await time(forwardBackward(dclsFwd) as never, [gy, dcls, x]);
-    const directForwardBackward = await time(forwardBackward(withAlgorithm("direct")) as never, [gy, dcls, x]);
-    const spectralForwardBackward = await time(forwardBackward(withAlgorithm("spectral")) as never, [gy, dcls, x]);
-    const constructForwardBackward = await time(forwardBackward(build) as never, [gk, dcls]);
-    const denseForward = await time(denseFwd as never, [dense, x]);
-    const denseForwardBackward = await time(forwardBackward(denseFwd) as never, [gy, dense, x]);
+    const prepare = async (f: (...a: never[]) => unknown, args: unknown[]) => {
+      const m = { prepared: await prepareGpu(gpu, f, args), args, samples: [], wallSamples: [] };
+      measurements.push(m);
+      return m;
+    };
+    const dclsFwd = await prepare(forwardChain(withAlgorithm("auto"), reps) as never, [dcls, x]);
+    const dclsFb = await prepare(forwardBackwardChain(withAlgorithm("auto"), reps) as never, [gy, dcls, x]);
+    const directFb = await prepare(forwardBackwardChain(withAlgorithm("direct"), reps) as never, [gy, dcls, x]);
+    const spectralFb = await prepare(forwardBackwardChain(withAlgorithm("spectral"), reps) as never, [gy, dcls, x]);
+    const constructFb = await prepare(forwardBackwardRepeat(build, reps) as never, [gk, dcls]);
+    const denseFwdM = await prepare(forwardChain(denseFwd, reps) as never, [dense, x]);
+    const denseFb = await prepare(forwardBackwardChain(denseFwd, reps) as never, [gy, dense, x]);
+    for (let r = 0; r < rounds; r++) {
+      for (const m of measurements) {
+        const t = await timeReplays(gpu, m.prepared, () => m.args, opts.replay);
+        m.samples.push((t.gpuMs ?? t.wallMs) / reps);
+        m.wallSamples.push(t.wallMs / reps);
+      }
+    }
+    const timing = (m: Measurement): FnTiming => ({
+      ms: median(m.samples)!,
+      clock: gpu.features.timestampQuery ? "gpu" : "wall",
+      wallMs: median(m.wallSamples)!,
+      prepare: m.prepared.phases,
+      dispatches: m.prepared.plan.stats.dispatches / reps,
+      outputShapes: m.prepared.plan.outputs.map((o) => o.aval.shape),
+    });
     return {
       ...s,
       batch,
-      dclsForward,
-      dclsForwardBackward,
-      constructForwardBackward,
-      denseForward,
-      denseForwardBackward,
-      directForwardBackward,
-      spectralForwardBackward,
-      ratio: dclsForwardBackward.ms / denseForwardBackward.ms,
+      reps,
+      rounds,
+      dclsForward: timing(dclsFwd),
+      dclsForwardBackward: timing(dclsFb),
+      constructForwardBackward: timing(constructFb),
+      denseForward: timing(denseFwdM),
+      denseForwardBackward: timing(denseFb),
+      directForwardBackward: timing(directFb),
+      spectralForwardBackward: timing(spectralFb),
+      ratio: median(dclsFb.samples.map((d, i) => d / denseFb.samples[i]))!,
+      ratios: dclsFb.samples.map((d, i) => d / denseFb.samples[i]),
     };
   } finally {
+    for (const m of measurements) m.prepared.destroy();
     data.prepared.destroy();
   }
 }
@@ -163,6 +246,7 @@ export function dclsTable(results: readonly StageResult[]): string {
       "dense 7×7 fwd ms",
       "dense fwd+bwd ms",
       "DCLS / dense (fwd+bwd)",
+      "rounds' ratios",
       "direct fwd+bwd ms",
       "spectral fwd+bwd ms",
     ],
@@ -174,6 +258,7 @@ export function dclsTable(results: readonly StageResult[]): string {
       r.denseForward.ms,
       r.denseForwardBackward.ms,
       r.ratio,
+      r.ratios.map((x) => x.toFixed(3)).join(" "),
       r.directForwardBackward.ms,
       r.spectralForwardBackward.ms,
     ]),
@@ -189,12 +274,14 @@ async function main(argv: readonly string[]): Promise<void> {
   const small = args.values.small === true;
   const batch = (args.values.batch as number | undefined) ?? (small ? 2 : 64);
   const replay = { iters: args.values.steps as number, budgetMs: (args.values.budget as number) * 1000 };
+  const reps = (args.values.reps as number | undefined) ?? (small ? 1 : 8);
+  const opts = { replay, reps, rounds: args.values.rounds as number };
   const gpu = await requestGpu();
   progress(`adapter: ${gpu.description}; timestamp queries: ${gpu.features.timestampQuery}`);
   const results: StageResult[] = [];
   for (const s of small ? SMALL_STAGES : CONVNEXT_T_STAGES) {
     progress(`stage ${batch}×${s.C}×${s.H}×${s.W}`);
-    results.push(await measureStage(gpu, batch, s, replay));
+    results.push(await measureStage(gpu, batch, s, opts));
   }
   const clock = results[0]?.dclsForward.clock ?? "wall";
   console.log(

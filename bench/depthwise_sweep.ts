@@ -159,7 +159,12 @@ function correlationVariants(g: ConvGeometry, pass: "fwd" | "dx"): Variant[] {
   // WebGPU's default 16 KiB of workgroup memory: fewer samples per whole-plane workgroup.
   const auto16 = pass === "fwd" ? depthwiseForwardTiles(g) : depthwiseInputGradTiles(g);
   const list: (DirectTiles | null)[] = [auto, auto16];
-  for (const NB of [2, 4]) if (auto?.kind === "plane") list.push({ ...auto, NB });
+  if (auto?.kind === "plane") {
+    // More rows per thread only on narrow planes: a thread's RH × Wout accumulators are unrolled code, and 4 × 31 of
+    // them with a 23×23 window kept the H100's driver compiling for minutes.
+    const rows = c && c.Wout <= 8 ? [1, 2, 4] : [1, 2];
+    for (const RH of rows) for (const NB of [4, 8, 16]) list.push({ ...auto, RH, NB });
+  }
   if (!c) return [{ name: `auto ${name(auto)}`, tiles: auto, program: make(auto) }];
   const t = chooseTiled(c, DEVICE_LIMITS);
   if (t) list.push({ kind: "tiled", ...t }, { kind: "tiled", ...t, unroll: !t.unroll });
@@ -182,7 +187,7 @@ function weightGradVariants(g: ConvGeometry): Variant[] {
   const list: (WeightGradTiles | null)[] = [depthwiseWeightGradTiles(g, DEVICE_LIMITS), depthwiseWeightGradTiles(g)];
   const pl = list[0];
   if (pl?.kind === "plane") {
-    for (const RK of [1, 2]) list.push({ ...pl, RK });
+    for (const RK of [1, 2]) for (const PG of [1, 2]) list.push({ ...pl, RK, PG: Math.max(1, pl.PG / PG) });
     for (const f of [0.5, 2]) list.push({ ...pl, chunks: Math.max(1, Math.min(g.N, Math.round(pl.chunks * f))) });
   }
   const t = chooseTiledWeightGrad(g, DEVICE_LIMITS);

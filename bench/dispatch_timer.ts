@@ -13,7 +13,12 @@ import type { Gpu } from "../lib/gpu/device.ts";
 import type { StaticPlan } from "../lib/gpu/plan.ts";
 import { pipelineFor } from "../lib/gpu/plan_gpu.ts";
 import { toGpuWords } from "../kernels/runner.ts";
-import { checked, CLOCK_WARM_MS, FILL_MS, median } from "./harness.ts";
+import { checked, CLOCK_WARM_MS, median } from "./harness.ts";
+
+/** Milliseconds of GPU work in each untimed pass (see {@link timeDispatches}). */
+const FILL_PASS_MS = 2;
+/** Milliseconds of untimed passes queued in front of each timed run. */
+const BUSY_MS = 30;
 
 /** What {@link timeDispatches} measured. */
 export interface DispatchTimes {
@@ -128,24 +133,26 @@ export async function timeDispatches(gpu: Gpu, plan: StaticPlan, reps = 3): Prom
       return Array.from({ length: queries / 2 }, (_, i) => Number(t[2 * i + 1] - t[2 * i]));
     };
     await checked(gpu, () => run(true));
-    // Bring the clocks up (see CLOCK_WARM_MS): the plan as one pass, back to back.
-    const t0 = performance.now();
-    while (performance.now() - t0 < CLOCK_WARM_MS) await run(false);
-    // Queue FILL_MS of untimed passes in front of each timed run, so the GPU is busy (and clocked up) when it starts.
-    const fillPasses = Math.ceil(FILL_MS / Math.max(((await run(false))[0]) / 1e6, 1e-3));
-    const busy = () => {
-      for (let k = 0; k < fillPasses; k++) {
+    // The GPU keeps its clocks up only while it stays busy, and the host takes longer to submit a pass than a small
+    // plan takes to run: each untimed pass below holds the plan's dispatches repeated for at least FILL_PASS_MS, and
+    // BUSY_MS of them are queued in front of every timed run (with FILL_MS of single plans, the 8×7 DCLS layer's
+    // dispatches measured 1–4× their steady-state times from one call to the next).
+    const planMs = Math.max(((await run(false))[0]) / 1e6, 1e-3);
+    const repeat = Math.ceil(FILL_PASS_MS / planMs);
+    const busy = (ms: number) => {
+      for (let k = 0; k < Math.ceil(ms / (repeat * planMs)); k++) {
         const enc = device.createCommandEncoder(), pass = enc.beginComputePass();
-        for (let i = 0; i < n; i++) dispatch(pass, i);
+        for (let r = 0; r < repeat; r++) for (let i = 0; i < n; i++) dispatch(pass, i);
         pass.end();
         device.queue.submit([enc.finish()]);
       }
     };
+    busy(CLOCK_WARM_MS);
     const separate: number[][] = [], whole: number[] = [];
     for (let r = 0; r < reps; r++) {
-      busy();
+      busy(BUSY_MS);
       separate.push(await run(true));
-      busy();
+      busy(BUSY_MS);
       whole.push((await run(false))[0]);
     }
     return {

@@ -244,7 +244,11 @@ export async function timeInterleaved(
         }
         const once = await timePasses(runner, programs[i], buffers[i], 1);
         if (r === 0) errs[i] = i === 0 ? 0 : await relDiff(output, ref, n);
-        const reps = pacing.small ? 1 : Math.max(3, Math.min(15, Math.ceil(pacing.batchS / Math.max(once[0], 1e-6))));
+        // A batch long enough (batchS) to keep the GPU busy, so its clocks stay up: with at most 15 passes, kernels of
+        // tens of microseconds ran in sub-millisecond submissions separated by host waits.
+        const reps = pacing.small
+          ? 1
+          : Math.max(3, Math.min(MAX_BATCH, Math.ceil(pacing.batchS / Math.max(once[0], 1e-6))));
         times[i].push(median(await timePasses(runner, programs[i], buffers[i], reps)));
       }
     }
@@ -253,6 +257,9 @@ export async function timeInterleaved(
   }
   return { times, errs };
 }
+
+/** Most passes in one timed batch (two timestamps each; a query set holds at most 4,096). */
+const MAX_BATCH = 1000;
 
 /** Deterministic pseudo-random f32 values in [-1, 1) (xorshift32), for inputs built on the host. */
 export function pseudoRandom(n: number, seed: number): Float32Array {

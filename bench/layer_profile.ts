@@ -12,7 +12,7 @@ import { Tensor } from "../lib/core/tensor.ts";
 import { traceGraph } from "../lib/core/compile.ts";
 import { vjp } from "../lib/core/autodiff.ts";
 import type { ConvAlgorithm } from "../lib/core/mod.ts";
-import { randomKey } from "../lib/core/mod.ts";
+import { conv2d, randomKey } from "../lib/core/mod.ts";
 import { dcls2d, type DclsParams, initDcls2d } from "../lib/dcls/layer.ts";
 import { type CommandSpec, helpText, parseArgs } from "../lib/cli/args.ts";
 import { kernelLimits, requestGpu } from "../lib/gpu/device.ts";
@@ -29,7 +29,12 @@ export const LAYER_PROFILE_COMMAND: CommandSpec = {
   options: [
     { name: "batch", kind: "int", min: 1, default: 64, help: "batch size" },
     { name: "stages", kind: "string", default: "0,1,2,3", help: "ConvNeXt-T stage indices" },
-    { name: "algorithms", kind: "string", default: "direct,spectral", help: "convolution algorithms" },
+    {
+      name: "algorithms",
+      kind: "string",
+      default: "direct,spectral",
+      help: "convolution algorithms (auto, direct, spectral, toeplitz; dense: the depthwise 7×7 layer)",
+    },
     { name: "reps", kind: "int", min: 1, default: 5, help: "timed repetitions" },
   ],
 };
@@ -57,16 +62,19 @@ async function main(argv: readonly string[]): Promise<void> {
       Object.entries(params).map(([k, v]) => [k, new Tensor(v.shape, v.dtype, {})]),
     ) as unknown as DclsParams;
     const x = new Tensor([batch, C, H, W], "f32", {});
-    for (const algorithm of String(args.values.algorithms).split(",") as ConvAlgorithm[]) {
+    for (const algorithm of String(args.values.algorithms).split(",") as (ConvAlgorithm | "dense")[]) {
+      const layer = algorithm === "dense"
+        ? (p: DclsParams, x: Tensor) => conv2d(x, p.weight, { padding: 3, groups: C }, p.bias)
+        : (p: DclsParams, x: Tensor) => dcls2d(p, x, { dilatedKernelSize: 23, groups: C, algorithm });
       const f = (ct: Tensor, p: DclsParams, x: Tensor) => {
-        const [y, pull] = vjp(
-          (p: DclsParams, x: Tensor) => dcls2d(p, x, { dilatedKernelSize: 23, groups: C, algorithm }),
-          p,
-          x,
-        );
+        const [y, pull] = vjp(layer, p, x);
         return [y, pull(ct)];
       };
-      const traced = traceGraph(f as never, [x, abstract, x]);
+      // "dense": the depthwise 7×7 layer DCLS replaces, for comparison.
+      const p = algorithm === "dense"
+        ? { weight: new Tensor([C, 1, 7, 7], "f32", {}), bias: abstract.bias } as unknown as DclsParams
+        : abstract;
+      const traced = traceGraph(f as never, [x, p, x]);
       const plan = buildPlan(traced.graph, {
         inputPaths: leafPaths(traced.inDef),
         outputPaths: leafPaths(traced.outDef),
