@@ -32,10 +32,13 @@ export const PLANE_MAX_WIDTH = 32;
 const MAX_PLANE_CHANNELS = 4;
 
 /**
- * At most four samples per workgroup: on the H100 four beat eight to sixty-four at every ConvNeXt stage from 32×31 to
- * 8×7 (23×23 at 8×7: 0.055 ms against 0.063 for 64; 7×7 at 8×7: 0.087 against 0.139), more workgroups per SM.
+ * Samples per workgroup: enough for about PLANE_THREADS threads (one per output row and sample), at least
+ * MIN_PLANE_SAMPLES and at most MAX_PLANE_SAMPLES. On the H100 with its clocks held up (bench/depthwise_sweep.ts,
+ * bench/RESULTS.md run 9) four samples were best at 16×15 (16 rows: 64 threads; 8 and 16 samples 2–25 % slower) and
+ * eight to sixteen at 8×7 (8 rows: 23×23 forward 0.033 ms with four, 0.028 with eight, 0.026 with sixteen; 7×7 0.024
+ * with four or eight, 0.029 with sixteen).
  */
-const MAX_PLANE_SAMPLES = 4;
+const PLANE_THREADS = 64, MIN_PLANE_SAMPLES = 4, MAX_PLANE_SAMPLES = 16;
 
 /** Tile parameters of the whole-plane correlation. */
 export interface PlaneTiles {
@@ -76,12 +79,14 @@ export function choosePlane(c: Correlation, limits: KernelLimits): PlaneTiles | 
   const kWords = L.KHw * L.KWp;
   const budget = Math.floor(limits.maxWorkgroupStorage / 4);
   const T = Math.min(256, limits.maxInvocations);
-  // Two rows per thread on narrow planes: each input row read from workgroup memory then feeds twice the FMAs.
-  const RH = Math.min(c.Hout, c.Wout <= 8 ? 2 : 1);
-  const RB = Math.ceil(c.Hout / RH);
+  // One output row per thread: two or four (each input row read from workgroup memory then feeding more FMAs) ran
+  // 1.4–2.3× slower at 8×7 and 1.6× at 16×15 (run 9; fewer threads in flight).
+  const RH = 1;
+  const RB = c.Hout;
   if (RB > T) return null;
   // Samples first (they share the staged kernel window), then channels, up to T threads; then shrink to fit.
-  let NB = Math.min(c.N, MAX_PLANE_SAMPLES, Math.max(1, Math.floor(T / RB)));
+  const samples = Math.min(MAX_PLANE_SAMPLES, Math.max(MIN_PLANE_SAMPLES, Math.floor(PLANE_THREADS / RB)));
+  let NB = Math.min(c.N, samples, Math.max(1, Math.floor(T / RB)));
   // More channels (at most four) only where a workgroup would otherwise hold fewer than 16 threads (single clips):
   // the measured tiles (four samples) ran one channel per workgroup, and on a software adapter compile time grows
   // steeply with the channels staged per workgroup (an 8×7 map: 31 s for 28 channels, 0.5 s for 4).

@@ -62,8 +62,11 @@ Deno.test("conv2d: a 23×23 depthwise kernel on an 8×7 map reaches the primitiv
   assert.deepEqual(conv.inputs[1].aval.shape, [4, 1, 15, 13]);
   assert.deepEqual(conv.params.padding, [[7, 7], [6, 6]]);
   assert.deepEqual(conv.out.aval.shape, [1, 4, 8, 7]);
-  // The automatic choice (the Toeplitz form) builds its matrix from the cut kernel too.
-  const auto = traceGraph((x: T.Tensor, k: T.Tensor) => T.conv2d(x, k, { padding: 11, groups: 4 }), [x, k]);
+  // The Toeplitz form builds its matrix from the cut kernel too.
+  const auto = traceGraph(
+    (x: T.Tensor, k: T.Tensor) => T.conv2d(x, k, { padding: 11, groups: 4, algorithm: "toeplitz" }),
+    [x, k],
+  );
   const toeplitz = auto.graph.eqns.find((e) => e.prim === "toeplitz");
   assert.deepEqual(toeplitz?.inputs[0].aval.shape, [4, 15, 13]);
   // A kernel every tap of which meets the input is left whole.

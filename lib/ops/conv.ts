@@ -25,7 +25,8 @@ export interface Conv2dOptions {
    * How a depthwise stride-1 convolution is computed: `direct`, `spectral` (through a Fourier transform along H, see
    * `spectralDepthwiseConv2d`: the same map, cheaper for large kernels on tall planes), `toeplitz` (a batched matrix
    * product with the kernel's Toeplitz matrix, see `toeplitzDepthwiseConv2d`: cheaper on planes smaller than the
-   * kernel) or `auto` (default: where {@link prefersToeplitz} or {@link prefersSpectral} says so). Other convolutions
+   * kernel, but slower on the H100 than the direct kernels there) or `auto` (default: spectral where
+   * {@link prefersSpectral} says so, else direct). Other convolutions
    * are always direct. Kernel taps that never meet the input are cut first, whatever the algorithm.
    */
   algorithm?: ConvAlgorithm;
@@ -175,15 +176,6 @@ export function prefersSpectral(h: number, kh: number, kw: number): boolean {
   return kh >= 11 && kw >= 11 && h >= 32;
 }
 
-/**
- * Whether the Toeplitz form of a depthwise stride-1 convolution is the cheaper one: a plane of at most 64 positions
- * that the (cropped) kernel's taps outnumber at least twice, so the H·W-square products do less than half the direct
- * form's work (23×23 on 8×7: 56 against 195 taps).
- */
-export function prefersToeplitz(h: number, w: number, kh: number, kw: number): boolean {
-  return h * w <= 64 && kh * kw >= 2 * h * w;
-}
-
 function chooseAlgorithm(
   algorithm: ConvAlgorithm,
   x: Tensor,
@@ -205,7 +197,9 @@ function chooseAlgorithm(
   }
   // An empty output is the primitive's error to report, naming conv2d.
   if (!depthwise || !hasOutput(x.shape, w.shape, p)) return "direct";
-  if (prefersToeplitz(x.shape[2], x.shape[3], w.shape[2], w.shape[3])) return "toeplitz";
+  // Not the Toeplitz form: on small planes the whole-plane direct kernels, which also do work proportional to the
+  // taps that meet the input, ran DCLS's 23×23 on 8×7 in 0.138 ms forward and backward against its 0.174 once their
+  // tiles were retuned (bench/RESULTS.md run 9): the products need transposes around them.
   // The complex correlation pads by at most kw − 1 (wider padding only adds zero columns).
   const fits = p.padding[1][0] < w.shape[3] && p.padding[1][1] < w.shape[3];
   return fits && prefersSpectral(x.shape[2], w.shape[2], w.shape[3]) ? "spectral" : "direct";

@@ -2,9 +2,10 @@
  * A stride-1 depthwise convolution as a batched matrix product, for planes smaller than the kernel's reach (DCLS's
  * 23×23 on the 8×7 maps of the last stage): per channel, `Y = T·X` with T the `[Ho·Wo, H·W]` Toeplitz matrix of the
  * kernel (lib/core/prims/toeplitz.ts) and X the channel's planes of the whole batch as columns. Every output meets
- * at most H·W inputs, so this costs 2·H·W flops per output where the direct form costs 2·kh·kw (56 against 195 taps
- * for the cropped 23×23 kernel on 8×7), and runs on the matrix-product kernels; its gradients are products too, and
- * the kernel's gradient sums T's gradient along its diagonals.
+ * at most H·W inputs, so this costs 2·H·W flops per output (56 taps for the cropped 23×23 kernel on 8×7, as many as
+ * the direct whole-plane kernels compute) and runs on the matrix-product kernels; its gradients are products too, and
+ * the kernel's gradient sums T's gradient along its diagonals. `conv2d` takes it only when asked: the transposes
+ * around the products made it slower than the direct kernels on the H100 (bench/RESULTS.md run 9).
  *
  * @module
  */
