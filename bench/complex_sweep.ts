@@ -1,7 +1,7 @@
 /**
  * Sweep of the complex correlation kernels (kernels/complex_correlate.ts) at the spectral 23×23 convolution's shapes
- * (ConvNeXt-T stages 1 and 2, batch 64): outputs per thread of the forward, outputs per item and taps per pass of the
- * kernel gradient.
+ * (ConvNeXt-T stages 1 and 2, batch 64): outputs per thread and threads per workgroup of the forward, outputs per
+ * item, taps per pass and threads per workgroup of the kernel gradient.
  * Each variant's output is compared on the GPU with the default's; times as bench/depthwise_sweep.ts.
  *
  *     deno run -A bench/complex_sweep.ts [--rounds=3]
@@ -11,6 +11,7 @@ import {
   complexCorrelateKernel,
   complexCorrelateKernelGradKernel,
   type ComplexGeometry,
+  type ComplexTiles,
 } from "../kernels/complex_correlate.ts";
 import { KernelRunner } from "../kernels/runner.ts";
 import { requestGpu } from "../lib/gpu/device.ts";
@@ -30,27 +31,31 @@ for (const [C, H, W] of [[96, 64, 62], [192, 32, 31]]) {
   const { F } = spectralLength(H, 23, [11, 11]);
   const g: ComplexGeometry = { R: 64, P: C * F, W, kw: 23 };
   const flops = 8 * g.R * g.P * W * g.kw;
-  for (
-    const [pass, make, blocks] of [
-      ["forward", complexCorrelateKernel, [4, 3]],
-      ["adjoint", complexCorrelateKernel, [4, 3]],
-      ["kernel gradient", complexCorrelateKernelGradKernel, [4, 2, 8, [4, 12], [8, 12], [4, 8], [8, 8], [2, 12], [
-        4,
-        6,
-      ]]],
-    ] as const
-  ) {
+  const sweep: [string, typeof complexCorrelateKernel, ComplexTiles[]][] = [
+    ["forward", complexCorrelateKernel, [{}, { block: 3 }, { block: 4 }, { threads: 128 }, { threads: 256 }]],
+    ["adjoint", complexCorrelateKernel, [{}, { threads: 128 }]],
+    ["kernel gradient", complexCorrelateKernelGradKernel, [
+      {},
+      { threads: 32 },
+      { threads: 128 },
+      { block: 2 },
+      { block: 8 },
+      { block: 2, threads: 128 },
+      { block: 8, threads: 32 },
+      { block: 4, taps: 12 },
+    ]],
+  ];
+  for (const [pass, make, tiles] of sweep) {
     const p = { padding: [11, 11] as [number, number], adjoint: pass === "adjoint" };
-    const tiles = blocks.map((b) => (typeof b === "number" ? { block: b } : { block: b[0], taps: b[1] }));
     const programs = await Promise.all(tiles.map((t) => runner.prepare(make(g, p, t))));
     const { times, errs } = await timeInterleaved(runner, programs, { rounds, warmS: 0.3, batchS: 0.03 });
     tiles.forEach((t, i) => {
       const s = Math.min(...times[i]);
-      const label = t.taps ? `${t.block}, ${t.taps} taps a pass` : t.block;
+      const label = Object.keys(t).length ? JSON.stringify(t).replace(/["{}]/g, "") : "default";
       rows.push([`${g.R}×${g.P}×${W} ${pass}`, label, s * 1e3, flops / s / 1e12, errs[i]]);
     });
   }
 }
-console.log(markdownTable(["shape", "block", "ms", "TFLOP/s", "err"], rows));
+console.log(markdownTable(["shape", "tiles", "ms", "TFLOP/s", "err"], rows));
 await writeResult("complex_sweep.json", { adapter: gpu.description, rows });
 gpu.destroy();

@@ -21,8 +21,14 @@ const OUT_PER_THREAD = 4;
 const LONG_ROW = 48;
 /** Outputs per (r, block) item of the gradient kernel (4 measured best against 2 and 8). */
 const GRAD_BLOCK = 4;
-const THREADS = 64;
-/** Taps per pass of the gradient's workgroup reduction (THREADS × 2 × this floats of workgroup memory: 16 KiB). */
+const DEFAULT_THREADS = 64;
+/**
+ * Threads per workgroup of the kernel gradient: one warp. On the H100 (bench/complex_sweep.ts, run 9) 32 took 0.124 ms
+ * at 32×31 against 0.155 for 64 and 0.272 for 128, and 0.189 against 0.202 at 64×62: the workgroup's partial sums are
+ * added up by a serial chain per tap, as long as the workgroup is wide.
+ */
+const GRAD_THREADS = 32;
+/** Taps per pass of the gradient's workgroup reduction (threads × 2 × this floats of workgroup memory). */
 const GRAD_TAPS = 32;
 
 /** Geometry of one correlation: R rows of P channels, W signal samples, kw taps, Wo outputs. */
@@ -60,6 +66,8 @@ export interface ComplexTiles {
   readonly block?: number;
   /** Taps per pass of the kernel gradient (each pass rereads the signal; fewer taps hold fewer accumulators). */
   readonly taps?: number;
+  /** Threads per workgroup. */
+  readonly threads?: number;
 }
 
 /** `complexCorrelate`: inputs z `[R, P, 2, W]`, k `[P, 2, kw]`; output `[R, P, 2, Wo]`. */
@@ -69,7 +77,7 @@ export function complexCorrelateKernel(
   tiles: ComplexTiles = {},
 ): KernelProgram {
   const { R, P, W, kw } = g, wo = outLength(g, p), T = tiles.block ?? (wo >= LONG_ROW ? 3 : OUT_PER_THREAD);
-  const blocks = Math.ceil(wo / T), total = R * P * blocks;
+  const blocks = Math.ceil(wo / T), total = R * P * blocks, THREADS = tiles.threads ?? DEFAULT_THREADS;
   const grid = foldGrid(Math.ceil(total / THREADS));
   const body = [
     ...(grid.guard ? [grid.guard] : []),
@@ -115,7 +123,7 @@ export function complexCorrelateKernelGradKernel(
   tiles: ComplexTiles = {},
 ): KernelProgram {
   const { R, P, W, kw } = g, wo = outLength(g, p), T = tiles.block ?? GRAD_BLOCK, taps = tiles.taps ?? GRAD_TAPS;
-  const blocks = Math.ceil(wo / T), items = R * blocks;
+  const blocks = Math.ceil(wo / T), items = R * blocks, THREADS = tiles.threads ?? GRAD_THREADS;
   const grid = foldGrid(P);
   const body = [
     ...(grid.guard ? [grid.guard] : []),

@@ -1,6 +1,6 @@
 /**
  * The fused Gaussian DCLS construction (`dclsGauss`) and its backward (`dclsGaussGrad`), one dispatch each, one
- * workgroup of 128 threads per channel. The formulas are the primitive's (lib/core/prims/dcls.ts); the composed
+ * workgroup of 256 threads per channel. The formulas are the primitive's (lib/core/prims/dcls.ts); the composed
  * construction traced a dozen small kernels per layer, launch-bound on a GPU.
  *
  * Layout in workgroup memory: the channel's row profiles A `[D0, K]`, then its column profiles B `[D1, K]`, each grid
@@ -32,7 +32,12 @@ import { DCLS_NORM_EPS, DCLS_SIGMA_FLOOR, dclsWindow } from "../lib/core/prims/d
 import type { KernelProgram } from "./program.ts";
 import { foldGrid, singleDispatchProgram, u32 } from "./wgsl.ts";
 
-const THREADS = 128;
+/**
+ * Threads per workgroup (one workgroup per channel). On the H100 (bench/dcls_construct_sweep.ts, bench/RESULTS.md run
+ * 9) 256 beat 128 and 64 at every ConvNeXt-T stage: the 8×7 stage's windowed backward 0.037 ms against 0.043 and
+ * 0.053, its forward 0.019 against 0.020 and 0.022.
+ */
+const THREADS = 256;
 
 /**
  * Workgroup arrays are declared as vec4s. llvmpipe, the software adapter the tests (and CI) run on, compiles the
@@ -70,22 +75,24 @@ interface Layout {
   readonly R: number;
   /** Vec4s of the backward's cotangent array, which then holds the partial sums. */
   readonly scratch: number;
+  /** Threads per workgroup. */
+  readonly T: number;
 }
 
 /** The layout of `K` elements on the grid `p`; throws where the backward's per-element threads do not fit. */
-function layout(p: DclsGaussParams, K: number): Layout {
+function layout(p: DclsGaussParams, K: number, T = THREADS): Layout {
   const D0 = p.rows.size, D1 = p.cols.size, KV = Math.ceil(K / 4);
   const [r0, n0] = dclsWindow(p.rows), [c0, n1] = dclsWindow(p.cols);
   // The backward's threads per axis and vec4 of elements hold R partials each, written back over the first 2·KV·R
   // vec4s of the profiles.
-  const R = Math.min(PARTIALS, Math.floor(THREADS / (2 * KV)), Math.floor((D0 + D1) / 2));
-  if (R < 1) throw new Error(`dclsGauss: ${K} elements per channel exceed the kernel's ${2 * THREADS}`);
+  const R = Math.min(PARTIALS, Math.floor(T / (2 * KV)), Math.floor((D0 + D1) / 2));
+  if (R < 1) throw new Error(`dclsGauss: ${K} elements per channel exceed the kernel's ${2 * T}`);
   const NA = D0 * KV, N = NA + D1 * KV;
-  return { D0, D1, r0, n0, c0, n1, KV, NA, N, R, scratch: Math.max(Math.ceil((n0 * n1) / 4), 3 * KV * R) };
+  return { D0, D1, r0, n0, c0, n1, KV, NA, N, R, scratch: Math.max(Math.ceil((n0 * n1) / 4), 3 * KV * R), T };
 }
 
 /**
- * Workgroup memory the backward's arrays take, in bytes (the forward needs less); Infinity for more than 256 elements,
+ * Workgroup memory the backward's arrays take, in bytes (the forward needs less); Infinity for more than 512 elements,
  * which the kernels cannot take, so that callers choosing by memory take another path.
  */
 export function dclsGaussWorkgroupBytes(p: DclsGaussParams, K: number): number {
@@ -142,7 +149,7 @@ function profileLines(p: DclsGaussParams, L: Layout, C: number, K: number): stri
   ];
   const profile = "exp(-0.5 * u * u)";
   return [
-    `for (var t = lid; t < ${u32(L.N)}; t += ${u32(THREADS)}) {`,
+    `for (var t = lid; t < ${u32(L.N)}; t += ${u32(L.T)}) {`,
     `  let kv = t % ${u32(L.KV)};`,
     "  var x: f32; var at: u32; var sh: f32;",
     `  if (t < ${u32(L.NA)}) {`,
@@ -174,8 +181,8 @@ const weightPrefetch = (K: number, cond: string, kv: string) => [
 const inputs = (C: number, K: number) => [C * K, 2 * C * K, 2 * C * K];
 
 /** `dclsGauss`: inputs (weight `[C, K]`, P `[2, C, K]`, SIG `[2, C, K]`), output the kernel `[C, D0, D1]`. */
-export function dclsGaussKernel(C: number, K: number, p: DclsGaussParams): KernelProgram {
-  const L = layout(p, K), { D0, D1, r0, n0, c0, n1, KV, NA, N } = L;
+export function dclsGaussKernel(C: number, K: number, p: DclsGaussParams, threads = THREADS): KernelProgram {
+  const L = layout(p, K, threads), { D0, D1, r0, n0, c0, n1, KV, NA, N, T } = L;
   const grid = foldGrid(C);
   const body = [
     ...(grid.guard ? [grid.guard] : []),
@@ -193,7 +200,7 @@ export function dclsGaussKernel(C: number, K: number, p: DclsGaussParams): Kerne
     "workgroupBarrier();",
     `if (lid < ${u32(KV)}) { sc[lid] = wv / (sc[lid] * sc[${u32(KV)} + lid] + ${DCLS_NORM_EPS}); }`,
     "workgroupBarrier();",
-    `for (var t = lid; t < ${u32(n0 * n1)}; t += ${u32(THREADS)}) {`,
+    `for (var t = lid; t < ${u32(n0 * n1)}; t += ${u32(T)}) {`,
     `  let a = ${offset(r0 * KV)}(t / ${u32(n1)}) * ${u32(KV)};`,
     `  let b = ${u32(NA + c0 * KV)} + (t % ${u32(n1)}) * ${u32(KV)};`,
     "  var acc = vec4<f32>();",
@@ -207,7 +214,7 @@ export function dclsGaussKernel(C: number, K: number, p: DclsGaussParams): Kerne
     inputs: inputs(C, K),
     output: C * n0 * n1,
     shared: [vecDecl("prof", N), vecDecl("sc", 2 * KV)],
-    workgroupSize: THREADS,
+    workgroupSize: T,
     workgroups: grid.workgroups,
     body,
     flops: 2 * C * K * (n0 * n1 + (D0 + D1) * K),
@@ -218,8 +225,8 @@ export function dclsGaussKernel(C: number, K: number, p: DclsGaussParams): Kerne
  * `dclsGaussGrad`: inputs (cotangent `[C, n0, n1]` of the window, weight, P, SIG), output `[5, C, K]`: dw, dP[0],
  * dP[1], dSIG[0], dSIG[1].
  */
-export function dclsGaussGradKernel(C: number, K: number, p: DclsGaussParams): KernelProgram {
-  const L = layout(p, K), { D0, D1, r0, n0, c0, n1, KV, NA, N, R } = L;
+export function dclsGaussGradKernel(C: number, K: number, p: DclsGaussParams, threads = THREADS): KernelProgram {
+  const L = layout(p, K, threads), { D0, D1, r0, n0, c0, n1, KV, NA, N, R, T } = L;
   const grid = foldGrid(C);
   const CK = C * K, KR = KV * R, steps = Math.ceil(Math.max(D0, D1) / R);
   // Phases 3 to 5 run on thread (axis, kv, r) = lid / KR, lid / R % KV, lid % R for lid < 2·KR.
@@ -264,10 +271,10 @@ export function dclsGaussGradKernel(C: number, K: number, p: DclsGaussParams): K
     "}",
     `let sg = abs(sv) + ${DCLS_SIGMA_FLOOR};`,
     ...profileLines(p, L, C, K),
-    `for (var t = lid; t < ${u32(n0 * n1)}; t += ${u32(THREADS)}) { ${wg("gk", "t")} = dk[c * ${u32(n0 * n1)} + t]; }`,
+    `for (var t = lid; t < ${u32(n0 * n1)}; t += ${u32(T)}) { ${wg("gk", "t")} = dk[c * ${u32(n0 * n1)} + t]; }`,
     "workgroupBarrier();",
     // Row i: GA[i] = Σ_j g[i,j] B[j]; column j: GB[j] = Σ_i g[i,j] A[i], over the window's lines j (or i).
-    `for (var t = lid; t < ${u32(N)}; t += ${u32(THREADS)}) {`,
+    `for (var t = lid; t < ${u32(N)}; t += ${u32(T)}) {`,
     `  let kv = t % ${u32(KV)};`,
     // `line` counts from the window's first line; above it, the u32 difference wraps past the window's end.
     "  var line: u32; var g0: u32; var gs: u32; var base: u32;",
@@ -357,7 +364,7 @@ export function dclsGaussGradKernel(C: number, K: number, p: DclsGaussParams): K
     inputs: [C * n0 * n1, ...inputs(C, K)],
     output: 5 * C * K,
     shared: [vecDecl("prof", N), vecDecl("gab", N), vecDecl("gk", L.scratch)],
-    workgroupSize: THREADS,
+    workgroupSize: T,
     workgroups: grid.workgroups,
     body,
     flops: 2 * C * K * (2 * n0 * n1 + 6 * (D0 + D1)),

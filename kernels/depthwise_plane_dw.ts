@@ -52,8 +52,12 @@ function layout(g: ConvGeometry): Layout {
   return { ky0, kx0, KHw: ky1 - ky0 + 1, KWw: kx1 - kx0 + 1, Wp, Wop, planeWords: g.H * Wp + g.Ho * Wop };
 }
 
-/** Workgroups the chunking aims for (enough to spread over a large GPU's multiprocessors a few times). */
-const TARGET_WORKGROUPS = 1024;
+/**
+ * Workgroups the chunking aims for (enough to spread over a large GPU's multiprocessors a few times). On the H100
+ * (bench/RESULTS.md run 9) 23×23 at 8×7 with 768 channels took 0.040 ms in one chunk against 0.046 in two (which also
+ * need the partial-sum dispatch), and at 16×15 with 384 channels 0.155 in two against 0.159 in three.
+ */
+const TARGET_WORKGROUPS = 768;
 
 /** Tiles for a geometry, or null when the planes are too wide or one sample's planes do not fit. */
 export function choosePlaneWeightGrad(g: ConvGeometry, limits: KernelLimits): PlaneWeightGradTiles | null {

@@ -1,0 +1,48 @@
+/**
+ * Sweep of the fused DCLS-Gauss construction kernels (kernels/dcls_gauss.ts) at the ConvNeXt-T stages (26 elements
+ * on a 23×23 grid; at 8×7 the 15×13 window the convolution reaches): threads per workgroup of the forward and the
+ * backward. Each variant's output is compared on the GPU with the default's; times as bench/depthwise_sweep.ts.
+ *
+ *     deno run -A bench/dcls_construct_sweep.ts [--rounds=3]
+ * @module
+ */
+import { dclsGaussGradKernel, dclsGaussKernel } from "../kernels/dcls_gauss.ts";
+import { KernelRunner } from "../kernels/runner.ts";
+import type { DclsGaussParams } from "../lib/core/primitive.ts";
+import { requestGpu } from "../lib/gpu/device.ts";
+import { timeInterleaved } from "./gpu_timing.ts";
+import { markdownTable, writeResult } from "./report.ts";
+
+if (Deno.args.includes("--help")) {
+  console.log("deno run -A bench/dcls_construct_sweep.ts [--rounds=R]");
+  Deno.exit(0);
+}
+const rounds = Number(Deno.args.find((a) => a.startsWith("--rounds="))?.slice(9) ?? 3);
+const gpu = await requestGpu();
+const runner = new KernelRunner(gpu);
+const rows: (string | number)[][] = [];
+const K = 26, THREADS = [128, 64, 256];
+const axis = (param: number, window?: [number, number]) => ({
+  size: 23,
+  param,
+  shift: 11,
+  ...(window ? { start: window[0], count: window[1] } : {}),
+});
+const stages: [number, DclsGaussParams][] = [
+  [96, { rows: axis(1), cols: axis(0) }],
+  [384, { rows: axis(1), cols: axis(0) }],
+  [768, { rows: axis(1, [4, 15]), cols: axis(0, [5, 13]) }],
+];
+for (const [C, p] of stages) {
+  for (const [pass, make] of [["forward", dclsGaussKernel], ["backward", dclsGaussGradKernel]] as const) {
+    const programs = await Promise.all(THREADS.map((t) => runner.prepare(make(C, K, p, t))));
+    const { times, errs } = await timeInterleaved(runner, programs, { rounds, warmS: 0.3, batchS: 0.03 });
+    THREADS.forEach((t, i) => {
+      const tag = p.rows.count ? `${p.rows.count}×${p.cols.count} window` : "23×23";
+      rows.push([`${C} channels, ${tag} ${pass}`, t, Math.min(...times[i]) * 1e3, errs[i]]);
+    });
+  }
+}
+console.log(markdownTable(["shape", "threads", "ms", "err"], rows));
+await writeResult("dcls_construct_sweep.json", { adapter: gpu.description, rows });
+gpu.destroy();
