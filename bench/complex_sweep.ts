@@ -1,7 +1,7 @@
 /**
  * Sweep of the complex correlation kernels (kernels/complex_correlate.ts) at the spectral 23×23 convolution's shapes
- * (ConvNeXt-T stages 1 and 2, batch 64): outputs per thread and threads per workgroup of the forward, outputs per
- * item, taps per pass and threads per workgroup of the kernel gradient.
+ * (ConvNeXt-T stages 1 to 3, batch 64): outputs per thread and threads per workgroup of the forward, outputs per
+ * item, tap groups on separate threads and threads per workgroup of the kernel gradient.
  * Each variant's output is compared on the GPU with the default's; times as bench/depthwise_sweep.ts.
  *
  *     deno run -A bench/complex_sweep.ts [--rounds=3]
@@ -27,22 +27,27 @@ const rounds = Number(Deno.args.find((a) => a.startsWith("--rounds="))?.slice(9)
 const gpu = await requestGpu();
 const runner = new KernelRunner(gpu);
 const rows: (string | number)[][] = [];
-for (const [C, H, W] of [[96, 64, 62], [192, 32, 31]]) {
+for (const [C, H, W] of [[96, 64, 62], [192, 32, 31], [384, 16, 15]]) {
   const { F } = spectralLength(H, 23, [11, 11]);
   const g: ComplexGeometry = { R: 64, P: C * F, W, kw: 23 };
   const flops = 8 * g.R * g.P * W * g.kw;
   const sweep: [string, typeof complexCorrelateKernel, ComplexTiles[]][] = [
-    ["forward", complexCorrelateKernel, [{}, { block: 3 }, { block: 4 }, { threads: 128 }, { threads: 256 }]],
-    ["adjoint", complexCorrelateKernel, [{}, { threads: 128 }]],
+    ["forward", complexCorrelateKernel, [{}, { block: 3 }, { block: 4 }, { block: 6 }, { block: 8 }, {
+      block: 8,
+      threads: 32,
+    }, { block: 2 }]],
     ["kernel gradient", complexCorrelateKernelGradKernel, [
       {},
-      { threads: 32 },
-      { threads: 128 },
-      { block: 2 },
-      { block: 8 },
-      { block: 2, threads: 128 },
-      { block: 8, threads: 32 },
-      { block: 4, taps: 12 },
+      { threads: 64 },
+      { groups: 2 },
+      { groups: 2, threads: 64 },
+      { groups: 3, threads: 48 },
+      { groups: 4, threads: 64 },
+      { groups: 4, threads: 128 },
+      { groups: 2, block: 8 },
+      { groups: 2, block: 8, threads: 64 },
+      { groups: 4, block: 8, threads: 64 },
+      { groups: 3, block: 8, threads: 48 },
     ]],
   ];
   for (const [pass, make, tiles] of sweep) {

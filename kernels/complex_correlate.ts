@@ -19,15 +19,19 @@ import { foldGrid, singleDispatchProgram, u32 } from "./wgsl.ts";
  */
 const OUT_PER_THREAD = 4;
 const LONG_ROW = 48;
-/** Outputs per (r, block) item of the gradient kernel (4 measured best against 2 and 8). */
-const GRAD_BLOCK = 4;
 const DEFAULT_THREADS = 64;
+
 /**
- * Threads per workgroup of the kernel gradient: one warp. On the H100 (bench/complex_sweep.ts, run 9) 32 took 0.124 ms
- * at 32×31 against 0.155 for 64 and 0.272 for 128, and 0.189 against 0.202 at 64×62: the workgroup's partial sums are
- * added up by a serial chain per tap, as long as the workgroup is wide.
+ * The kernel gradient's default tiles: outputs per (r, block) item, tap groups on separate threads, threads per
+ * workgroup. On the H100 (bench/complex_sweep.ts, bench/RESULTS.md run 9) splitting the 23 taps over threads (fewer
+ * accumulators and window values a thread, so more threads resident) took 0.190 → 0.140 ms at 62 outputs a row (8
+ * outputs an item, 2 groups, 32 threads), 0.123 → 0.091 at 31 (the same tiles) and 0.132 → 0.072 at 15 (4 outputs an
+ * item, 4 groups, 64 threads); one group of 64 threads took 0.203, 0.154 and 0.164, one of 128 up to twice as long
+ * (the workgroup's partial sums are added up by a serial chain per tap, as long as a group has threads).
  */
-const GRAD_THREADS = 32;
+function gradTiles(wo: number): Required<Pick<ComplexTiles, "block" | "groups" | "threads">> {
+  return wo >= 31 ? { block: 8, groups: 2, threads: 32 } : { block: 4, groups: 4, threads: 64 };
+}
 /** Taps per pass of the gradient's workgroup reduction (threads × 2 × this floats of workgroup memory). */
 const GRAD_TAPS = 32;
 
@@ -68,6 +72,8 @@ export interface ComplexTiles {
   readonly taps?: number;
   /** Threads per workgroup. */
   readonly threads?: number;
+  /** Kernel gradient: groups of taps computed on separate threads (dividing the threads). */
+  readonly groups?: number;
 }
 
 /** `complexCorrelate`: inputs z `[R, P, 2, W]`, k `[P, 2, kw]`; output `[R, P, 2, Wo]`. */
@@ -122,20 +128,30 @@ export function complexCorrelateKernelGradKernel(
   p: ComplexCorrelateParams,
   tiles: ComplexTiles = {},
 ): KernelProgram {
-  const { R, P, W, kw } = g, wo = outLength(g, p), T = tiles.block ?? GRAD_BLOCK, taps = tiles.taps ?? GRAD_TAPS;
-  const blocks = Math.ceil(wo / T), items = R * blocks, THREADS = tiles.threads ?? GRAD_THREADS;
+  const { R, P, W, kw } = g, wo = outLength(g, p), auto = gradTiles(wo), taps = tiles.taps ?? GRAD_TAPS;
+  const T = tiles.block ?? auto.block, THREADS = tiles.threads ?? auto.threads;
+  const blocks = Math.ceil(wo / T), items = R * blocks;
   const grid = foldGrid(P);
   const body = [
     ...(grid.guard ? [grid.guard] : []),
     `let ch = ${grid.flatId};`,
   ];
-  // Taps in passes of GRAD_TAPS so the reduction array stays within 16 KiB of workgroup memory.
+  // Taps in passes of GRAD_TAPS so the reduction array stays within 16 KiB of workgroup memory; within a pass, G groups
+  // of nG taps each on their own threads (thread lid takes group lid % G), so a thread holds fewer accumulators.
+  const G = tiles.groups ?? auto.groups;
+  if (!(Number.isInteger(G) && G >= 1 && THREADS % G === 0)) {
+    throw new Error(`complexCorrelateKernelGrad: ${G} tap groups do not divide ${THREADS} threads`);
+  }
+  let redWords = 0;
   for (let v0 = 0; v0 < kw; v0 += taps) {
-    const v1 = Math.min(kw, v0 + taps), n = v1 - v0;
+    const v1 = Math.min(kw, v0 + taps), n = v1 - v0, nG = Math.ceil(n / G);
+    redWords = Math.max(redWords, THREADS * 2 * nG);
+    const shift = G > 1 ? ` + i32(gi * ${u32(nG)})` : "";
     body.push(
       "{",
-      ...Array.from({ length: n }, (_, i) => `var dr${i} = 0.0; var di${i} = 0.0;`),
-      `for (var it = lid; it < ${u32(items)}; it += ${u32(THREADS)}) {`,
+      ...(G > 1 ? [`let gi = lid % ${u32(G)};`] : []),
+      ...Array.from({ length: nG }, (_, i) => `var dr${i} = 0.0; var di${i} = 0.0;`),
+      `for (var it = ${G > 1 ? `lid / ${u32(G)}` : "lid"}; it < ${u32(items)}; it += ${u32(THREADS / G)}) {`,
       `  let r = it / ${u32(blocks)};`,
       `  let j0 = (it % ${u32(blocks)}) * ${u32(T)};`,
       `  let rp = r * ${u32(P)} + ch;`,
@@ -145,9 +161,9 @@ export function complexCorrelateKernelGradKernel(
         `  let gr${t} = select(0.0, y[min(gb + ${u32(t)}, ${u32(R * P * 2 * wo - 1)})], gok${t});`,
         `  let gi${t} = select(0.0, y[min(gb + ${u32(wo + t)}, ${u32(R * P * 2 * wo - 1)})], gok${t});`,
       ]).flat(),
-      ...loadWindow(T + n - 1, W, `i32(j0) + ${v0 - p.padding[0]}`, `rp * ${u32(2 * W)}`).map((l) => "  " + l),
+      ...loadWindow(T + nG - 1, W, `i32(j0) + ${v0 - p.padding[0]}${shift}`, `rp * ${u32(2 * W)}`).map((l) => "  " + l),
     );
-    for (let i = 0; i < n; i++) {
+    for (let i = 0; i < nG; i++) {
       for (let t = 0; t < T; t++) {
         const s = t + i;
         body.push(
@@ -158,22 +174,30 @@ export function complexCorrelateKernelGradKernel(
     }
     body.push("}");
     // Partial sums to workgroup memory (vec4s indexed per component: fast to compile on software adapters).
-    for (let i = 0; i < n; i++) {
-      for (const [q, name] of [[i, `dr${i}`], [n + i, `di${i}`]] as const) {
+    for (let i = 0; i < nG; i++) {
+      for (const [q, name] of [[i, `dr${i}`], [nG + i, `di${i}`]] as const) {
         const at = `${u32(q * THREADS)} + lid`;
         body.push(`red[(${at}) >> 2u][(${at}) & 3u] = ${name};`);
       }
     }
+    // Slot q: group q % G, component q / G (tap q / G % nG of the group, imaginary past nG), summed over the
+    // group's threads.
     body.push(
       "workgroupBarrier();",
-      `for (var q = lid; q < ${u32(2 * n)}; q += ${u32(THREADS)}) {`,
+      `for (var q = lid; q < ${u32(2 * nG * G)}; q += ${u32(THREADS)}) {`,
+      `  let comp = q / ${u32(G)};`,
+      `  let v = ${u32(v0)} + (q % ${u32(G)}) * ${u32(nG)} + comp % ${u32(nG)};`,
       "  var s = 0.0;",
-      `  for (var m = 0u; m < ${u32(THREADS)}; m++) { let at = q * ${u32(THREADS)} + m; s += red[at >> 2u][at & 3u]; }`,
-      `  let v = ${u32(v0)} + q % ${u32(n)};`,
-      `  let im = q >= ${u32(n)};`,
+      `  for (var m = q % ${u32(G)}; m < ${u32(THREADS)}; m += ${u32(G)}) {`,
+      `    let at = comp * ${u32(THREADS)} + m;`,
+      "    s += red[at >> 2u][at & 3u];",
+      "  }",
+      `  let im = comp >= ${u32(nG)};`,
       // The gradient of κ maps back to k reversed and conjugated when adjoint.
       `  let u = ${p.adjoint ? `${u32(kw - 1)} - v` : "v"};`,
-      `  out[ch * ${u32(2 * kw)} + select(0u, ${u32(kw)}, im) + u] = ${p.adjoint ? "select(s, -s, im)" : "s"};`,
+      `  if (v < ${u32(v1)}) {`,
+      `    out[ch * ${u32(2 * kw)} + select(0u, ${u32(kw)}, im) + u] = ${p.adjoint ? "select(s, -s, im)" : "s"};`,
+      "  }",
       "}",
       "workgroupBarrier();",
       "}",
@@ -184,7 +208,7 @@ export function complexCorrelateKernelGradKernel(
     names: ["z", "y", "out"],
     inputs: [R * P * 2 * W, R * P * 2 * wo],
     output: P * 2 * kw,
-    shared: [`var<workgroup> red: array<vec4<f32>, ${(THREADS * 2 * Math.min(kw, taps)) / 4}>;`],
+    shared: [`var<workgroup> red: array<vec4<f32>, ${Math.ceil(redWords / 4)}>;`],
     workgroupSize: THREADS,
     workgroups: grid.workgroups,
     body,

@@ -51,11 +51,22 @@ gpuTest("gpu kernels: complexCorrelate and its kernel gradient match the float64
       const what = `R${R} P${P} W${W} kw${kw} pad ${padding} ${adjoint ? "adjoint" : "plain"}`;
       const [gotY] = await runner.run(complexCorrelateKernel(geo, p), [z, k]);
       assertClose(gotY, y, { rtol: 1e-4, atol: 1e-4 }, `forward ${what}`);
-      const [gotK] = await runner.run(complexCorrelateKernelGradKernel(geo, p), [z, g]);
-      assertClose(gotK, dk, { rtol: 1e-4, atol: 1e-4 * Math.sqrt(R * wo) }, `kernel gradient ${what}`);
+      // The default tiles, and taps split over thread groups (the last group partly past the kernel).
+      for (
+        const tiles of [{}, { groups: 1, threads: 64, block: 4 }, { groups: 2, threads: 32 }, { groups: 4, taps: 9 }]
+      ) {
+        const [gotK] = await runner.run(complexCorrelateKernelGradKernel(geo, p, tiles), [z, g]);
+        const tol = { rtol: 1e-4, atol: 1e-4 * Math.sqrt(R * wo) };
+        assertClose(gotK, dk, tol, `kernel gradient ${what} ${JSON.stringify(tiles)}`);
+      }
     },
     8,
   );
+});
+
+Deno.test("complexCorrelateKernelGrad: tap groups must divide the threads", () => {
+  const geo = { R: 1, P: 1, W: 8, kw: 5 }, p = { padding: [2, 2] as [number, number], adjoint: false };
+  assert.throws(() => complexCorrelateKernelGradKernel(geo, p, { groups: 3, threads: 32 }), /3 tap groups/);
 });
 
 gpuTest("gpu kernels: realDft (centred and dense programs, loop form) matches the float64 reference", async () => {

@@ -139,14 +139,15 @@ Deno.test("realDft: the forward transform is the DFT of the zero-padded signal; 
   );
 });
 
-Deno.test("conv2d picks the spectral form for large depthwise kernels on tall planes only", () => {
+Deno.test("conv2d picks the spectral form for large depthwise kernels on planes of 16 rows or more only", () => {
   const prims = (f: (x: T.Tensor, w: T.Tensor) => T.Tensor, x: T.Tensor, w: T.Tensor) =>
     new Set(T.traceGraph(f as never, [x, w]).graph.eqns.map((e) => e.prim));
   const x = new T.Tensor([1, 2, 32, 31], "f32", {});
   const big = new T.Tensor([2, 1, 23, 23], "f32", {}), small = new T.Tensor([2, 1, 7, 7], "f32", {});
   const conv = (algorithm?: T.ConvAlgorithm) => (x: T.Tensor, w: T.Tensor) =>
     T.conv2d(x, w, { padding: w.shape[2] >> 1, groups: 2, algorithm });
-  assert.ok(prefersSpectral(32, 23, 23) && !prefersSpectral(32, 7, 7) && !prefersSpectral(16, 23, 23));
+  assert.ok(prefersSpectral(32, 23, 23) && prefersSpectral(16, 23, 23) && !prefersSpectral(32, 7, 7));
+  assert.ok(!prefersSpectral(8, 23, 23) && !prefersSpectral(15, 23, 23));
   assert.ok(prims(conv(), x, big).has("complexCorrelate"), "auto, 23×23 at 32×31");
   assert.ok(!prims(conv(), x, small).has("complexCorrelate"), "auto, 7×7");
   assert.ok(!prims(conv("direct"), x, big).has("complexCorrelate"), "direct");

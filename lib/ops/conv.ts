@@ -23,11 +23,10 @@ export interface Conv2dOptions {
   groups?: number;
   /**
    * How a depthwise stride-1 convolution is computed: `direct`, `spectral` (through a Fourier transform along H, see
-   * `spectralDepthwiseConv2d`: the same map, cheaper for large kernels on tall planes), `toeplitz` (a batched matrix
-   * product with the kernel's Toeplitz matrix, see `toeplitzDepthwiseConv2d`: cheaper on planes smaller than the
-   * kernel, but slower on the H100 than the direct kernels there) or `auto` (default: spectral where
-   * {@link prefersSpectral} says so, else direct). Other convolutions
-   * are always direct. Kernel taps that never meet the input are cut first, whatever the algorithm.
+   * `spectralDepthwiseConv2d`: the same map, cheaper for large kernels on planes of 16 rows or more), `toeplitz` (a
+   * batched matrix product with the kernel's Toeplitz matrix, see `toeplitzDepthwiseConv2d`; slower on the H100 than
+   * the direct kernels) or `auto` (default: spectral where {@link prefersSpectral} says so, else direct). Other
+   * convolutions are always direct. Kernel taps that never meet the input are cut first, whatever the algorithm.
    */
   algorithm?: ConvAlgorithm;
 }
@@ -168,12 +167,13 @@ function cropToReach<P extends { stride: [number, number]; dilation: [number, nu
 
 /**
  * Whether the spectral form of a depthwise stride-1 convolution is the faster one: a kernel of at least 11×11 on a
- * plane of at least 32 rows. On the H100 (bench/dcls_vs_dense.ts, batch 64, 23×23, forward and backward) it took
- * 1.08 ms against 3.08 at 64×62 and 0.63 against 1.30 at 32×31, but 0.88 against 0.59 at 16×15: the transforms cost
- * a fixed amount per input element whatever the kernel, which only large kernels on tall planes repay.
+ * plane of at least 16 rows. On the H100 (bench/dcls_vs_dense.ts, batch 64, 23×23, forward and backward,
+ * bench/RESULTS.md run 9) it took 1.05 ms against 2.99 at 64×62, 0.59 against 1.23 at 32×31 and 0.39 against 0.43 at 16×15, but 0.23
+ * against 0.13 at 8×7: the transforms cost a fixed amount per input element whatever the kernel, which only large
+ * kernels on planes of some height repay.
  */
 export function prefersSpectral(h: number, kh: number, kw: number): boolean {
-  return kh >= 11 && kw >= 11 && h >= 32;
+  return kh >= 11 && kw >= 11 && h >= 16;
 }
 
 function chooseAlgorithm(
