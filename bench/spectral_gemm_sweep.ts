@@ -1,8 +1,8 @@
 /**
- * Tile sweep of the spectral convolution's transform products (lib/ops/spectral_conv.ts): per (sample, channel) a
- * constant `[2F, H]` (or `[H, 2F]`, or either transposed) matrix times a `[H, W]` plane, batch 64 at the ConvNeXt-T
- * stage 1 and 2 shapes. Times the chooser's tiles against the other GEMM tiles; outputs are compared on the GPU with
- * the chooser's.
+ * Tile sweep of the spectral convolution's kernel transform products (lib/ops/spectral_conv.ts): per channel a
+ * constant `[2F, kh]` matrix times the `[kh, kw]` kernel (23×23), and its transpose times the `[2F, kw]` gradient, at
+ * the ConvNeXt-T stage shapes the spectral form runs (96, 192 and 384 channels). Times the chooser's tiles against
+ * the other GEMM tiles; outputs are compared on the GPU with the chooser's.
  *
  *     deno run -A bench/spectral_gemm_sweep.ts [--rounds=3]
  * @module
@@ -30,22 +30,17 @@ const TILES: [string, GemmTiles | undefined][] = [
   ["64x32", { BM: 64, BN: 32, BK: 16, TM: 4, TN: 4 }],
   ["64 bk8", { BM: 64, BN: 64, BK: 8, TM: 4, TN: 4 }],
   ["64 8x4", { BM: 64, BN: 64, BK: 16, TM: 8, TN: 4 }],
+  ["32 bk8", { BM: 32, BN: 32, BK: 8, TM: 4, TN: 4 }],
+  ["16x32", { BM: 16, BN: 32, BK: 8, TM: 4, TN: 4 }],
 ];
 const gpu = await requestGpu();
 const runner = new KernelRunner(gpu);
 const rows: (string | number)[][] = [];
-for (const [C, H, W] of [[96, 64, 62], [192, 32, 31]]) {
+for (const [C, H] of [[96, 64], [192, 32], [384, 16]]) {
   const { F } = spectralLength(H, 23, [11, 11]);
-  const batch = 64 * C, R = 2 * F;
-  // (name, M, K, A transposed): forward X̂ = D·x, inverse y = E·Ŷ, and the two backward products Eᵀ·ȳ and Dᵀ·Z̄.
-  for (
-    const [pass, M, K, transposed] of [
-      ["forward", R, H, false],
-      ["inverse", H, R, false],
-      ["inverse vjp", R, H, true],
-      ["forward vjp", H, R, true],
-    ] as const
-  ) {
+  const batch = C, R = 2 * F, W = 23;
+  // (name, M, K, A transposed): the kernel's transform K̂ = D·k, and its VJP Dᵀ·K̄.
+  for (const [pass, M, K, transposed] of [["kernel", R, 23, false], ["kernel vjp", 23, R, true]] as const) {
     const spec = (tiles?: GemmTiles): MatmulSpec => ({
       batchShape: [batch],
       M,
