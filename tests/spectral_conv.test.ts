@@ -9,6 +9,7 @@ import * as T from "../lib/core/mod.ts";
 import { prefersSpectral, spectralDepthwiseConv2d } from "../lib/core/mod.ts";
 import { gradError, rand } from "./_gradcheck.ts";
 import { dftMatrix } from "../lib/core/prims/dft_matrix.ts";
+import { dcls2d, initDcls2d } from "../lib/dcls/layer.ts";
 
 const maxAbsDiff = (a: T.Tensor, b: T.Tensor) => T.max(T.abs(T.sub(a, b))).item();
 const scaleOf = (a: T.Tensor) => Math.max(T.max(T.abs(a)).item(), 1e-300);
@@ -148,6 +149,26 @@ Deno.test("conv2d picks the spectral form for large depthwise kernels on planes 
     T.conv2d(x, w, { padding: w.shape[2] >> 1, groups: 2, algorithm });
   assert.ok(prefersSpectral(32, 23, 23) && prefersSpectral(16, 23, 23) && !prefersSpectral(32, 7, 7));
   assert.ok(!prefersSpectral(8, 23, 23) && !prefersSpectral(15, 23, 23));
+  // A forward alone goes spectral from 32 rows only.
+  assert.ok(prefersSpectral(32, 23, 23, false) && !prefersSpectral(16, 23, 23, false));
+  const x16 = new T.Tensor([1, 2, 16, 15], "f32", {});
+  const at16 = (forwardOnly: boolean) => (x: T.Tensor, w: T.Tensor) =>
+    T.conv2d(x, w, { padding: 11, groups: 2, forwardOnly });
+  assert.ok(prims(at16(false), x16, big).has("complexCorrelate"), "23×23 at 16×15, differentiated");
+  assert.ok(!prims(at16(true), x16, big).has("complexCorrelate"), "23×23 at 16×15, forward only");
+  // dcls2d passes the hint on (the models set it from their training flag).
+  const dcls = initDcls2d(T.randomKey(0), {
+    inChannels: 2,
+    outChannels: 2,
+    groups: 2,
+    kernelCount: 3,
+    dilatedKernelSize: 23,
+  });
+  const layer = (forwardOnly: boolean) => (x: T.Tensor) =>
+    dcls2d(dcls, x, { dilatedKernelSize: 23, groups: 2, forwardOnly });
+  const layerPrims = (forwardOnly: boolean) =>
+    new Set(T.traceGraph(layer(forwardOnly) as never, [x16]).graph.eqns.map((e) => e.prim));
+  assert.ok(layerPrims(false).has("complexCorrelate") && !layerPrims(true).has("complexCorrelate"), "dcls2d");
   assert.ok(prims(conv(), x, big).has("complexCorrelate"), "auto, 23×23 at 32×31");
   assert.ok(!prims(conv(), x, small).has("complexCorrelate"), "auto, 7×7");
   assert.ok(!prims(conv("direct"), x, big).has("complexCorrelate"), "direct");

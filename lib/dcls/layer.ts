@@ -130,6 +130,8 @@ export interface Dcls2dOptions {
   prune?: number;
   /** How a depthwise layer convolves (see `conv2d`'s `algorithm`; default "auto"). */
   algorithm?: ConvAlgorithm;
+  /** The layer will not be differentiated (inference): see `conv2d`'s `forwardOnly`. */
+  forwardOnly?: boolean;
 }
 
 /**
@@ -140,7 +142,13 @@ export function dcls2d(params: DclsParams, x: Tensor, opts: Dcls2dOptions): Tens
   const version = opts.version ?? "gauss";
   const [d0, d1] = gridSize(opts.dilatedKernelSize);
   const padding = opts.padding ?? [Math.floor(d0 / 2), Math.floor(d1 / 2)];
-  const conv = { stride: opts.stride ?? 1, padding, groups: opts.groups ?? 1, algorithm: opts.algorithm };
+  const conv = {
+    stride: opts.stride ?? 1,
+    padding,
+    groups: opts.groups ?? 1,
+    algorithm: opts.algorithm,
+    forwardOnly: opts.forwardOnly,
+  };
   // Pruning compares each cell with its slice's largest, which may lie outside the window: there the whole kernel
   // is built and conv2d cuts it.
   const cut = opts.prune === undefined ? kernelWindow(x.shape, [1, 1, d0, d1], conv) : null;

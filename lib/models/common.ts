@@ -265,8 +265,11 @@ export function addDclsLayer(b: LayoutBuilder, r: DclsLayerDesc): void {
   if (r.bias) b.param(s("bias"), [r.channels], zerosInit);
 }
 
-/** Applies a DCLS layer (NCHW) with its owner's P/SIG: lib/dcls's `dcls2d`. */
-export function dclsConv(params: Params, r: DclsLayerDesc, x: Tensor): Tensor {
+/**
+ * Applies a DCLS layer (NCHW) with its owner's P/SIG: lib/dcls's `dcls2d`. `train` says the layer will be
+ * differentiated, which decides the convolution's form (see `conv2d`'s `forwardOnly`).
+ */
+export function dclsConv(params: Params, r: DclsLayerDesc, x: Tensor, train: boolean): Tensor {
   const s = scope(r.name), o = scope(r.owner);
   return dcls2d(
     {
@@ -283,6 +286,7 @@ export function dclsConv(params: Params, r: DclsLayerDesc, x: Tensor): Tensor {
       padding: r.padding,
       groups: r.channels,
       prune: r.prune,
+      forwardOnly: !train,
     },
   );
 }

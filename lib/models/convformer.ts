@@ -203,7 +203,9 @@ export function convformerApply(
       let y = linear(normNoBias(params, s("norm1"), h), p(s("token_mixer.pwconv1.weight")));
       y = toNchw(starRelu(params, s("token_mixer.act1"), y));
       const r = reps.get(s("token_mixer.dwconv"));
-      y = r ? dclsConv(params, r, y) : conv2d(y, p(s("token_mixer.dwconv.weight")), { padding: 3, groups: y.shape[1] });
+      y = r
+        ? dclsConv(params, r, y, opts.train)
+        : conv2d(y, p(s("token_mixer.dwconv.weight")), { padding: 3, groups: y.shape[1] });
       y = linear(toNhwc(y), p(s("token_mixer.pwconv2.weight")));
       h = add(res(h, 1), site(y, 0));
       y = starRelu(params, s("mlp.act"), linear(normNoBias(params, s("norm2"), h), p(s("mlp.fc1.weight"))));

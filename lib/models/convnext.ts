@@ -168,7 +168,7 @@ export function convnextApply(
     for (let j = 0; j < c.depths[i]; j++, blk++) {
       const s = blockName(i, j);
       const r = reps.get(s("dwconv"));
-      let y = r ? dclsConv(params, r, h) : convAt(params, s("dwconv"), h, [1, 1], 3, c.dims[i]);
+      let y = r ? dclsConv(params, r, h, opts.train) : convAt(params, s("dwconv"), h, [1, 1], 3, c.dims[i]);
       y = transpose(y, [0, 2, 3, 1]);
       y = layerNorm(y, param(params, s("norm.weight")), param(params, s("norm.bias")), { eps: 1e-6 });
       y = gelu(linear(y, param(params, s("pwconv1.weight")), param(params, s("pwconv1.bias"))));

@@ -77,7 +77,7 @@ export class FastVitContext {
   /** A convolution (DCLS when the configuration replaced it, its P/SIG read from the owner layer). */
   conv(d: ConvDesc, x: Tensor): Tensor {
     const r = this.info.dcls.get(d.name);
-    if (r) return dclsConv(this.params, r, x);
+    if (r) return dclsConv(this.params, r, x, this.train);
     const bias = d.bias ? this.p(`${d.name}.bias`) : undefined;
     return conv2d(x, this.p(`${d.name}.weight`), { stride: d.stride, padding: d.padding, groups: d.groups }, bias);
   }

@@ -29,6 +29,11 @@ export interface Conv2dOptions {
    * convolutions are always direct. Kernel taps that never meet the input are cut first, whatever the algorithm.
    */
   algorithm?: ConvAlgorithm;
+  /**
+   * A hint that the result will not be differentiated (inference): `auto` then picks the form whose forward alone is
+   * fastest. Results are the same either way.
+   */
+  forwardOnly?: boolean;
 }
 
 /** How `conv2d` computes a depthwise convolution. */
@@ -71,7 +76,7 @@ export function conv2d(x: Tensor, w: Tensor, opts: Conv2dOptions = {}, bias?: Te
     y = reshape(matmul(reshape(w, [o, c]), reshape(x, [n, c, h * wd])), [n, o, h, wd]);
   } else {
     const cropped = cropToReach(x, w, params);
-    const algorithm = chooseAlgorithm(opts.algorithm ?? "auto", x, cropped.w, cropped.params);
+    const algorithm = chooseAlgorithm(opts.algorithm ?? "auto", x, cropped.w, cropped.params, !opts.forwardOnly);
     y = algorithm === "spectral"
       ? spectralDepthwiseConv2d(x, cropped.w, cropped.params.padding)
       : algorithm === "toeplitz"
@@ -167,13 +172,15 @@ function cropToReach<P extends { stride: [number, number]; dilation: [number, nu
 
 /**
  * Whether the spectral form of a depthwise stride-1 convolution is the faster one: a kernel of at least 11×11 on a
- * plane of at least 16 rows. On the H100 (bench/dcls_vs_dense.ts, batch 64, 23×23, forward and backward,
- * bench/RESULTS.md run 9) it took 1.05 ms against 2.99 at 64×62, 0.59 against 1.23 at 32×31 and 0.39 against 0.43 at 16×15, but 0.23
- * against 0.13 at 8×7: the transforms cost a fixed amount per input element whatever the kernel, which only large
- * kernels on planes of some height repay.
+ * plane of at least 16 rows when the convolution is also differentiated (`backward`, the default), of at least 32
+ * rows when only its forward runs. On the H100 (bench/RESULTS.md run 9; batch 64, 23×23) forward and backward took
+ * 1.05 ms against 2.99 direct at 64×62, 0.59 against 1.23 at 32×31 and 0.39 against 0.43 at 16×15, but 0.23 against
+ * 0.13 at 8×7: the transforms cost a fixed amount per input element whatever the kernel, which only large kernels on
+ * planes of some height repay. Inference alone was 2–3 % slower with 16-row planes spectral (ConvFormer-S18 and
+ * FastViT-SA24 with DCLS): the backward shares the forward's transform, a forward alone does not.
  */
-export function prefersSpectral(h: number, kh: number, kw: number): boolean {
-  return kh >= 11 && kw >= 11 && h >= 16;
+export function prefersSpectral(h: number, kh: number, kw: number, backward = true): boolean {
+  return kh >= 11 && kw >= 11 && h >= (backward ? 16 : 32);
 }
 
 function chooseAlgorithm(
@@ -181,6 +188,7 @@ function chooseAlgorithm(
   x: Tensor,
   w: Tensor,
   p: { stride: [number, number]; dilation: [number, number]; groups: number; padding: Padding2d },
+  backward: boolean,
 ): "direct" | "spectral" | "toeplitz" {
   if (algorithm === "direct") return "direct";
   const depthwise = x.ndim === 4 && w.ndim === 4 && p.groups === x.shape[1] && w.shape[0] === p.groups &&
@@ -202,7 +210,7 @@ function chooseAlgorithm(
   // tiles were retuned (bench/RESULTS.md run 9): the products need transposes around them.
   // The complex correlation pads by at most kw − 1 (wider padding only adds zero columns).
   const fits = p.padding[1][0] < w.shape[3] && p.padding[1][1] < w.shape[3];
-  return fits && prefersSpectral(x.shape[2], w.shape[2], w.shape[3]) ? "spectral" : "direct";
+  return fits && prefersSpectral(x.shape[2], w.shape[2], w.shape[3], backward) ? "spectral" : "direct";
 }
 
 /** Whether a 4-D convolution's output has at least one position on each spatial axis. */
