@@ -102,6 +102,20 @@ export function leafPaths(
   return out;
 }
 
+/**
+ * The static plan of a traced function for `gpu` as `compileGpu` builds it (tree paths for the labels, the device's
+ * binding and kernel limits), with the flat input indices `donate` may overwrite.
+ */
+export function planOnGpu(gpu: Gpu, traced: Traced, donate: readonly number[] = []): StaticPlan {
+  return buildPlan(traced.graph, {
+    donate,
+    inputPaths: leafPaths(traced.inDef),
+    outputPaths: leafPaths(traced.outDef),
+    maxBindings: gpu.limits.maxStorageBuffersPerShaderStage,
+    limits: kernelLimits(gpu),
+  });
+}
+
 /** Traces, plans and instantiates `fn` for the signature of `args` on `gpu`, timing each phase. */
 export async function prepareGpu(
   gpu: Gpu,
@@ -113,13 +127,7 @@ export async function prepareGpu(
   const traced = traceGraph(fn, standIns(args).args);
   const traceMs = since(t0);
   t0 = performance.now();
-  const plan = buildPlan(traced.graph, {
-    donate: leafRange(args, opts.donate ?? []),
-    inputPaths: leafPaths(traced.inDef),
-    outputPaths: leafPaths(traced.outDef),
-    maxBindings: gpu.limits.maxStorageBuffersPerShaderStage,
-    limits: kernelLimits(gpu),
-  });
+  const plan = planOnGpu(gpu, traced, leafRange(args, opts.donate ?? []));
   const planMs = since(t0);
   t0 = performance.now();
   const gpuPlan = await GpuPlan.create(gpu, plan);

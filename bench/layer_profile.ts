@@ -15,10 +15,9 @@ import type { ConvAlgorithm } from "../lib/core/mod.ts";
 import { conv2d, randomKey } from "../lib/core/mod.ts";
 import { dcls2d, type DclsParams, initDcls2d } from "../lib/dcls/layer.ts";
 import { type CommandSpec, helpText, parseArgs } from "../lib/cli/args.ts";
-import { kernelLimits, requestGpu } from "../lib/gpu/device.ts";
-import { buildPlan } from "../lib/gpu/plan.ts";
+import { requestGpu } from "../lib/gpu/device.ts";
 import { timeDispatches } from "./dispatch_timer.ts";
-import { leafPaths } from "./harness.ts";
+import { planOnGpu } from "./harness.ts";
 import { markdownTable, progress, runScript, writeResult } from "./report.ts";
 import { CONVNEXT_T_STAGES } from "./dcls_vs_dense.ts";
 
@@ -75,12 +74,7 @@ async function main(argv: readonly string[]): Promise<void> {
         ? { weight: new Tensor([C, 1, 7, 7], "f32", {}), bias: abstract.bias } as unknown as DclsParams
         : abstract;
       const traced = traceGraph(f as never, [x, p, x]);
-      const plan = buildPlan(traced.graph, {
-        inputPaths: leafPaths(traced.inDef),
-        outputPaths: leafPaths(traced.outDef),
-        maxBindings: gpu.limits.maxStorageBuffersPerShaderStage,
-        limits: kernelLimits(gpu),
-      });
+      const plan = planOnGpu(gpu, traced);
       const t = await timeDispatches(gpu, plan, args.values.reps as number);
       const rows = plan.dispatches.map((d, i) => ({ label: d.label, us: t.ns[i] / 1e3 }));
       const total = t.onePassNs / 1e3;

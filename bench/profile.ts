@@ -17,11 +17,10 @@ import { logMel } from "../lib/audio/frontend.ts";
 import { FRONTEND } from "../lib/audio/mel.ts";
 import { type CommandSpec, helpText, parseArgs } from "../lib/cli/args.ts";
 import { type Gpu, kernelLimits, requestGpu } from "../lib/gpu/device.ts";
-import { buildPlan } from "../lib/gpu/plan.ts";
 import type { Model, Params, State } from "../lib/models/common.ts";
 import type { OptState } from "../lib/train/optim.ts";
 import { type DispatchTimes, timeDispatches } from "./dispatch_timer.ts";
-import { leafPaths, leafRange } from "./harness.ts";
+import { leafRange, planOnGpu } from "./harness.ts";
 import { classifyPlan, type DispatchInfo, type InputRole, KERNEL_CLASSES, type KernelClass } from "./kernel_classes.ts";
 import { markdownTable, progress, runScript, writeResult } from "./report.ts";
 import {
@@ -230,13 +229,7 @@ export async function profileModel(
   progress(`${name}: tracing and planning the ${opts.step} step`);
   const traced = traceGraph(fn, args);
   const maxBindings = gpu.limits.maxStorageBuffersPerShaderStage;
-  const plan = buildPlan(traced.graph, {
-    donate: leafRange(args, donate),
-    inputPaths: leafPaths(traced.inDef),
-    outputPaths: leafPaths(traced.outDef),
-    maxBindings,
-    limits: kernelLimits(gpu),
-  });
+  const plan = planOnGpu(gpu, traced, leafRange(args, donate));
   const cls = classifyPlan(traced.graph, plan, roles, { maxBindings, limits: kernelLimits(gpu) });
   progress(`${name}: timing ${plan.dispatches.length} dispatches (classified by ${cls.source})`);
   const times: DispatchTimes = await timeDispatches(gpu, plan, opts.reps);
