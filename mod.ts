@@ -30,7 +30,7 @@ export { stopGradient } from "./lib/core/bind.ts";
 export { grad, type GradOptions, valueAndGrad, vjp } from "./lib/core/autodiff.ts";
 export { compile, type Traced } from "./lib/core/compile.ts";
 export type { Aval, Const, Eqn, Graph, Var } from "./lib/core/graph.ts";
-export type { Padding2d } from "./lib/core/primitive.ts";
+export type { KernelSpectrum, Padding2d } from "./lib/core/primitive.ts";
 export {
   sameDef,
   type Tree,

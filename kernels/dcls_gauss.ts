@@ -77,6 +77,11 @@ interface Layout {
   readonly scratch: number;
   /** Threads per workgroup. */
   readonly T: number;
+  /** Rows of the output: the window's n0, or the spectrum's length + 1. */
+  readonly M: number;
+  /** Vec4s of the forward's spectrum array and of the backward's GA/GB array (which first holds the cotangent). */
+  readonly spec: number;
+  readonly gab: number;
 }
 
 /** The layout of `K` elements on the grid `p`; throws where the backward's per-element threads do not fit. */
@@ -87,8 +92,24 @@ function layout(p: DclsGaussParams, K: number, T = THREADS): Layout {
   // vec4s of the profiles.
   const R = Math.min(PARTIALS, Math.floor(T / (2 * KV)), Math.floor((D0 + D1) / 2));
   if (R < 1) throw new Error(`dclsGauss: ${K} elements per channel exceed the kernel's ${2 * T}`);
-  const NA = D0 * KV, N = NA + D1 * KV;
-  return { D0, D1, r0, n0, c0, n1, KV, NA, N, R, scratch: Math.max(Math.ceil((n0 * n1) / 4), 3 * KV * R), T };
+  const NA = D0 * KV, N = NA + D1 * KV, M = p.spectrum ? p.spectrum.length + 1 : n0;
+  return {
+    D0,
+    D1,
+    r0,
+    n0,
+    c0,
+    n1,
+    KV,
+    NA,
+    N,
+    R,
+    scratch: Math.max(Math.ceil((n0 * n1) / 4), 3 * KV * R),
+    T,
+    M,
+    spec: p.spectrum ? M * KV : 0,
+    gab: p.spectrum ? Math.max(N, M * Math.ceil(n1 / 4)) : N,
+  };
 }
 
 /**
@@ -97,8 +118,8 @@ function layout(p: DclsGaussParams, K: number, T = THREADS): Layout {
  */
 export function dclsGaussWorkgroupBytes(p: DclsGaussParams, K: number): number {
   if (K > 2 * THREADS) return Infinity;
-  const { N, scratch } = layout(p, K);
-  return 16 * (2 * N + scratch);
+  const { N, scratch, spec, gab } = layout(p, K);
+  return 16 * (N + Math.max(gab + scratch, spec + 2 * Math.ceil(K / 4)));
 }
 
 /**
@@ -137,8 +158,26 @@ const offset = (n: number) => n === 0 ? "" : `${u32(n)} + `;
 /** Whether the output window leaves out some of the grid. */
 const windowed = (L: Layout) => L.n0 !== L.D0 || L.n1 !== L.D1;
 
-/** The label's window part: empty for the whole grid. */
-const windowTag = (L: Layout) => windowed(L) ? `_w${L.r0}+${L.n0}x${L.c0}+${L.n1}` : "";
+/** The label's window and spectrum parts: empty for the whole grid, as is. */
+const windowTag = (L: Layout, p: DclsGaussParams) =>
+  (windowed(L) ? `_w${L.r0}+${L.n0}x${L.c0}+${L.n1}` : "") + (p.spectrum ? `_s${p.spectrum.length}` : "");
+
+/**
+ * The WGSL helper `turn(q)`: the angle 2π·q/N reduced to [−π, π] (q < N an exact integer reduction of f·(u − top)).
+ * The spectrum's entries along a line are then a rotation by a fixed angle from a start, (cos, sin) of
+ * 2π f (u − top) / N: cheaper than a trigonometric call per entry, and within f32 rounding over the ≤ 38 steps the
+ * models take (kernelSpectrumEntry in lib/core/prims/dft_matrix.ts is the float64 definition).
+ */
+function turnHelper(N: number): string {
+  return [
+    "fn turn(q: u32) -> f32 {",
+    `  return select(f32(q), f32(q) - ${N}.0, 2u * q > ${u32(N)}) * ${Math.fround((2 * Math.PI) / N)};`,
+    "}",
+  ].join("\n");
+}
+
+/** Statements advancing the rotation (`c`, `s`) by the angle whose (cos, sin) is (`dc`, `ds`). */
+const rotate = ["let c2 = fma(c, dc, -s * ds);", "s = fma(s, dc, c * ds);", "c = c2;"];
 
 /** Statements filling `prof` with the row profiles (A) then the column profiles (B), a vec4 per thread. */
 function profileLines(p: DclsGaussParams, L: Layout, C: number, K: number): string[] {
@@ -182,8 +221,45 @@ const inputs = (C: number, K: number) => [C * K, 2 * C * K, 2 * C * K];
 
 /** `dclsGauss`: inputs (weight `[C, K]`, P `[2, C, K]`, SIG `[2, C, K]`), output the kernel `[C, D0, D1]`. */
 export function dclsGaussKernel(C: number, K: number, p: DclsGaussParams, threads = THREADS): KernelProgram {
-  const L = layout(p, K, threads), { D0, D1, r0, n0, c0, n1, KV, NA, N, T } = L;
+  const L = layout(p, K, threads), { D0, D1, r0, n0, c0, n1, KV, NA, N, T, M } = L;
   const grid = foldGrid(C);
+  // The kernel's cells Σ_k A[i,k] s[k] B[j,k] from the row factors `rowOf(t)` (with the scales folded in or not).
+  const cells = (rowOf: string, scaled: boolean) => [
+    `for (var t = lid; t < ${u32(M * n1)}; t += ${u32(T)}) {`,
+    `  let a = ${rowOf};`,
+    `  let b = ${u32(NA + c0 * KV)} + (t % ${u32(n1)}) * ${u32(KV)};`,
+    "  var acc = vec4<f32>();",
+    `  for (var kv = 0u; kv < ${u32(KV)}; kv++) { acc = fma(${
+      scaled ? "ahat[a + kv]" : "prof[a + kv] * sc[kv]"
+    }, prof[b + kv], acc); }`,
+    `  out[c * ${u32(M * n1)} + t] = (acc.x + acc.y) + (acc.z + acc.w);`,
+    "}",
+  ];
+  // With a spectrum, its rows of the scaled row profiles first: Â[2f + (0, 1)] = Σ_i (cos, sin)(2π f (i − top) / N)
+  // A[r0 + i] s, a thread per (frequency, vec4 of elements) rotating along i.
+  const spectral = p.spectrum
+    ? [
+      `for (var t = lid; t < ${u32((M / 2) * KV)}; t += ${u32(T)}) {`,
+      `  let f = t / ${u32(KV)};`,
+      `  let kv = t % ${u32(KV)};`,
+      `  let a0 = turn(f * ${u32(p.spectrum.length - p.spectrum.top)} % ${u32(p.spectrum.length)});`,
+      `  let da = turn(f);`,
+      "  var c = cos(a0); var s = sin(a0);",
+      "  let dc = cos(da); let ds = sin(da);",
+      "  var re = vec4<f32>(); var im = vec4<f32>();",
+      `  for (var i = 0u; i < ${u32(n0)}; i++) {`,
+      `    let a = prof[${offset(r0 * KV)}i * ${u32(KV)} + kv];`,
+      "    re = fma(vec4<f32>(c), a, re);",
+      "    im = fma(vec4<f32>(s), a, im);",
+      ...rotate.map((l) => "    " + l),
+      "  }",
+      `  ahat[2u * t - kv] = re * sc[kv];`,
+      `  ahat[2u * t - kv + ${u32(KV)}] = im * sc[kv];`,
+      "}",
+      "workgroupBarrier();",
+      ...cells(`(t / ${u32(n1)}) * ${u32(KV)}`, true),
+    ]
+    : cells(`${offset(r0 * KV)}(t / ${u32(n1)}) * ${u32(KV)}`, false);
   const body = [
     ...(grid.guard ? [grid.guard] : []),
     `let c = ${grid.flatId};`,
@@ -200,24 +276,19 @@ export function dclsGaussKernel(C: number, K: number, p: DclsGaussParams, thread
     "workgroupBarrier();",
     `if (lid < ${u32(KV)}) { sc[lid] = wv / (sc[lid] * sc[${u32(KV)} + lid] + ${DCLS_NORM_EPS}); }`,
     "workgroupBarrier();",
-    `for (var t = lid; t < ${u32(n0 * n1)}; t += ${u32(T)}) {`,
-    `  let a = ${offset(r0 * KV)}(t / ${u32(n1)}) * ${u32(KV)};`,
-    `  let b = ${u32(NA + c0 * KV)} + (t % ${u32(n1)}) * ${u32(KV)};`,
-    "  var acc = vec4<f32>();",
-    `  for (var kv = 0u; kv < ${u32(KV)}; kv++) { acc = fma(prof[a + kv] * sc[kv], prof[b + kv], acc); }`,
-    `  out[c * ${u32(n0 * n1)} + t] = (acc.x + acc.y) + (acc.z + acc.w);`,
-    "}",
+    ...spectral,
   ];
   return singleDispatchProgram({
-    label: `dcls_gauss_${D0}x${D1}${windowTag(L)}_k${K}`,
+    label: `dcls_gauss_${D0}x${D1}${windowTag(L, p)}_k${K}`,
     names: ["w", "pos", "sig", "out"],
     inputs: inputs(C, K),
-    output: C * n0 * n1,
-    shared: [vecDecl("prof", N), vecDecl("sc", 2 * KV)],
+    output: C * M * n1,
+    shared: [vecDecl("prof", N), vecDecl("sc", 2 * KV), ...(p.spectrum ? [vecDecl("ahat", L.spec)] : [])],
+    helpers: p.spectrum ? turnHelper(p.spectrum.length) : undefined,
     workgroupSize: T,
     workgroups: grid.workgroups,
     body,
-    flops: 2 * C * K * (n0 * n1 + (D0 + D1) * K),
+    flops: 2 * C * K * (M * n1 + (D0 + D1) * K + (p.spectrum ? M * n0 : 0)),
   });
 }
 
@@ -226,8 +297,38 @@ export function dclsGaussKernel(C: number, K: number, p: DclsGaussParams, thread
  * dP[1], dSIG[0], dSIG[1].
  */
 export function dclsGaussGradKernel(C: number, K: number, p: DclsGaussParams, threads = THREADS): KernelProgram {
-  const L = layout(p, K, threads), { D0, D1, r0, n0, c0, n1, KV, NA, N, R, T } = L;
+  const L = layout(p, K, threads), { D0, D1, r0, n0, c0, n1, KV, NA, N, R, T, M } = L;
   const grid = foldGrid(C);
+  // The window's cotangent into gk: as given, or from the spectrum's, g[i, j] = Σ_r T[r, i] ĝ[r, j] (ĝ staged in gab,
+  // which phase 2 overwrites after the barrier that follows).
+  const n1v = Math.ceil(n1 / 4);
+  const cotangent = p.spectrum
+    ? [
+      // ĝ's rows padded to n1v vec4s, so that a thread takes four columns at once.
+      `for (var t = lid; t < ${u32(M * n1)}; t += ${u32(T)}) {`,
+      `  ${wg("gab", `t / ${u32(n1)} * ${u32(4 * n1v)} + t % ${u32(n1)}`)} = dk[c * ${u32(M * n1)} + t];`,
+      "}",
+      "workgroupBarrier();",
+      // A thread per (row, vec4 of columns), rotating along the frequencies by 2π (i − top) / N from (1, 0).
+      `for (var t = lid; t < ${u32(n0 * n1v)}; t += ${u32(T)}) {`,
+      `  let i = t / ${u32(n1v)};`,
+      `  let jv = t % ${u32(n1v)};`,
+      `  let da = turn((i + ${u32(p.spectrum.length - p.spectrum.top)}) % ${u32(p.spectrum.length)});`,
+      "  let dc = cos(da); let ds = sin(da);",
+      "  var c = 1.0; var s = 0.0;",
+      "  var acc = vec4<f32>();",
+      `  for (var f = 0u; f < ${u32(M / 2)}; f++) {`,
+      `    let at = 2u * f * ${u32(n1v)} + jv;`,
+      `    acc = fma(vec4<f32>(c), gab[at], fma(vec4<f32>(s), gab[at + ${u32(n1v)}], acc));`,
+      ...rotate.map((l) => "    " + l),
+      "  }",
+      ...["x", "y", "z", "w"].map((lane, l) => {
+        const store = `${wg("gk", `i * ${u32(n1)} + 4u * jv + ${u32(l)}`)} = acc.${lane};`;
+        return n1 % 4 === 0 || l === 0 ? `  ${store}` : `  if (4u * jv + ${u32(l)} < ${u32(n1)}) { ${store} }`;
+      }),
+      "}",
+    ]
+    : [`for (var t = lid; t < ${u32(n0 * n1)}; t += ${u32(T)}) { ${wg("gk", "t")} = dk[c * ${u32(n0 * n1)} + t]; }`];
   const CK = C * K, KR = KV * R, steps = Math.ceil(Math.max(D0, D1) / R);
   // Phases 3 to 5 run on thread (axis, kv, r) = lid / KR, lid / R % KV, lid % R for lid < 2·KR.
   const onItems = `lid < ${u32(2 * KR)}`, onRows = `lid < ${u32(KR)}`;
@@ -271,7 +372,7 @@ export function dclsGaussGradKernel(C: number, K: number, p: DclsGaussParams, th
     "}",
     `let sg = abs(sv) + ${DCLS_SIGMA_FLOOR};`,
     ...profileLines(p, L, C, K),
-    `for (var t = lid; t < ${u32(n0 * n1)}; t += ${u32(T)}) { ${wg("gk", "t")} = dk[c * ${u32(n0 * n1)} + t]; }`,
+    ...cotangent,
     "workgroupBarrier();",
     // Row i: GA[i] = Σ_j g[i,j] B[j]; column j: GB[j] = Σ_i g[i,j] A[i], over the window's lines j (or i).
     `for (var t = lid; t < ${u32(N)}; t += ${u32(T)}) {`,
@@ -359,14 +460,15 @@ export function dclsGaussGradKernel(C: number, K: number, p: DclsGaussParams, th
     "}",
   ];
   return singleDispatchProgram({
-    label: `dcls_gauss_grad_${D0}x${D1}${windowTag(L)}_k${K}`,
+    label: `dcls_gauss_grad_${D0}x${D1}${windowTag(L, p)}_k${K}`,
     names: ["dk", "w", "pos", "sig", "grad"],
-    inputs: [C * n0 * n1, ...inputs(C, K)],
+    inputs: [C * M * n1, ...inputs(C, K)],
     output: 5 * C * K,
-    shared: [vecDecl("prof", N), vecDecl("gab", N), vecDecl("gk", L.scratch)],
+    shared: [vecDecl("prof", N), vecDecl("gab", L.gab), vecDecl("gk", L.scratch)],
+    helpers: p.spectrum ? turnHelper(p.spectrum.length) : undefined,
     workgroupSize: T,
     workgroups: grid.workgroups,
     body,
-    flops: 2 * C * K * (2 * n0 * n1 + 6 * (D0 + D1)),
+    flops: 2 * C * K * (2 * n0 * n1 + 6 * (D0 + D1)) + (p.spectrum ? 2 * C * M * n0 * n1 : 0),
   });
 }

@@ -2,23 +2,24 @@
  * The check shared by the fused DCLS kernel tests: `dclsGauss` and `dclsGaussGrad` on the GPU against the
  * primitives' float64 CPU references, for one channel count, element count, grid and output window.
  */
-import type { DclsGaussParams } from "../lib/core/primitive.ts";
+import type { DclsGaussParams, KernelSpectrum } from "../lib/core/primitive.ts";
 import { registry } from "../lib/core/mod.ts";
 import { gridAxes, type KernelWindow } from "../lib/dcls/construct.ts";
 import { dclsGaussGradKernel, dclsGaussKernel } from "../kernels/dcls_gauss.ts";
 import { assertClose, f64Value, pseudoRandom, runner } from "./gpu_kernels_helpers.ts";
 
-/** The Gaussian construction's parameters for a `d0 × d1` grid, with an output window if given. */
-export function gaussParams(d0: number, d1: number, window?: KernelWindow): DclsGaussParams {
+/** The Gaussian construction's parameters for a `d0 × d1` grid, with an output window and spectrum if given. */
+export function gaussParams(d0: number, d1: number, window?: KernelWindow, spectrum?: KernelSpectrum): DclsGaussParams {
   const [rows, cols] = gridAxes("gauss", d0, d1);
-  if (!window) return { rows, cols };
+  const extra = spectrum ? { spectrum } : {};
+  if (!window) return { rows, cols, ...extra };
   const at = ([start, count]: readonly [number, number]) => ({ start, count });
-  return { rows: { ...rows, ...at(window.rows) }, cols: { ...cols, ...at(window.cols) } };
+  return { rows: { ...rows, ...at(window.rows) }, cols: { ...cols, ...at(window.cols) }, ...extra };
 }
 
 /**
  * Runs both kernels on pseudo-random inputs (positions in ±`positions`) and compares them with the references; with a
- * window, the kernel and the cotangent are that window's.
+ * window, the kernel and the cotangent are that window's, and with a spectrum, its transform's.
  */
 export async function checkDclsGaussKernels(
   c: number,
@@ -28,9 +29,10 @@ export async function checkDclsGaussKernels(
   seed: number,
   positions: number,
   window?: KernelWindow,
+  spectrum?: KernelSpectrum,
 ): Promise<void> {
-  const p = gaussParams(d0, d1, window);
-  const [n0, n1] = window ? [window.rows[1], window.cols[1]] : [d0, d1];
+  const p = gaussParams(d0, d1, window, spectrum);
+  const n1 = window ? window.cols[1] : d1, n0 = spectrum ? spectrum.length + 1 : window ? window.rows[1] : d0;
   const rnd = (n: number, lo: number, hi: number, s: number) =>
     Float32Array.from(pseudoRandom(n, seed * 7 + s), (v) => lo + (hi - lo) * (v + 1) / 2);
   const w = rnd(c * k, -1, 1, 1), P = rnd(2 * c * k, -positions, positions, 2), S = rnd(2 * c * k, -0.8, 0.8, 3);
@@ -41,7 +43,9 @@ export async function checkDclsGaussKernels(
     shape: [5, c, 1, k],
     dtype: "f64",
   });
-  const what = `c${c} k${k} ${d0}×${d1}${window ? ` window ${JSON.stringify(window)}` : ""}`;
+  const what = `c${c} k${k} ${d0}×${d1}${window ? ` window ${JSON.stringify(window)}` : ""}${
+    spectrum ? ` spectrum ${JSON.stringify(spectrum)}` : ""
+  }`;
   const [gotK] = await runner.run(dclsGaussKernel(c, k, p), [w, P, S]);
   assertClose(gotK, kernel, { rtol: 1e-4, atol: 1e-5 }, `kernel ${what}`);
   const [gotG] = await runner.run(dclsGaussGradKernel(c, k, p), [g, w, P, S]);

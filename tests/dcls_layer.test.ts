@@ -230,3 +230,37 @@ Deno.test("dcls2d on a map smaller than its grid builds only the taps that meet 
   assert.ok(!prims.includes("slice"), prims.join(" "));
   assert.deepEqual(graph.eqns.find((e) => e.prim === "conv2d")?.params.padding, [[3, 3], [2, 2]]);
 });
+
+Deno.test("dcls2d in the spectral form builds the kernel's spectrum itself; output and every gradient unchanged (f64)", () => {
+  const c = 3, k = 5;
+  const params = initDcls2d(T.randomKey(12), {
+    inChannels: c,
+    outChannels: c,
+    groups: c,
+    kernelCount: k,
+    dilatedKernelSize: 11,
+    dtype: "f64",
+  });
+  params.SIG = rand([2, c, 1, k], 13, -0.6, 0.6);
+  const x = rand([2, c, 16, 5], 14);
+  const layer = (algorithm: T.ConvAlgorithm) => (p: typeof params, x: T.Tensor) =>
+    dcls2d(p, x, { dilatedKernelSize: 11, groups: c, algorithm });
+  const [[ys, pullS], [yd, pullD]] = (["spectral", "direct"] as const).map((a) =>
+    T.vjp(layer(a) as (...a: never[]) => T.Tensor, params, x)
+  );
+  assert.ok(relError(ys.toArray(), yd.toArray()) < 1e-12, "output");
+  const gy = rand(yd.shape.slice(), 15);
+  const [[gpS, gxS], [gpD, gxD]] = [pullS(gy), pullD(gy)] as [typeof params, T.Tensor][];
+  for (const name of ["weight", "P", "SIG", "bias"] as const) {
+    const e = relError(gpS[name]!.toArray(), gpD[name]!.toArray());
+    assert.ok(e < 1e-12, `d${name} relative error ${e}`);
+  }
+  assert.ok(relError(gxS.toArray(), gxD.toArray()) < 1e-12, "dx");
+  // The construction outputs the 22-row spectrum of the 11×9 window that meets a 5-column map: no product follows it.
+  const { graph } = T.traceGraph(layer("spectral") as never, [params, x] as never);
+  const prims = graph.eqns.map((e) => e.prim);
+  const gauss = graph.eqns.find((e) => e.prim === "dclsGauss");
+  assert.deepEqual(gauss?.out.aval.shape, [c, 1, 22, 9]);
+  assert.deepEqual(gauss?.params.spectrum, { length: 21, top: 5 });
+  assert.ok(!prims.includes("matmul"), prims.join(" "));
+});

@@ -1,9 +1,9 @@
 /**
  * The fused DCLS kernels' work layout (kernels/dcls_gauss.ts): the workgroup memory that `dclsGaussWorkgroupBytes`
  * reports (callers choose the fused construction by it) is exactly what the backward declares, with and without an
- * output window, and the kernels match the float64 reference where the layout changes shape: every element count
- * modulo 4 (the lanes past K), one, two and four partial sums per element sum, square and non-square grids and
- * windows, and more than 128 elements. Grids stay small, as llvmpipe compiles each shape anew.
+ * output window (with a spectrum, the larger of the two kernels'), and the kernels match the float64 reference where
+ * the layout changes shape: every element count modulo 4 (the lanes past K), one, two and four partial sums per
+ * element sum, square and non-square grids and windows, and more than 128 elements. Grids stay small, as llvmpipe compiles each shape anew.
  */
 import assert from "node:assert/strict";
 import { dclsGaussGradKernel, dclsGaussKernel, dclsGaussWorkgroupBytes } from "../kernels/dcls_gauss.ts";
@@ -44,7 +44,18 @@ Deno.test("dclsGaussWorkgroupBytes is the backward's declared workgroup memory, 
       assert.ok(bytes <= dclsGaussWorkgroupBytes(params(d0, d1), k), what);
     }
   }
-  // The models' layers (23×23 grid, 26 elements) fit WebGPU's guaranteed 16 KiB, whole or cut to an 8×7 map's reach.
+  // With a spectrum, the larger of the two kernels' memory (the forward holds the spectrum's rows, the backward stages
+  // the spectrum's cotangent).
+  for (const k of [1, 5, 26]) {
+    for (const [d0, d1, length] of [[3, 4, 1], [7, 7, 9], [23, 23, 27], [23, 23, 75]]) {
+      const p = params(d0, d1, undefined, { length, top: (d0 - 1) >> 1 }), bytes = dclsGaussWorkgroupBytes(p, k);
+      const declared = [dclsGaussKernel, dclsGaussGradKernel].map((f) => declaredBytes(f(3, k, p).dispatches[0].code));
+      assert.equal(Math.max(...declared), bytes, `k${k} ${d0}×${d1} spectrum ${length}`);
+    }
+  }
+  // The models' layers (23×23 grid, 26 elements) fit WebGPU's guaranteed 16 KiB, whole or cut to an 8×7 map's reach,
+  // and as the spectrum of a 64-row map's spectral convolution.
+  assert.ok(dclsGaussWorkgroupBytes(params(23, 23, undefined, { length: 75, top: 11 }), 26) <= 16384);
   assert.ok(dclsGaussWorkgroupBytes(params(23, 23), 26) <= 16384);
   assert.ok(dclsGaussWorkgroupBytes(params(23, 23, { rows: [4, 15], cols: [5, 13] }), 26) <= 16384);
   assert.throws(() => dclsGaussGradKernel(1, 513, params(3, 3)), /513 elements/);

@@ -5,7 +5,16 @@
  */
 export type { DType, TypedArray } from "./dtype.ts";
 export type { Aval, Const, Eqn, Graph, Var } from "./graph.ts";
-export type { ConvParams, CpuValue, Padding2d, PrimitiveDef, PrimName, PrimParams, Registry } from "./primitive.ts";
+export type {
+  ConvParams,
+  CpuValue,
+  KernelSpectrum,
+  Padding2d,
+  PrimitiveDef,
+  PrimName,
+  PrimParams,
+  Registry,
+} from "./primitive.ts";
 export { Tensor } from "./tensor.ts";
 export { bind, stopGradient } from "./bind.ts";
 export { registry } from "./prims/registry.ts";

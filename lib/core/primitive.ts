@@ -35,8 +35,17 @@ export type DclsAxis = {
   readonly count?: number;
 };
 
-/** Parameters of the fused Gaussian DCLS construction: how the kernel's rows and columns are driven. */
-export type DclsGaussParams = { readonly rows: DclsAxis; readonly cols: DclsAxis };
+/**
+ * The row transform the spectral convolution applies to its kernel (lib/ops/spectral_conv.ts): the kernel's rows u
+ * become the `length + 1` interleaved (re, im) rows of `Σ_u k[u] e^{+2πi f (u − top) / length}`, f < (length + 1) / 2.
+ */
+export type KernelSpectrum = { readonly length: number; readonly top: number };
+
+/**
+ * Parameters of the fused Gaussian DCLS construction: how the kernel's rows and columns are driven, and optionally the
+ * row transform of the spectral convolution, applied to the (windowed) kernel before it is output.
+ */
+export type DclsGaussParams = { readonly rows: DclsAxis; readonly cols: DclsAxis; readonly spectrum?: KernelSpectrum };
 
 /**
  * Parameters of `complexCorrelate`: zero padding `[left, right]` of the signal, and whether the kernel is taken

@@ -14,7 +14,8 @@
 
 import type { Tensor } from "../core/tensor.ts";
 import { bind } from "../core/bind.ts";
-import type { DclsGaussParams } from "../core/primitive.ts";
+import type { DclsGaussParams, KernelSpectrum } from "../core/primitive.ts";
+import { kernelSpectrum } from "../ops/spectral_conv.ts";
 import { DCLS_NORM_EPS, DCLS_SIGMA_FLOOR } from "../core/prims/dcls_constants.ts";
 import { checkWindow } from "../core/prims/dcls.ts";
 import { DEFAULT_LIMITS } from "../../kernels/program.ts";
@@ -61,6 +62,12 @@ export interface ConstructOptions {
    * `[start, count]`; the result is that slice of the whole kernel (each element still normalised over the whole grid).
    */
   window?: KernelWindow;
+  /**
+   * Output the (windowed) kernel's row transform as the spectral convolution takes it (`kernelSpectrum` in
+   * lib/ops/spectral_conv.ts): `[C_out, C_in/g, length + 1, cols]`. The fused Gaussian construction computes it in its
+   * own dispatch; other paths build the kernel and transform it.
+   */
+  spectrum?: KernelSpectrum;
 }
 
 /** A window of a 2-D kernel's cells: rows and columns, each `[start, count]`. */
@@ -195,7 +202,7 @@ function axisRow(t: Tensor, a: number, c: number, k: number): Tensor {
  */
 export function construct(weight: Tensor, P: Tensor, SIG: Tensor | undefined, opts: ConstructOptions): Tensor {
   checkVersion(opts.version);
-  const { version, window } = opts;
+  const { version, window, spectrum } = opts;
   const [d0, d1] = gridSize(opts.dilatedKernelSize);
   const [co, ci, k] = checkParams("construct", 2, weight, P, SIG, version);
   if (window) {
@@ -205,17 +212,20 @@ export function construct(weight: Tensor, P: Tensor, SIG: Tensor | undefined, op
   if (version === "gauss" && !opts.composed) {
     const [rows, cols] = gridAxes(version, d0, d1);
     const at = (w: readonly [number, number]) => ({ start: w[0], count: w[1] });
-    const params: DclsGaussParams = window
-      ? { rows: { ...rows, ...at(window.rows) }, cols: { ...cols, ...at(window.cols) } }
-      : { rows, cols };
+    const params: DclsGaussParams = {
+      ...(window ? { rows: { ...rows, ...at(window.rows) }, cols: { ...cols, ...at(window.cols) } } : { rows, cols }),
+      ...(spectrum ? { spectrum } : {}),
+    };
     if (dclsGaussWorkgroupBytes(params, k) <= DEFAULT_LIMITS.maxWorkgroupStorage) {
       return bind("dclsGauss", [weight, P, SIG!], params);
     }
   }
   const whole = composedKernel(weight, P, SIG, version, [d0, d1]);
-  if (!window) return whole;
-  const [[r0, n0], [c0, n1]] = [window.rows, window.cols];
-  return slice(whole, [0, 0, r0, c0], [co, ci, r0 + n0, c0 + n1]);
+  const [[r0, n0], [c0, n1]] = window ? [window.rows, window.cols] : [[0, d0], [0, d1]];
+  const kernel = window ? slice(whole, [0, 0, r0, c0], [co, ci, r0 + n0, c0 + n1]) : whole;
+  if (!spectrum) return kernel;
+  const m = spectrum.length + 1;
+  return reshape(kernelSpectrum(reshape(kernel, [co * ci, 1, n0, n1]), spectrum), [co, ci, m, n1]);
 }
 
 /** The whole 2-D kernel from core primitives, as one batched matrix product per channel. */

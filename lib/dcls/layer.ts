@@ -6,12 +6,13 @@
  * @module
  */
 
-import type { ConvAlgorithm, DType, Tensor } from "../core/mod.ts";
+import type { ConvAlgorithm, DType, KernelSpectrum, Tensor } from "../core/mod.ts";
 import {
   clamp,
   concat,
   conv1d,
   conv2d,
+  conv2dBuilt,
   full,
   kernelWindow,
   maximum,
@@ -153,9 +154,14 @@ export function dcls2d(params: DclsParams, x: Tensor, opts: Dcls2dOptions): Tens
   // is built and conv2d cuts it.
   const cut = opts.prune === undefined ? kernelWindow(x.shape, [1, 1, d0, d1], conv) : null;
   const window = cut ? { rows: [cut[0].start, cut[0].count], cols: [cut[1].start, cut[1].count] } as const : undefined;
-  let kernel = construct(params.weight, params.P, params.SIG, { version, dilatedKernelSize: [d0, d1], window });
-  if (opts.prune !== undefined) kernel = pruneRelative(kernel, opts.prune);
-  return conv2d(x, kernel, cut ? { ...conv, padding: [cut[0].padding, cut[1].padding] } : conv, params.bias);
+  const build = (spectrum?: KernelSpectrum) =>
+    construct(params.weight, params.P, params.SIG, { version, dilatedKernelSize: [d0, d1], window, spectrum });
+  if (opts.prune !== undefined) return conv2d(x, pruneRelative(build(), opts.prune), conv, params.bias);
+  // Where the convolution goes spectral, the construction outputs the kernel's transform itself (one dispatch less
+  // each way for the fused Gaussian construction).
+  const [co, ci] = params.weight.shape;
+  const shape = [co, ci, cut ? cut[0].count : d0, cut ? cut[1].count : d1];
+  return conv2dBuilt(x, shape, build, cut ? { ...conv, padding: [cut[0].padding, cut[1].padding] } : conv, params.bias);
 }
 
 /** Options of `dcls1d`. */

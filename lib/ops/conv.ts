@@ -5,7 +5,8 @@ import type { Tensor } from "../core/tensor.ts";
 import { add, mul } from "./elementwise.ts";
 import { matmul } from "./linalg.ts";
 import { reshape, slice, squeeze } from "./movement.ts";
-import { spectralDepthwiseConv2d } from "./spectral_conv.ts";
+import type { KernelSpectrum } from "../core/primitive.ts";
+import { spectralCorrelate2d, spectralDepthwiseConv2d, spectralKernelSpectrum } from "./spectral_conv.ts";
 import { toeplitzDepthwiseConv2d } from "./toeplitz_conv.ts";
 
 /** A size per spatial axis, or one for all. */
@@ -76,18 +77,60 @@ export function conv2d(x: Tensor, w: Tensor, opts: Conv2dOptions = {}, bias?: Te
     y = reshape(matmul(reshape(w, [o, c]), reshape(x, [n, c, h * wd])), [n, o, h, wd]);
   } else {
     const cropped = cropToReach(x, w, params);
-    const algorithm = chooseAlgorithm(opts.algorithm ?? "auto", x, cropped.w, cropped.params, !opts.forwardOnly);
+    const algorithm = chooseAlgorithm(
+      opts.algorithm ?? "auto",
+      x.shape,
+      cropped.w.shape,
+      cropped.params,
+      !opts.forwardOnly,
+    );
     y = algorithm === "spectral"
       ? spectralDepthwiseConv2d(x, cropped.w, cropped.params.padding)
       : algorithm === "toeplitz"
       ? toeplitzDepthwiseConv2d(x, cropped.w, cropped.params.padding)
       : bind("conv2d", [x, cropped.w], cropped.params);
   }
+  return withBias(y, o, bias);
+}
+
+function withBias(y: Tensor, outputs: number, bias?: Tensor): Tensor {
   if (!bias) return y;
-  if (bias.ndim !== 1 || bias.shape[0] !== w.shape[0]) {
-    fail("conv2d", `bias ${fmt(bias.shape)} for ${w.shape[0]} outputs`);
-  }
-  return add(y, reshape(bias, [w.shape[0], 1, 1]));
+  if (bias.ndim !== 1 || bias.shape[0] !== outputs) fail("conv2d", `bias ${fmt(bias.shape)} for ${outputs} outputs`);
+  return add(y, reshape(bias, [outputs, 1, 1]));
+}
+
+/**
+ * `conv2d` with a kernel `[O, C/groups, kh, kw]` of shape `kernelShape` that the caller builds on demand: where the
+ * convolution takes the spectral form, `build` receives the spectrum that form applies to the kernel and returns
+ * the kernel's transform (`kernelSpectrum` in lib/ops/spectral_conv.ts, `[C, 1, N + 1, kw]`) instead of the kernel,
+ * so a construction that can output it directly (DCLS's `dclsGauss`) saves the product; elsewhere it receives nothing
+ * and returns the kernel. The result is `conv2d`'s.
+ */
+export function conv2dBuilt(
+  x: Tensor,
+  kernelShape: readonly number[],
+  build: (spectrum?: KernelSpectrum) => Tensor,
+  opts: Conv2dOptions = {},
+  bias?: Tensor,
+): Tensor {
+  const params = {
+    stride: pair(opts.stride ?? 1),
+    padding: padding2d(opts.padding),
+    dilation: pair(opts.dilation ?? 1),
+    groups: opts.groups ?? 1,
+  };
+  const spectral = kernelShape.length === 4 && !kernelWindow(x.shape, kernelShape, params) &&
+    !(kernelShape[2] === 1 && kernelShape[3] === 1) &&
+    chooseAlgorithm(opts.algorithm ?? "auto", x.shape, kernelShape, params, !opts.forwardOnly) === "spectral";
+  if (!spectral) return conv2d(x, build(), opts, bias);
+  const kh = kernelShape[2];
+  const y = spectralCorrelate2d(
+    x,
+    build(spectralKernelSpectrum(x.shape[2], kh, params.padding[0])),
+    kh,
+    params.padding,
+  );
+  return withBias(y, kernelShape[0], bias);
 }
 
 /**
@@ -185,17 +228,17 @@ export function prefersSpectral(h: number, kh: number, kw: number, backward = tr
 
 function chooseAlgorithm(
   algorithm: ConvAlgorithm,
-  x: Tensor,
-  w: Tensor,
+  x: readonly number[],
+  w: readonly number[],
   p: { stride: [number, number]; dilation: [number, number]; groups: number; padding: Padding2d },
   backward: boolean,
 ): "direct" | "spectral" | "toeplitz" {
   if (algorithm === "direct") return "direct";
-  const depthwise = x.ndim === 4 && w.ndim === 4 && p.groups === x.shape[1] && w.shape[0] === p.groups &&
-    w.shape[1] === 1 && p.stride.every((s) => s === 1) && p.dilation.every((d) => d === 1);
+  const depthwise = x.length === 4 && w.length === 4 && p.groups === x[1] && w[0] === p.groups &&
+    w[1] === 1 && p.stride.every((s) => s === 1) && p.dilation.every((d) => d === 1);
   if (algorithm === "spectral" || algorithm === "toeplitz") {
     if (!depthwise) fail("conv2d", `algorithm "${algorithm}" needs a depthwise, stride-1, undilated convolution`);
-    if (algorithm === "spectral" && p.padding[1].some((v) => v >= w.shape[3])) {
+    if (algorithm === "spectral" && p.padding[1].some((v) => v >= w[3])) {
       fail("conv2d", `algorithm "spectral" pads W by at most kw − 1`);
     }
     return algorithm;
@@ -204,13 +247,13 @@ function chooseAlgorithm(
     fail("conv2d", `algorithm must be "auto", "direct", "spectral" or "toeplitz", got "${algorithm}"`);
   }
   // An empty output is the primitive's error to report, naming conv2d.
-  if (!depthwise || !hasOutput(x.shape, w.shape, p)) return "direct";
+  if (!depthwise || !hasOutput(x, w, p)) return "direct";
   // Not the Toeplitz form: on small planes the whole-plane direct kernels, which also do work proportional to the
   // taps that meet the input, ran DCLS's 23×23 on 8×7 in 0.138 ms forward and backward against its 0.174 once their
   // tiles were retuned (bench/RESULTS.md run 9): the products need transposes around them.
   // The complex correlation pads by at most kw − 1 (wider padding only adds zero columns).
-  const fits = p.padding[1][0] < w.shape[3] && p.padding[1][1] < w.shape[3];
-  return fits && prefersSpectral(x.shape[2], w.shape[2], w.shape[3], backward) ? "spectral" : "direct";
+  const fits = p.padding[1][0] < w[3] && p.padding[1][1] < w[3];
+  return fits && prefersSpectral(x[2], w[2], w[3], backward) ? "spectral" : "direct";
 }
 
 /** Whether a 4-D convolution's output has at least one position on each spatial axis. */

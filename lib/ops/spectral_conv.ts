@@ -20,8 +20,8 @@
  * @module
  */
 import { bind } from "../core/bind.ts";
-import type { DType } from "../core/dtype.ts";
-import type { Padding2d } from "../core/primitive.ts";
+import type { KernelSpectrum, Padding2d } from "../core/primitive.ts";
+import { kernelSpectrumEntry, kernelSpectrumRows } from "../core/prims/dft_matrix.ts";
 import { fail, fmt } from "../core/shape.ts";
 import type { Tensor } from "../core/tensor.ts";
 import { tensor } from "./create.ts";
@@ -40,16 +40,28 @@ export function spectralLength(
   return { N: n, F: (n + 1) / 2 };
 }
 
-/** A `[rows, cols]` constant whose interleaved row or column pairs are (cos, ±sin) of `2π·f·t/N`. */
-function trig(
-  rows: number,
-  cols: number,
-  at: (r: number, c: number) => number,
-  dtype: DType,
-): Tensor {
-  const data = new Float64Array(rows * cols);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) data[r * cols + c] = at(r, c);
-  return tensor(data, { shape: [rows, cols], dtype });
+/** The spectrum the spectral form takes of a `kh`-row kernel over planes of height `h` padded by `[top, bottom]`. */
+export function spectralKernelSpectrum(
+  h: number,
+  kh: number,
+  padding: readonly [number, number],
+): KernelSpectrum {
+  return { length: spectralLength(h, kh, padding).N, top: padding[0] };
+}
+
+/**
+ * A depthwise kernel `[C, 1, kh, kw]` transformed along its rows as the spectral form takes it: `[C, 1, N + 1, kw]`,
+ * rows (re, im) of `K̂_f(v) = Σ_u k[u, v] e^{+2πi f (u − top) / N}`. One small product per channel, with a constant.
+ */
+export function kernelSpectrum(w: Tensor, s: KernelSpectrum): Tensor {
+  if (w.ndim !== 4 || w.shape[1] !== 1) fail("kernelSpectrum", `expects w [C,1,kh,kw], got ${fmt(w.shape)}`);
+  const [c, , kh, kw] = w.shape, m = kernelSpectrumRows("kernelSpectrum", s);
+  const data = new Float64Array(m * kh);
+  for (let r = 0; r < m; r++) {
+    for (let u = 0; u < kh; u++) data[r * kh + u] = kernelSpectrumEntry(s.length, s.top, r, u);
+  }
+  const t = tensor(data, { shape: [m, kh], dtype: w.dtype });
+  return reshape(matmul(t, reshape(w, [c, kh, kw])), [c, 1, m, kw]);
 }
 
 /**
@@ -60,26 +72,40 @@ export function spectralDepthwiseConv2d(x: Tensor, w: Tensor, padding: Padding2d
   if (x.ndim !== 4 || w.ndim !== 4 || w.shape[0] !== x.shape[1] || w.shape[1] !== 1) {
     fail("spectralDepthwiseConv2d", `expects x [N,C,H,W] and w [C,1,kh,kw], got ${fmt(x.shape)} and ${fmt(w.shape)}`);
   }
-  const [b, c, h, wd] = x.shape;
-  const [, , kh, kw] = w.shape;
-  const [[top, bottom], [left, right]] = padding;
-  const ho = h + top + bottom - kh + 1, wo = wd + left + right - kw + 1;
-  if (ho < 1 || wo < 1) {
-    fail("spectralDepthwiseConv2d", `kernel ${fmt(w.shape)} larger than padded input ${fmt(x.shape)}`);
+  const kh = w.shape[2];
+  checkOutput(x, kh, w.shape[3], padding);
+  return spectralCorrelate2d(x, kernelSpectrum(w, spectralKernelSpectrum(x.shape[2], kh, padding[0])), kh, padding);
+}
+
+function checkOutput(x: Tensor, kh: number, kw: number, [[top, bottom], [left, right]]: Padding2d) {
+  if (x.shape[2] + top + bottom - kh + 1 < 1 || x.shape[3] + left + right - kw + 1 < 1) {
+    fail("spectralDepthwiseConv2d", `kernel ${kh}×${kw} larger than padded input ${fmt(x.shape)}`);
   }
+}
+
+/**
+ * The spectral form's convolution of x `[N, C, H, W]` with a `kh`-row kernel given by its spectrum
+ * `kHat` `[C, 1, N + 1, kw]` ({@link kernelSpectrum}, or a DCLS construction that outputs it directly).
+ */
+export function spectralCorrelate2d(x: Tensor, kHat: Tensor, kh: number, padding: Padding2d): Tensor {
+  const [b, c, h, wd] = x.shape, kw = kHat.shape[3];
+  const [[top, bottom], [left, right]] = padding;
+  checkOutput(x, kh, kw, padding);
+  const ho = h + top + bottom - kh + 1, wo = wd + left + right - kw + 1;
   const { N, F } = spectralLength(h, kh, [top, bottom]);
-  const angle = (f: number, t: number) => 2 * Math.PI * ((f * t) % N) / N;
-  // The kernel's transform [2F, kh], shifted by the top padding: rows (cos, +sin). A small product (one per channel),
-  // kept as a matmul with a constant.
-  const kern = trig(2 * F, kh, (r, u) => (r & 1 ? Math.sin : Math.cos)(angle(r >> 1, u - top + N)), x.dtype);
+  if (kHat.ndim !== 4 || kHat.shape[0] !== c || kHat.shape[1] !== 1 || kHat.shape[2] !== 2 * F) {
+    fail("spectralCorrelate2d", `kernel spectrum must be [${c},1,${2 * F},kw], got ${fmt(kHat.shape)}`);
+  }
   const spectrum = reshape(bind("realDft", [x], { length: N, size: h, inverse: false, transpose: false }), [
     b,
     c * F,
     2,
     wd,
   ]);
-  const kHat = reshape(matmul(kern, reshape(w, [c, kh, kw])), [c * F, 2, kw]);
-  const product = bind("complexCorrelate", [spectrum, kHat], { padding: [left, right], adjoint: false });
+  const product = bind("complexCorrelate", [spectrum, reshape(kHat, [c * F, 2, kw])], {
+    padding: [left, right],
+    adjoint: false,
+  });
   return bind("realDft", [reshape(product, [b, c, 2 * F, wo])], {
     length: N,
     size: ho,

@@ -12,6 +12,10 @@
  * kernel is larger than what meets its input (DCLS's 23×23 on 8×7 maps) so builds only the taps it uses, and the
  * backward reads only their cotangent. `dclsGaussGrad` takes the cotangent of the window.
  *
+ * With `spectrum`, the output is the window's row transform as the spectral convolution takes it
+ * (`[C_out, C_in/g, length + 1, cols]`, see `KernelSpectrum`), computed in the same dispatch instead of a product
+ * after it; `dclsGaussGrad` then takes the cotangent of that.
+ *
  * `dclsGaussGrad` returns the cotangents of weight, P and SIG packed as `[5, C_out, C_in/g, K]` (dw, dP[0], dP[1],
  * dSIG[0], dSIG[1]), which the VJP slices apart. The fused construction is differentiable once, as training needs:
  * differentiating `dclsGaussGrad` throws (a silent zero would be wrong), and `construct(…, { composed: true })` gives
@@ -25,6 +29,7 @@ import type { CpuValue, DclsAxis, DclsGaussParams, PrimitiveDef, PrimParams } fr
 import { fail, fmt, sameShape } from "../shape.ts";
 import { bind } from "../bind.ts";
 import { DCLS_NORM_EPS, DCLS_SIGMA_FLOOR, dclsWindow } from "./dcls_constants.ts";
+import { kernelSpectrumEntry, kernelSpectrumRows } from "./dft_matrix.ts";
 
 /** Checks weight `[Co, Ci, K]` against P and SIG `[2, Co, Ci, K]`; returns (channels, elements). */
 function checkParams(op: string, [w, P, S]: readonly Aval[], { rows, cols }: DclsGaussParams): [number, number] {
@@ -56,6 +61,36 @@ export function checkWindow(op: string, axis: string, size: number, [start, coun
         `start + count ≤ ${size}, the grid's size`,
     );
   }
+}
+
+/** The rows the primitive outputs: the window's, or its spectrum's. */
+function outRows(op: string, p: DclsGaussParams): number {
+  return p.spectrum ? kernelSpectrumRows(op, p.spectrum) : dclsWindow(p.rows)[1];
+}
+
+/**
+ * Applies the spectrum's transform (or its transpose) to `C` row-major `[rows, n1]` blocks: `[n0, n1]` kernel windows
+ * to `[2F, n1]` spectra, or back.
+ */
+function spectrumTransform(
+  src: ArrayLike<number>,
+  C: number,
+  n0: number,
+  n1: number,
+  s: { length: number; top: number },
+  transpose: boolean,
+): Float64Array {
+  const m = s.length + 1, [ni, no] = transpose ? [m, n0] : [n0, m];
+  const out = new Float64Array(C * no * n1);
+  for (let c = 0; c < C; c++) {
+    for (let r = 0; r < m; r++) {
+      for (let u = 0; u < n0; u++) {
+        const t = kernelSpectrumEntry(s.length, s.top, r, u), [i, o] = transpose ? [r, u] : [u, r];
+        for (let j = 0; j < n1; j++) out[(c * no + o) * n1 + j] += t * src[(c * ni + i) * n1 + j];
+      }
+    }
+  }
+  return out;
 }
 
 /** One channel's profile along an axis, `[size, K]` row-major, with each element's position and width. */
@@ -103,12 +138,12 @@ export const dclsPrims = {
     shape: (inputs, p) => {
       checkParams("dclsGauss", inputs, p);
       const [co, ci] = inputs[0].shape;
-      return { shape: [co, ci, dclsWindow(p.rows)[1], dclsWindow(p.cols)[1]], dtype: inputs[0].dtype };
+      return { shape: [co, ci, outRows("dclsGauss", p), dclsWindow(p.cols)[1]], dtype: inputs[0].dtype };
     },
     cpu: ([w, P, S], par, out) => {
       const [co, ci, K] = w.shape, C = co * ci, D0 = par.rows.size, D1 = par.cols.size;
       const [r0, n0] = dclsWindow(par.rows), [c0, n1] = dclsWindow(par.cols);
-      const r = allocate(out.dtype, C * n0 * n1);
+      const r = new Float64Array(C * n0 * n1);
       const row = new Float64Array(n1);
       for (let c = 0; c < C; c++) {
         const A = profile(P, S, par.rows, c, C, K).a, B = profile(P, S, par.cols, c, C, K).a;
@@ -125,7 +160,9 @@ export const dclsPrims = {
           r.set(row, (c * n0 + i) * n1);
         }
       }
-      return r;
+      const res = allocate(out.dtype, out.shape.reduce((a, b) => a * b, 1));
+      res.set(par.spectrum ? spectrumTransform(r, C, n0, n1, par.spectrum, false) : r);
+      return res;
     },
     vjp: (g, [w, P, S], _o, params) => {
       const r = bind("dclsGaussGrad", [g, w, P, S], params);
@@ -139,9 +176,12 @@ export const dclsPrims = {
     shape: ([g, ...rest], p) => {
       checkParams("dclsGaussGrad", rest, p);
       const [co, ci, K] = rest[0].shape;
-      const want = [co, ci, dclsWindow(p.rows)[1], dclsWindow(p.cols)[1]];
+      const want = [co, ci, outRows("dclsGaussGrad", p), dclsWindow(p.cols)[1]];
       if (!sameShape(g.shape, want)) {
-        fail("dclsGaussGrad", `cotangent ${fmt(g.shape)} is not the kernel shape ${fmt(want)}`);
+        fail(
+          "dclsGaussGrad",
+          `cotangent ${fmt(g.shape)} is not the ${p.spectrum ? "spectrum" : "kernel"} shape ${fmt(want)}`,
+        );
       }
       return { shape: [5, co, ci, K], dtype: rest[0].dtype };
     },
@@ -155,6 +195,7 @@ export const dclsPrims = {
       const [co, ci, K] = w.shape, C = co * ci, D0 = par.rows.size, D1 = par.cols.size;
       const [r0, n0] = dclsWindow(par.rows), [c0, n1] = dclsWindow(par.cols);
       const r = allocate(out.dtype, 5 * C * K);
+      const gk = par.spectrum ? spectrumTransform(g.data, C, n0, n1, par.spectrum, true) : g.data;
       const put = (slot: number, c: number, k: number, v: number) => r[(slot * C + c) * K + k] = v;
       for (let c = 0; c < C; c++) {
         const pa = profile(P, S, par.rows, c, C, K), pb = profile(P, S, par.cols, c, C, K);
@@ -164,7 +205,7 @@ export const dclsPrims = {
         const GA = new Float64Array(D0 * K), GB = new Float64Array(D1 * K);
         for (let i = r0; i < r0 + n0; i++) {
           for (let j = c0; j < c0 + n1; j++) {
-            const gij = g.data[(c * n0 + i - r0) * n1 + j - c0];
+            const gij = gk[(c * n0 + i - r0) * n1 + j - c0];
             for (let k = 0; k < K; k++) {
               GA[i * K + k] += gij * B[j * K + k];
               GB[j * K + k] += gij * A[i * K + k];

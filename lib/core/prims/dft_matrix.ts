@@ -33,3 +33,23 @@ export function dftMatrix(p: RealDftParams): { rows: number; cols: number; data:
   }
   return { rows, cols, data };
 }
+
+/**
+ * Entry (r, u) of the spectral convolution's kernel transform (lib/ops/spectral_conv.ts): row r = 2f (cosine) or
+ * 2f + 1 (sine) of `e^{+2πi f (u − top) / N}` for kernel row u, the angle reduced exactly in integers first.
+ */
+export function kernelSpectrumEntry(N: number, top: number, r: number, u: number): number {
+  const theta = 2 * Math.PI * (((r >> 1) * (u - top + N)) % N) / N;
+  return r & 1 ? Math.sin(theta) : Math.cos(theta);
+}
+
+/** Checks a kernel spectrum's length (odd) and shift; returns its row count `length + 1`. */
+export function kernelSpectrumRows(op: string, s: { length: number; top: number }): number {
+  if (!Number.isInteger(s.length) || s.length < 1 || s.length % 2 === 0) {
+    fail(op, `spectrum length ${s.length} must be an odd positive integer`);
+  }
+  if (!Number.isInteger(s.top) || s.top < 0 || s.top >= s.length) {
+    fail(op, `spectrum shift ${s.top} must be an integer in [0, ${s.length})`);
+  }
+  return s.length + 1;
+}
