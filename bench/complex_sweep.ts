@@ -32,10 +32,16 @@ for (const [C, H, W] of [[96, 64, 62], [192, 32, 31], [384, 16, 15]]) {
   const g: ComplexGeometry = { R: 64, P: C * F, W, kw: 23 };
   const flops = 8 * g.R * g.P * W * g.kw;
   const sweep: [string, typeof complexCorrelateKernel, ComplexTiles[]][] = [
-    ["forward", complexCorrelateKernel, [{}, { block: 3 }, { block: 4 }, { block: 6 }, { block: 8 }, {
-      block: 8,
-      threads: 32,
-    }, { block: 2 }]],
+    ["forward", complexCorrelateKernel, [
+      {},
+      { block: 3 },
+      { block: 4 },
+      { block: 5 },
+      { block: 5, threads: 32 },
+      { block: 5, threads: 128 },
+      { block: 6 },
+      { block: 8 },
+    ]],
     ["kernel gradient", complexCorrelateKernelGradKernel, [
       {},
       { threads: 64 },
@@ -48,6 +54,11 @@ for (const [C, H, W] of [[96, 64, 62], [192, 32, 31], [384, 16, 15]]) {
       { groups: 2, block: 8, threads: 64 },
       { groups: 4, block: 8, threads: 64 },
       { groups: 3, block: 8, threads: 48 },
+      { groups: 4, block: 5, threads: 64 },
+      { groups: 2, block: 5, threads: 64 },
+      { groups: 3, block: 5, threads: 48 },
+      { groups: 4, block: 5, threads: 128 },
+      { groups: 2, block: 5, threads: 32 },
     ]],
   ];
   for (const [pass, make, tiles] of sweep) {

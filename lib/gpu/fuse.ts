@@ -14,9 +14,16 @@
  */
 import type { Aval, Graph, Var } from "../core/graph.ts";
 import type { Expr } from "../../kernels/expr.ts";
-import { applyMovement, contiguousView, padView, reshapeView, sliceView, type View } from "../../kernels/view.ts";
-import { isIdentityView, isLoad, type LLoad, type LNode, lowerExpr, lstats, mapLoads } from "./fuse_expr.ts";
-import { prod } from "../../kernels/wgsl.ts";
+import {
+  applyMovement,
+  contiguousOffset,
+  contiguousView,
+  padView,
+  reshapeView,
+  sliceView,
+  type View,
+} from "../../kernels/view.ts";
+import { isLoad, type LLoad, type LNode, lowerExpr, lstats, mapLoads } from "./fuse_expr.ts";
 import { fuseEpilogues, mergeSiblings } from "./fuse_passes.ts";
 
 /** A fused elementwise kernel writing `outs` (all of `shape`) from the buffers of `srcs`. */
@@ -235,9 +242,10 @@ class Fuser {
       const lz = this.#lazy.get(out.id)!;
       if (
         outputs.has(out.id) && isLoad(lz) && lz.src !== out.id && this.#materialized.has(lz.src) &&
-        isIdentityView(lz.view, prod(this.#avals.get(lz.src)!.shape))
+        contiguousOffset(lz.view) === 0
       ) {
-        // A reshape of a materialized value: the output shares its buffer instead of copying it.
+        // A reshape of a materialized value, or of a leading run of it (the first slice of a packed gradient): the
+        // output shares its buffer instead of copying it (the plan sizes that buffer for the whole value).
         this.#aliases.set(out.id, lz.src);
       } else if (outputs.has(out.id) || (many && !this.#cheap(lz))) this.#materialize(out.id);
     });

@@ -183,7 +183,8 @@ export function buildPlan(graph: Graph, opts: PlanOptions): StaticPlan {
   }));
   const avals = new Map(fused.avals);
   for (const v of [...graph.inputs, ...graph.consts.map((c) => c.v), ...graph.outputs]) avals.set(v.id, v.aval);
-  // Outputs that are reshapes of another value are planned as that value.
+  // Outputs that are reshapes of another value, or of a leading run of it, are planned as that value, in a buffer
+  // that holds all of it.
   const outVars = graph.outputs.map((v) => ({ id: fused.aliases.get(v.id) ?? v.id, aval: v.aval }));
 
   const buffers: PlanBuffer[] = [];
@@ -239,7 +240,7 @@ export function buildPlan(graph: Graph, opts: PlanOptions): StaticPlan {
   outVars.forEach((v, j) => {
     if (donorOf[j] !== undefined || !produced.has(v.id) || outVars.findIndex((w) => w.id === v.id) !== j) return;
     for (const i of donors) {
-      if (!sameAval(graph.inputs[i].aval, v.aval)) continue;
+      if (!sameAval(graph.inputs[i].aval, v.aval) || bytesOf(avals.get(v.id)!) > bytesOf(v.aval)) continue;
       if (!distances.has(i)) distances.set(i, hops(graph, graph.inputs[i].id));
       const score = commonSuffix(opts.inputPaths?.[i], opts.outputPaths?.[j]);
       pairs.push({ j, i, score, distance: distances.get(i)!.get(v.id) ?? Infinity });
@@ -258,8 +259,10 @@ export function buildPlan(graph: Graph, opts: PlanOptions): StaticPlan {
   let inPlace = 0;
   const outputs = outVars.map((v, j) => {
     const aval = v.aval;
-    const bytes = bytesOf(aval);
     const first = outVars.findIndex((w) => w.id === v.id);
+    const bytes = first === j && produced.has(v.id)
+      ? Math.max(bytesOf(aval), bytesOf(avals.get(v.id)!))
+      : bytesOf(aval);
     const donor = donorOf[j];
     if (donor !== undefined) {
       const buffer = inputs[donor].buffer;
