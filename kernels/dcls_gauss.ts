@@ -223,16 +223,14 @@ const inputs = (C: number, K: number) => [C * K, 2 * C * K, 2 * C * K];
 export function dclsGaussKernel(C: number, K: number, p: DclsGaussParams, threads = THREADS): KernelProgram {
   const L = layout(p, K, threads), { D0, D1, r0, n0, c0, n1, KV, NA, N, T, M } = L;
   const grid = foldGrid(C);
-  // The kernel's cells Σ_k A[i,k] s[k] B[j,k] from the row factors `rowOf(t)` (with the scales folded in or not).
-  const cells = (rowOf: string, scaled: boolean) => [
-    `for (var t = lid; t < ${u32(M * n1)}; t += ${u32(T)}) {`,
-    `  let a = ${rowOf};`,
+  // The window's cells Σ_k A[i,k] s[k] B[j,k], a thread per cell.
+  const cells = [
+    `for (var t = lid; t < ${u32(n0 * n1)}; t += ${u32(T)}) {`,
+    `  let a = ${offset(r0 * KV)}(t / ${u32(n1)}) * ${u32(KV)};`,
     `  let b = ${u32(NA + c0 * KV)} + (t % ${u32(n1)}) * ${u32(KV)};`,
     "  var acc = vec4<f32>();",
-    `  for (var kv = 0u; kv < ${u32(KV)}; kv++) { acc = fma(${
-      scaled ? "ahat[a + kv]" : "prof[a + kv] * sc[kv]"
-    }, prof[b + kv], acc); }`,
-    `  out[c * ${u32(M * n1)} + t] = (acc.x + acc.y) + (acc.z + acc.w);`,
+    `  for (var kv = 0u; kv < ${u32(KV)}; kv++) { acc = fma(prof[a + kv] * sc[kv], prof[b + kv], acc); }`,
+    `  out[c * ${u32(n0 * n1)} + t] = (acc.x + acc.y) + (acc.z + acc.w);`,
     "}",
   ];
   // With a spectrum, its rows of the scaled row profiles first: Â[2f + (0, 1)] = Σ_i (cos, sin)(2π f (i − top) / N)
@@ -257,9 +255,23 @@ export function dclsGaussKernel(C: number, K: number, p: DclsGaussParams, thread
       `  ahat[2u * t - kv + ${u32(KV)}] = im * sc[kv];`,
       "}",
       "workgroupBarrier();",
-      ...cells(`(t / ${u32(n1)}) * ${u32(KV)}`, true),
+      // A thread per (frequency, column): the real and imaginary rows share the column's profile.
+      `for (var t = lid; t < ${u32((M / 2) * n1)}; t += ${u32(T)}) {`,
+      `  let f = t / ${u32(n1)};`,
+      `  let j = t % ${u32(n1)};`,
+      `  let a = f * ${u32(2 * KV)};`,
+      `  let b = ${u32(NA + c0 * KV)} + j * ${u32(KV)};`,
+      "  var re = vec4<f32>(); var im = vec4<f32>();",
+      `  for (var kv = 0u; kv < ${u32(KV)}; kv++) {`,
+      "    let bv = prof[b + kv];",
+      "    re = fma(ahat[a + kv], bv, re);",
+      `    im = fma(ahat[a + ${u32(KV)} + kv], bv, im);`,
+      "  }",
+      `  out[c * ${u32(M * n1)} + 2u * f * ${u32(n1)} + j] = (re.x + re.y) + (re.z + re.w);`,
+      `  out[c * ${u32(M * n1)} + (2u * f + 1u) * ${u32(n1)} + j] = (im.x + im.y) + (im.z + im.w);`,
+      "}",
     ]
-    : cells(`${offset(r0 * KV)}(t / ${u32(n1)}) * ${u32(KV)}`, false);
+    : cells;
   const body = [
     ...(grid.guard ? [grid.guard] : []),
     `let c = ${grid.flatId};`,

@@ -305,40 +305,48 @@ gpuTest(
 );
 
 gpuTest(
-  "gpu plan: a leading run of a computed value is an output in its buffer, with no copy; handles feed on",
+  "gpu plan: contiguous runs of a computed value are outputs in its buffer, with no copy; handles feed on",
   async () => {
     const a = rand([4, 5], 2), b = rand([5, 3], 3);
     const parts = (a: T.Tensor, b: T.Tensor) => {
       const m = T.matmul(a, b);
       return { head: T.reshape(T.slice(m, [0], [1]), [3]), tail: T.slice(m, [1], [4]) };
     };
-    // The product, then one copy for the tail; the head is the product's buffer.
+    // The product alone: head and tail are views of its buffer, the tail at an offset.
     const plan = buildPlan(T.traceGraph(parts, [a, b]).graph, { maxBindings: 8 });
-    assert.equal(plan.dispatches.length, 2, plan.dispatches.map((d) => d.label).join(" "));
+    assert.equal(plan.dispatches.length, 1, plan.dispatches.map((d) => d.label).join(" "));
     assert.equal(plan.buffers[plan.outputs[0].buffer].bytes, 4 * 4 * 3);
+    assert.equal(plan.outputs[1].buffer, plan.outputs[0].buffer);
+    assert.deepEqual([plan.outputs[0].offset, plan.outputs[1].offset], [undefined, 3]);
     const want = T.matmul(a, b).toArray() as Float32Array;
+    const close = (got: Float32Array, w: ArrayLike<number>, what: string) =>
+      got.forEach((v, i) => assert.ok(Math.abs(v - w[i]) < 1e-5, `${what}[${i}]: ${v} vs ${w[i]}`));
     const f = compileGpu(parts, { device: gpu!, readback: "all" });
     const both = compileGpu((a: T.Tensor, b: T.Tensor) => ({ m: T.matmul(a, b), ...parts(a, b) }), {
       device: gpu!,
       readback: "all",
     });
     const twice = compileGpu((x: T.Tensor) => T.mul(x, 2), { device: gpu!, readback: "all" });
+    const late = compileGpu(parts, { device: gpu! });
+    const donating = compileGpu((x: T.Tensor) => T.add(x, 1), { device: gpu!, donate: [0] });
     try {
       const r = await f(a, b);
-      const close = (got: Float32Array, w: ArrayLike<number>, what: string) =>
-        got.forEach((v, i) => assert.ok(Math.abs(v - w[i]) < 1e-5, `${what}[${i}]: ${v} vs ${w[i]}`));
       assert.deepEqual(r.head.shape, [3]);
       close(await r.head.read() as Float32Array, want.slice(0, 3), "head");
       close(await r.tail.read() as Float32Array, want.slice(3), "tail");
-      // A handle whose buffer is longer than its tensor feeds another plan.
+      // Handles whose buffer is longer than their tensor, or that start past its beginning, feed another plan.
       close(await (await twice(r.head)).read() as Float32Array, Array.from(want.slice(0, 3), (v) => 2 * v), "2·head");
+      close(await (await twice(r.tail)).read() as Float32Array, Array.from(want.slice(3), (v) => 2 * v), "2·tail");
       const s = await both(a, b);
       close(await s.m.read() as Float32Array, want, "m");
       close(await s.head.read() as Float32Array, want.slice(0, 3), "head beside m");
+      close(await s.tail.read() as Float32Array, want.slice(3), "tail beside m");
+      // Read back without the plan's own readback, after a donating plan copied the view in.
+      const h = await late(a, b);
+      close(await (await donating(h.tail)).read() as Float32Array, Array.from(want.slice(3), (v) => v + 1), "tail + 1");
+      close(await h.tail.read() as Float32Array, want.slice(3), "tail, read late");
     } finally {
-      f.dispose();
-      both.dispose();
-      twice.dispose();
+      for (const g of [f, both, twice, late, donating]) g.dispose();
     }
   },
 );

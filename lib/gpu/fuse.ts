@@ -83,8 +83,13 @@ export interface FusedGraph {
   readonly kernels: readonly KernelSpec[];
   /** Avals of all materialized variables (graph variables and synthetic ones the fuser made). */
   readonly avals: ReadonlyMap<number, Aval>;
-  /** Graph outputs that are a reshape of another materialized variable and share its buffer: output → variable. */
+  /**
+   * Graph outputs that are a contiguous run of another materialized variable (a reshape, or a slice along the leading
+   * axes) and share its buffer: output → variable.
+   */
   readonly aliases: ReadonlyMap<number, number>;
+  /** Where each aliased output starts in its variable, in elements (absent: 0). */
+  readonly aliasOffsets: ReadonlyMap<number, number>;
 }
 
 const ELEMENTWISE = new Set([
@@ -197,6 +202,7 @@ class Fuser {
   readonly #kernels: { order: number; spec: KernelSpec }[] = [];
   readonly #literals = new Map<number, number>();
   readonly #aliases = new Map<number, number>();
+  readonly #aliasOffsets = new Map<number, number>();
   #nextSynthetic: number;
 
   constructor(graph: Graph, opts: FuseOptions) {
@@ -242,11 +248,13 @@ class Fuser {
       const lz = this.#lazy.get(out.id)!;
       if (
         outputs.has(out.id) && isLoad(lz) && lz.src !== out.id && this.#materialized.has(lz.src) &&
-        contiguousOffset(lz.view) === 0
+        contiguousOffset(lz.view) !== null
       ) {
-        // A reshape of a materialized value, or of a leading run of it (the first slice of a packed gradient): the
-        // output shares its buffer instead of copying it (the plan sizes that buffer for the whole value).
+        // A reshape of a materialized value, or a contiguous run of it (the slices of a packed gradient): the output
+        // shares its buffer, at an offset, instead of copying it (the plan sizes that buffer for the whole value).
         this.#aliases.set(out.id, lz.src);
+        const at = contiguousOffset(lz.view)!;
+        if (at) this.#aliasOffsets.set(out.id, at);
       } else if (outputs.has(out.id) || (many && !this.#cheap(lz))) this.#materialize(out.id);
     });
     const sorted = this.#kernels.sort((a, b) => a.order - b.order).map((k) => k.spec);
@@ -262,7 +270,7 @@ class Fuser {
     );
     const avals = new Map<number, Aval>();
     for (const id of this.#materialized) avals.set(id, this.#avals.get(id)!);
-    return { kernels, avals, aliases: this.#aliases };
+    return { kernels, avals, aliases: this.#aliases, aliasOffsets: this.#aliasOffsets };
   }
 
   #leaf(v: Var, order: number) {

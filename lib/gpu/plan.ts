@@ -94,8 +94,16 @@ export interface StaticPlan {
   readonly buffers: readonly PlanBuffer[];
   /** Buffer and aval of each graph input, in order. */
   readonly inputs: readonly { readonly buffer: number; readonly aval: Aval }[];
-  /** Buffer and aval of each graph output; `donor` is the input whose buffer it reuses. */
-  readonly outputs: readonly { readonly buffer: number; readonly aval: Aval; readonly donor?: number }[];
+  /**
+   * Buffer and aval of each graph output; `donor` is the input whose buffer it reuses; `offset` (elements) where it
+   * starts in a buffer it shares with the value it is a view of.
+   */
+  readonly outputs: readonly {
+    readonly buffer: number;
+    readonly aval: Aval;
+    readonly donor?: number;
+    readonly offset?: number;
+  }[];
   /** Captured constants to upload once. */
   readonly consts: readonly PlanConst[];
   /** Copies before the dispatches (outputs that are inputs or constants). */
@@ -185,7 +193,12 @@ export function buildPlan(graph: Graph, opts: PlanOptions): StaticPlan {
   for (const v of [...graph.inputs, ...graph.consts.map((c) => c.v), ...graph.outputs]) avals.set(v.id, v.aval);
   // Outputs that are reshapes of another value, or of a leading run of it, are planned as that value, in a buffer
   // that holds all of it.
-  const outVars = graph.outputs.map((v) => ({ id: fused.aliases.get(v.id) ?? v.id, aval: v.aval }));
+  const outVars = graph.outputs.map((v) => ({
+    id: fused.aliases.get(v.id) ?? v.id,
+    aval: v.aval,
+    alias: fused.aliases.has(v.id),
+    offset: fused.aliasOffsets.get(v.id) ?? 0,
+  }));
 
   const buffers: PlanBuffer[] = [];
   const newBuffer = (bytes: number, role: PlanBufferRole): number => {
@@ -226,7 +239,7 @@ export function buildPlan(graph: Graph, opts: PlanOptions): StaticPlan {
   }
   const donorOf = new Array<number | undefined>(outVars.length);
   outVars.forEach((v, j) => {
-    const i = graph.inputs.findIndex((u, k) => u.id === v.id && donors.has(k));
+    const i = v.offset ? -1 : graph.inputs.findIndex((u, k) => u.id === v.id && donors.has(k));
     if (i >= 0 && outVars.findIndex((w) => w.id === v.id) === j) {
       donorOf[j] = i;
       donors.delete(i);
@@ -257,12 +270,14 @@ export function buildPlan(graph: Graph, opts: PlanOptions): StaticPlan {
   const end: PlanCopy[] = [];
   const liveToEnd = new Set<number>();
   let inPlace = 0;
-  const outputs = outVars.map((v, j) => {
+  // The output buffer of each produced value, which aliases of it (views at an offset) share.
+  const shared = new Map<number, number>();
+  const outputs = outVars.map((v, j): StaticPlan["outputs"][number] => {
     const aval = v.aval;
     const first = outVars.findIndex((w) => w.id === v.id);
-    const bytes = first === j && produced.has(v.id)
-      ? Math.max(bytesOf(aval), bytesOf(avals.get(v.id)!))
-      : bytesOf(aval);
+    // An alias's buffer holds the whole value it views.
+    const bytes = v.alias ? Math.max(bytesOf(aval), bytesOf(avals.get(v.id)!)) : bytesOf(aval);
+    const at = v.offset ? { offset: v.offset } : {};
     const donor = donorOf[j];
     if (donor !== undefined) {
       const buffer = inputs[donor].buffer;
@@ -281,11 +296,15 @@ export function buildPlan(graph: Graph, opts: PlanOptions): StaticPlan {
       }
       return { buffer, aval, donor };
     }
+    if (first !== j && v.alias && shared.has(v.id)) return { buffer: shared.get(v.id)!, aval, ...at };
     const buffer = newBuffer(bytes, "output");
     if (first !== j) end.push({ src: -1 - outVars[first].id, dst: buffer, bytes });
     else if (!produced.has(v.id)) begin.push({ src: home.get(v.id)!, dst: buffer, bytes });
-    else home.set(v.id, buffer);
-    return { buffer, aval };
+    else {
+      home.set(v.id, buffer);
+      shared.set(v.id, buffer);
+    }
+    return { buffer, aval, ...at };
   });
 
   // The pool: walk the kernels, taking buffers for their outputs and scratch, returning them after the last reader.

@@ -232,7 +232,7 @@ export class GpuPlan {
       if (x instanceof GpuTensor) x.assertFresh(`compileGpu input ${i}`);
     });
     const slots = plan.inputs.map((x) => this.#stores[x.buffer]!);
-    const fed = inputs.map((x, i) => (x instanceof GpuTensor && x.store === slots[i] ? undefined : x));
+    const fed = inputs.map((x, i) => (x instanceof GpuTensor && x.store === slots[i] && !x.byteOffset ? undefined : x));
     const overwritten = new Set(slots.filter((_, i) => fed[i] !== undefined));
     // A handle on one of this plan's input buffers that this call overwrites (outputs fed back at other positions)
     // is first staged aside, before any upload or copy lands.
@@ -256,7 +256,7 @@ export class GpuPlan {
       const store = slots[i];
       if (x instanceof GpuTensor) {
         const src = staged.get(x.store) ?? x.buffer;
-        enc.copyBufferToBuffer(src, 0, store.buffer, 0, Math.min(store.bytes, x.store.bytes));
+        enc.copyBufferToBuffer(src, x.byteOffset, store.buffer, 0, Math.min(store.bytes, x.store.bytes - x.byteOffset));
       } else {
         const words = toGpuWords(x, plan.inputs[i].aval.dtype);
         device.queue.writeBuffer(store.buffer, 0, words as Float32Array<ArrayBuffer>);
@@ -281,10 +281,12 @@ export class GpuPlan {
     pass.end();
     for (const c of plan.end) enc.copyBufferToBuffer(this.#buffers[c.src], 0, this.#buffers[c.dst], 0, c.bytes);
     for (const o of plan.outputs) this.#stores[o.buffer]!.version++;
-    const outs = plan.outputs.map((o) => new GpuTensor(o.aval.shape, o.aval.dtype, this.#stores[o.buffer]!));
+    const outs = plan.outputs.map((o) =>
+      new GpuTensor(o.aval.shape, o.aval.dtype, this.#stores[o.buffer]!, 4 * (o.offset ?? 0))
+    );
     for (const r of this.#rings) {
-      const store = outs[r.output].store;
-      enc.copyBufferToBuffer(store.buffer, 0, r.staging[slot], 0, store.bytes);
+      const h = outs[r.output];
+      enc.copyBufferToBuffer(h.buffer, h.byteOffset, r.staging[slot], 0, h.store.bytes - h.byteOffset);
     }
     if (timing) {
       enc.resolveQuerySet(timing.query, 0, 2, timing.resolve, 0);

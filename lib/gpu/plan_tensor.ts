@@ -66,19 +66,22 @@ export class GpuTensor {
   readonly shape: readonly number[];
   /** Element type (bool is stored as one u32 per element). */
   readonly dtype: DType;
+  /** Where the tensor starts in {@link buffer}, in bytes (a view of part of a value that an output shares). */
+  readonly byteOffset: number;
   readonly #store: BufferStore;
   readonly #version: number;
   #data: Promise<TypedArray> | undefined;
 
   /** @internal Handles are made by compiled GPU functions. */
-  constructor(shape: readonly number[], dtype: DType, store: BufferStore) {
+  constructor(shape: readonly number[], dtype: DType, store: BufferStore, byteOffset = 0) {
     this.shape = Object.freeze([...shape]);
     this.dtype = dtype;
+    this.byteOffset = byteOffset;
     this.#store = store;
     this.#version = store.version;
   }
 
-  /** The device buffer (row-major, 4 bytes per element, possibly longer than the tensor). */
+  /** The device buffer (row-major, 4 bytes per element, from {@link byteOffset}, possibly longer than the tensor). */
   get buffer(): GPUBuffer {
     return this.#store.buffer;
   }
@@ -124,7 +127,7 @@ export class GpuTensor {
       this.assertFresh("read");
       const device = store.maker.device;
       const enc = device.createCommandEncoder();
-      enc.copyBufferToBuffer(store.buffer, 0, store.staging(), 0, store.bytes);
+      enc.copyBufferToBuffer(store.buffer, this.byteOffset, store.staging(), 0, store.bytes - this.byteOffset);
       device.queue.submit([enc.finish()]);
       return store.mapStaging(this.size, this.dtype);
     });
