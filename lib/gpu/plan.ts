@@ -191,8 +191,8 @@ export function buildPlan(graph: Graph, opts: PlanOptions): StaticPlan {
   }));
   const avals = new Map(fused.avals);
   for (const v of [...graph.inputs, ...graph.consts.map((c) => c.v), ...graph.outputs]) avals.set(v.id, v.aval);
-  // Outputs that are reshapes of another value, or of a leading run of it, are planned as that value, in a buffer
-  // that holds all of it.
+  // Outputs that are a reshape or another contiguous run of a value are planned as that value, in a buffer that holds
+  // all of it, at their offset.
   const outVars = graph.outputs.map((v) => ({
     id: fused.aliases.get(v.id) ?? v.id,
     aval: v.aval,
