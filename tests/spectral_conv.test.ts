@@ -1,7 +1,9 @@
 /**
  * The spectral depthwise convolution (lib/ops/spectral_conv.ts) and its complex-correlation primitive: equal to the
  * direct convolution in float64 (values and gradients, random shapes, paddings and kernels larger than the plane),
- * the primitive's adjoint form is the transpose of its plain form, the real DFT primitive's inverse and transpose, `conv2d`'s algorithm choice, and the errors.
+ * the primitive's adjoint form is the transpose of its plain form, the real DFT primitive's inverse and transpose,
+ * `conv2d`'s algorithm choice (and `conv2dBuilt`'s, which hands a kernel builder the spectrum where it goes spectral),
+ * and the errors.
  */
 import assert from "node:assert/strict";
 import fc from "fast-check";
@@ -197,4 +199,38 @@ Deno.test("complexCorrelate: shape errors and the second derivative name the pro
     return T.sum(pull(T.ones([1, 2, 2, 5], "f64"))[1] as T.Tensor);
   };
   assert.throws(() => T.grad(f)(z), /complexCorrelateKernelGrad: the spectral convolution is differentiable once/);
+});
+
+Deno.test("conv2dBuilt: the builder gets the spectrum exactly where conv2d goes spectral; the result is conv2d's (f64)", () => {
+  // A kernel that would be cut (13 columns on 6: only 11 meet the input) is conv2d's to cut: built whole, directly.
+  const c = 2, w = rand([c, 1, 13, 13], 3), bias = rand([c], 4);
+  const cases = [[16, 7, "auto", true], [8, 7, "auto", false], [9, 7, "spectral", true], [
+    16,
+    6,
+    "auto",
+    false,
+  ]] as const;
+  for (const [h, wd, algorithm, spectral] of cases) {
+    const x = rand([2, c, h, wd], 5), opts = { padding: 6, groups: c, algorithm };
+    const asked: (T.KernelSpectrum | undefined)[] = [];
+    const y = T.conv2dBuilt(
+      x,
+      w.shape,
+      (s) => {
+        asked.push(s);
+        return s ? T.kernelSpectrum(w, s) : w;
+      },
+      opts,
+      bias,
+    );
+    const what = `${h}×${wd} ${algorithm}`;
+    assert.deepEqual(asked.map((s) => s !== undefined), [spectral], what);
+    if (spectral) assert.deepEqual(asked[0], T.spectralKernelSpectrum(h, 13, [6, 6]), what);
+    const want = T.conv2d(x, w, { ...opts, algorithm: "direct" }, bias);
+    assert.ok(maxAbsDiff(y, want) <= 1e-12 * scaleOf(want), `${what}: ${maxAbsDiff(y, want)}`);
+  }
+  assert.throws(
+    () => T.conv2dBuilt(rand([1, c, 16, 6], 6), w.shape, () => w, { padding: 6, groups: c }, rand([3], 7)),
+    /conv2d: bias/,
+  );
 });
