@@ -13,19 +13,11 @@ import {
   type ComplexGeometry,
   type ComplexTiles,
 } from "../kernels/complex_correlate.ts";
-import { KernelRunner } from "../kernels/runner.ts";
-import { requestGpu } from "../lib/gpu/device.ts";
 import { spectralLength } from "../lib/ops/spectral_conv.ts";
-import { timeInterleaved } from "./gpu_timing.ts";
+import { startSweep, timeInterleaved } from "./gpu_timing.ts";
 import { markdownTable, writeResult } from "./report.ts";
 
-if (Deno.args.includes("--help")) {
-  console.log("deno run -A bench/complex_sweep.ts [--rounds=R]");
-  Deno.exit(0);
-}
-const rounds = Number(Deno.args.find((a) => a.startsWith("--rounds="))?.slice(9) ?? 3);
-const gpu = await requestGpu();
-const runner = new KernelRunner(gpu);
+const { rounds, gpu, runner } = await startSweep("complex_sweep");
 const rows: (string | number)[][] = [];
 for (const [C, H, W] of [[96, 64, 62], [192, 32, 31], [384, 16, 15]]) {
   const { F } = spectralLength(H, 23, [11, 11]);

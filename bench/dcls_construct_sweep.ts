@@ -7,19 +7,11 @@
  * @module
  */
 import { dclsGaussGradKernel, dclsGaussKernel } from "../kernels/dcls_gauss.ts";
-import { KernelRunner } from "../kernels/runner.ts";
 import type { DclsGaussParams } from "../lib/core/primitive.ts";
-import { requestGpu } from "../lib/gpu/device.ts";
-import { timeInterleaved } from "./gpu_timing.ts";
+import { startSweep, timeInterleaved } from "./gpu_timing.ts";
 import { markdownTable, writeResult } from "./report.ts";
 
-if (Deno.args.includes("--help")) {
-  console.log("deno run -A bench/dcls_construct_sweep.ts [--rounds=R]");
-  Deno.exit(0);
-}
-const rounds = Number(Deno.args.find((a) => a.startsWith("--rounds="))?.slice(9) ?? 3);
-const gpu = await requestGpu();
-const runner = new KernelRunner(gpu);
+const { rounds, gpu, runner } = await startSweep("dcls_construct_sweep");
 const rows: (string | number)[][] = [];
 const K = 26, THREADS = [128, 64, 256];
 const axis = (param: number, window?: [number, number]) => ({

@@ -1,11 +1,26 @@
 /**
- * GPU-side helpers shared by the kernel benchmarks (bench/gpu_kernels.ts, bench/gemm_sweep.ts): small uniform
+ * GPU-side helpers shared by the kernel benchmarks (bench/gpu_kernels.ts, the sweeps): the sweeps' start, small uniform
  * buffers, one-pass dispatches, a random-fill shader for inputs, and timing of back-to-back compute passes by
  * timestamp queries.
  * @module
  */
-import type { KernelRunner, PreparedProgram, ProgramBuffers } from "../kernels/runner.ts";
+import { KernelRunner, type PreparedProgram, type ProgramBuffers } from "../kernels/runner.ts";
 import { shaderSource } from "../kernels/wgsl.ts";
+import { type Gpu, requestGpu } from "../lib/gpu/device.ts";
+
+/**
+ * The start the kernel sweeps share: `--help` prints `deno run -A bench/NAME.ts [--rounds=R]` and exits; otherwise
+ * the interleaved rounds (`--rounds=R`, default 3), the GPU and a kernel runner on it.
+ */
+export async function startSweep(name: string): Promise<{ rounds: number; gpu: Gpu; runner: KernelRunner }> {
+  if (Deno.args.includes("--help")) {
+    console.log(`deno run -A bench/${name}.ts [--rounds=R]`);
+    Deno.exit(0);
+  }
+  const rounds = Number(Deno.args.find((a) => a.startsWith("--rounds="))?.slice(9) ?? 3);
+  const gpu = await requestGpu();
+  return { rounds, gpu, runner: new KernelRunner(gpu) };
+}
 
 /** A 16-byte uniform buffer holding up to four u32 words (the rest zero); the caller destroys it. */
 export function uniformWords(device: GPUDevice, words: readonly number[]): GPUBuffer {

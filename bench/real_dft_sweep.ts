@@ -10,21 +10,13 @@
  */
 import { realDftKernel } from "../kernels/real_dft.ts";
 import { matmulKernel } from "../kernels/matmul.ts";
-import { KernelRunner } from "../kernels/runner.ts";
 import type { KernelProgram } from "../kernels/program.ts";
 import { dftMatrix } from "../lib/core/prims/dft_matrix.ts";
-import { requestGpu } from "../lib/gpu/device.ts";
 import { spectralLength } from "../lib/ops/spectral_conv.ts";
-import { timeInterleaved } from "./gpu_timing.ts";
+import { startSweep, timeInterleaved } from "./gpu_timing.ts";
 import { markdownTable, writeResult } from "./report.ts";
 
-if (Deno.args.includes("--help")) {
-  console.log("deno run -A bench/real_dft_sweep.ts [--rounds=R]");
-  Deno.exit(0);
-}
-const rounds = Number(Deno.args.find((a) => a.startsWith("--rounds="))?.slice(9) ?? 3);
-const gpu = await requestGpu();
-const runner = new KernelRunner(gpu);
+const { rounds, gpu, runner } = await startSweep("real_dft_sweep");
 const rows: (string | number)[][] = [];
 for (const [C, H, W] of [[96, 64, 62], [192, 32, 31]]) {
   const { N } = spectralLength(H, 23, [11, 11]);

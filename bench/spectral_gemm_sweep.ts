@@ -9,17 +9,11 @@
  */
 import { type GemmTiles, TILES_128x64, TILES_32, TILES_64, TILES_64x128 } from "../kernels/gemm.ts";
 import { matmulKernel, type MatmulSpec } from "../kernels/matmul.ts";
-import { KernelRunner } from "../kernels/runner.ts";
-import { requestGpu } from "../lib/gpu/device.ts";
 import { spectralLength } from "../lib/ops/spectral_conv.ts";
-import { timeInterleaved } from "./gpu_timing.ts";
+import { startSweep, timeInterleaved } from "./gpu_timing.ts";
 import { markdownTable, writeResult } from "./report.ts";
 
-if (Deno.args.includes("--help")) {
-  console.log("deno run -A bench/spectral_gemm_sweep.ts [--rounds=R]");
-  Deno.exit(0);
-}
-const rounds = Number(Deno.args.find((a) => a.startsWith("--rounds="))?.slice(9) ?? 3);
+const { rounds, gpu, runner } = await startSweep("spectral_gemm_sweep");
 const TILES: [string, GemmTiles | undefined][] = [
   ["auto", undefined],
   ["128x64", TILES_128x64],
@@ -33,8 +27,6 @@ const TILES: [string, GemmTiles | undefined][] = [
   ["32 bk8", { BM: 32, BN: 32, BK: 8, TM: 4, TN: 4 }],
   ["16x32", { BM: 16, BN: 32, BK: 8, TM: 4, TN: 4 }],
 ];
-const gpu = await requestGpu();
-const runner = new KernelRunner(gpu);
 const rows: (string | number)[][] = [];
 for (const [C, H] of [[96, 64], [192, 32], [384, 16]]) {
   const { F } = spectralLength(H, 23, [11, 11]);

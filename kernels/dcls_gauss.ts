@@ -25,6 +25,12 @@
  * lines thus take a ⌈D/R⌉-step chain on R times the threads instead of a D-step one on a thread per element, which
  * left the rest of the workgroup idle at the end of the kernel.
  *
+ * With a spectrum (the spectral convolution's row transform T, `[2F, n0]`), the forward's phase (4) becomes two: the
+ * spectrum's rows of the scaled row profiles, `Â = T·A·diag(s)`, a thread per (frequency, vec4 of elements); then
+ * `K̂ = Â·Bᵀ`, a thread per (frequency, column) writing the real and imaginary rows. The backward's phase (1) stages
+ * the spectrum's cotangent ĝ in the GA/GB array and takes it back, `g = Tᵀ·ĝ`, a thread per (row, vec4 of columns).
+ * Both step T's entries by rotations (see `turnHelper`).
+ *
  * @module
  */
 import type { DclsGaussParams } from "../lib/core/primitive.ts";
@@ -113,8 +119,9 @@ function layout(p: DclsGaussParams, K: number, T = THREADS): Layout {
 }
 
 /**
- * Workgroup memory the backward's arrays take, in bytes (the forward needs less); Infinity for more than 512 elements,
- * which the kernels cannot take, so that callers choosing by memory take another path.
+ * Workgroup memory the kernels' arrays take, in bytes: the backward's, or with a spectrum the larger of the two;
+ * Infinity for more than 512 elements, which the kernels cannot take, so that callers choosing by memory take another
+ * path.
  */
 export function dclsGaussWorkgroupBytes(p: DclsGaussParams, K: number): number {
   if (K > 2 * THREADS) return Infinity;
@@ -166,7 +173,7 @@ const windowTag = (L: Layout, p: DclsGaussParams) =>
  * The WGSL helper `turn(q)`: the angle 2π·q/N reduced to [−π, π] (q < N an exact integer reduction of f·(u − top)).
  * The spectrum's entries along a line are then a rotation by a fixed angle from a start, (cos, sin) of
  * 2π f (u − top) / N: cheaper than a trigonometric call per entry, and within f32 rounding over the ≤ 38 steps the
- * models take (kernelSpectrumEntry in lib/core/prims/dft_matrix.ts is the float64 definition).
+ * models take (kernelSpectrumMatrix in lib/core/prims/dft_matrix.ts is the float64 definition).
  */
 function turnHelper(N: number): string {
   return [
@@ -219,7 +226,10 @@ const weightPrefetch = (K: number, cond: string, kv: string) => [
 /** Element counts of weight `[C, K]`, P and SIG `[2, C, K]`. */
 const inputs = (C: number, K: number) => [C * K, 2 * C * K, 2 * C * K];
 
-/** `dclsGauss`: inputs (weight `[C, K]`, P `[2, C, K]`, SIG `[2, C, K]`), output the kernel `[C, D0, D1]`. */
+/**
+ * `dclsGauss`: inputs (weight `[C, K]`, P `[2, C, K]`, SIG `[2, C, K]`), output the kernel's window `[C, n0, n1]`, or
+ * its spectrum `[C, 2F, n1]`.
+ */
 export function dclsGaussKernel(C: number, K: number, p: DclsGaussParams, threads = THREADS): KernelProgram {
   const L = layout(p, K, threads), { D0, D1, r0, n0, c0, n1, KV, NA, N, T, M } = L;
   const grid = foldGrid(C);
@@ -305,8 +315,8 @@ export function dclsGaussKernel(C: number, K: number, p: DclsGaussParams, thread
 }
 
 /**
- * `dclsGaussGrad`: inputs (cotangent `[C, n0, n1]` of the window, weight, P, SIG), output `[5, C, K]`: dw, dP[0],
- * dP[1], dSIG[0], dSIG[1].
+ * `dclsGaussGrad`: inputs (cotangent `[C, n0, n1]` of the window, or `[C, 2F, n1]` of its spectrum, weight, P, SIG),
+ * output `[5, C, K]`: dw, dP[0], dP[1], dSIG[0], dSIG[1].
  */
 export function dclsGaussGradKernel(C: number, K: number, p: DclsGaussParams, threads = THREADS): KernelProgram {
   const L = layout(p, K, threads), { D0, D1, r0, n0, c0, n1, KV, NA, N, R, T, M } = L;

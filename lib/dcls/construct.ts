@@ -198,7 +198,8 @@ function axisRow(t: Tensor, a: number, c: number, k: number): Tensor {
 /**
  * The dense 2-D DCLS kernel `[C_out, C_in/g, D0, D1]` from `weight` `[C_out, C_in/g, K]`, positions `P` and widths
  * `SIG` `[2, C_out, C_in/g, K]`, centred on the grid (which of P[0], P[1] moves along rows: see `gridAxes`). `SIG` is
- * ignored by v1 and v0. With `window`, only its cells: `[C_out, C_in/g, rows count, cols count]`.
+ * ignored by v1 and v0. With `window`, only its cells: `[C_out, C_in/g, rows count, cols count]`; with `spectrum`, the
+ * (windowed) kernel's row transform: `[C_out, C_in/g, length + 1, cols count]`.
  */
 export function construct(weight: Tensor, P: Tensor, SIG: Tensor | undefined, opts: ConstructOptions): Tensor {
   checkVersion(opts.version);

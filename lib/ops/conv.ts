@@ -1,11 +1,10 @@
 import { bind } from "../core/bind.ts";
-import type { Padding2d } from "../core/primitive.ts";
+import type { ConvParams, KernelSpectrum, Padding2d } from "../core/primitive.ts";
 import { fail, fmt } from "../core/shape.ts";
 import type { Tensor } from "../core/tensor.ts";
 import { add, mul } from "./elementwise.ts";
 import { matmul } from "./linalg.ts";
 import { reshape, slice, squeeze } from "./movement.ts";
-import type { KernelSpectrum } from "../core/primitive.ts";
 import { spectralCorrelate2d, spectralDepthwiseConv2d, spectralKernelSpectrum } from "./spectral_conv.ts";
 import { toeplitzDepthwiseConv2d } from "./toeplitz_conv.ts";
 
@@ -56,21 +55,26 @@ function padding2d(p: Pair | Padding2d | undefined): Padding2d {
   return [[t, b], [l, r]];
 }
 
-/** 2-D convolution over NCHW input with weight [O, C/groups, kh, kw] and optional bias [O]. */
-export function conv2d(x: Tensor, w: Tensor, opts: Conv2dOptions = {}, bias?: Tensor): Tensor {
-  const params = {
+/** The convolution primitive's parameters from `conv2d`'s options. */
+function convParams(opts: Conv2dOptions): ConvParams {
+  return {
     stride: pair(opts.stride ?? 1),
     padding: padding2d(opts.padding),
     dilation: pair(opts.dilation ?? 1),
     groups: opts.groups ?? 1,
   };
+}
+
+/** 2-D convolution over NCHW input with weight [O, C/groups, kh, kw] and optional bias [O]. */
+export function conv2d(x: Tensor, w: Tensor, opts: Conv2dOptions = {}, bias?: Tensor): Tensor {
+  const params = convParams(opts);
   const [o, cg] = w.shape, c = x.shape[1];
   let y: Tensor;
-  if (isUnpadded1x1(x, w, params) && params.groups === c && o === c && cg === 1) {
+  if (isUnpadded1x1(x.shape, w.shape, params) && params.groups === c && o === c && cg === 1) {
     // A 1×1 depthwise convolution (MobileOne's scale branches) scales each channel: as a broadcast product the GPU
     // planner fuses it into its neighbours, and its weight gradient is a plain reduction.
     y = mul(x, reshape(w, [o, 1, 1]));
-  } else if (isUnpadded1x1(x, w, params) && params.groups === 1 && cg === c) {
+  } else if (isUnpadded1x1(x.shape, w.shape, params) && params.groups === 1 && cg === c) {
     // A dense 1×1 convolution is W·x[n] per sample: the matrix-product kernels run it and its gradients faster than
     // the implicit-GEMM convolution kernels.
     const [n, , h, wd] = x.shape;
@@ -113,14 +117,10 @@ export function conv2dBuilt(
   opts: Conv2dOptions = {},
   bias?: Tensor,
 ): Tensor {
-  const params = {
-    stride: pair(opts.stride ?? 1),
-    padding: padding2d(opts.padding),
-    dilation: pair(opts.dilation ?? 1),
-    groups: opts.groups ?? 1,
-  };
-  const spectral = kernelShape.length === 4 && !kernelWindow(x.shape, kernelShape, params) &&
-    !(kernelShape[2] === 1 && kernelShape[3] === 1) &&
+  const params = convParams(opts);
+  // conv2d's own choice: not its 1×1 shortcuts, nothing to cut, then its algorithm.
+  const spectral = kernelShape.length === 4 && !isUnpadded1x1(x.shape, kernelShape, params) &&
+    !kernelWindow(x.shape, kernelShape, params) &&
     chooseAlgorithm(opts.algorithm ?? "auto", x.shape, kernelShape, params, !opts.forwardOnly) === "spectral";
   if (!spectral) return conv2d(x, build(), opts, bias);
   const kh = kernelShape[2];
@@ -267,8 +267,12 @@ function hasOutput(
 }
 
 /** Whether a convolution over NCHW has a 1×1 kernel, stride 1 and no padding (groups decide what it computes). */
-function isUnpadded1x1(x: Tensor, w: Tensor, p: { stride: [number, number]; padding: Padding2d }): boolean {
-  return x.ndim === 4 && w.ndim === 4 && w.shape[2] === 1 && w.shape[3] === 1 && p.stride[0] === 1 &&
+function isUnpadded1x1(
+  x: readonly number[],
+  w: readonly number[],
+  p: { stride: readonly [number, number]; padding: Padding2d },
+): boolean {
+  return x.length === 4 && w.length === 4 && w[2] === 1 && w[3] === 1 && p.stride[0] === 1 &&
     p.stride[1] === 1 && p.padding.every(([a, b]) => a === 0 && b === 0);
 }
 

@@ -21,7 +21,7 @@
  */
 import { bind } from "../core/bind.ts";
 import type { KernelSpectrum, Padding2d } from "../core/primitive.ts";
-import { kernelSpectrumEntry, kernelSpectrumRows } from "../core/prims/dft_matrix.ts";
+import { kernelSpectrumMatrix } from "../core/prims/dft_matrix.ts";
 import { fail, fmt } from "../core/shape.ts";
 import type { Tensor } from "../core/tensor.ts";
 import { tensor } from "./create.ts";
@@ -55,12 +55,8 @@ export function spectralKernelSpectrum(
  */
 export function kernelSpectrum(w: Tensor, s: KernelSpectrum): Tensor {
   if (w.ndim !== 4 || w.shape[1] !== 1) fail("kernelSpectrum", `expects w [C,1,kh,kw], got ${fmt(w.shape)}`);
-  const [c, , kh, kw] = w.shape, m = kernelSpectrumRows("kernelSpectrum", s);
-  const data = new Float64Array(m * kh);
-  for (let r = 0; r < m; r++) {
-    for (let u = 0; u < kh; u++) data[r * kh + u] = kernelSpectrumEntry(s.length, s.top, r, u);
-  }
-  const t = tensor(data, { shape: [m, kh], dtype: w.dtype });
+  const [c, , kh, kw] = w.shape, m = s.length + 1;
+  const t = tensor(kernelSpectrumMatrix("kernelSpectrum", s, kh), { shape: [m, kh], dtype: w.dtype });
   return reshape(matmul(t, reshape(w, [c, kh, kw])), [c, 1, m, kw]);
 }
 

@@ -29,7 +29,7 @@ import type { CpuValue, DclsAxis, DclsGaussParams, PrimitiveDef, PrimParams } fr
 import { fail, fmt, sameShape } from "../shape.ts";
 import { bind } from "../bind.ts";
 import { DCLS_NORM_EPS, DCLS_SIGMA_FLOOR, dclsWindow } from "./dcls_constants.ts";
-import { kernelSpectrumEntry, kernelSpectrumRows } from "./dft_matrix.ts";
+import { kernelSpectrumMatrix, kernelSpectrumRows } from "./dft_matrix.ts";
 
 /** Checks weight `[Co, Ci, K]` against P and SIG `[2, Co, Ci, K]`; returns (channels, elements). */
 function checkParams(op: string, [w, P, S]: readonly Aval[], { rows, cols }: DclsGaussParams): [number, number] {
@@ -81,11 +81,11 @@ function spectrumTransform(
   transpose: boolean,
 ): Float64Array {
   const m = s.length + 1, [ni, no] = transpose ? [m, n0] : [n0, m];
-  const out = new Float64Array(C * no * n1);
+  const T = kernelSpectrumMatrix("dclsGauss", s, n0), out = new Float64Array(C * no * n1);
   for (let c = 0; c < C; c++) {
     for (let r = 0; r < m; r++) {
       for (let u = 0; u < n0; u++) {
-        const t = kernelSpectrumEntry(s.length, s.top, r, u), [i, o] = transpose ? [r, u] : [u, r];
+        const t = T[r * n0 + u], [i, o] = transpose ? [r, u] : [u, r];
         for (let j = 0; j < n1; j++) out[(c * no + o) * n1 + j] += t * src[(c * ni + i) * n1 + j];
       }
     }

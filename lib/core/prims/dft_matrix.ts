@@ -35,12 +35,19 @@ export function dftMatrix(p: RealDftParams): { rows: number; cols: number; data:
 }
 
 /**
- * Entry (r, u) of the spectral convolution's kernel transform (lib/ops/spectral_conv.ts): row r = 2f (cosine) or
- * 2f + 1 (sine) of `e^{+2πi f (u − top) / N}` for kernel row u, the angle reduced exactly in integers first.
+ * The spectral convolution's kernel transform (lib/ops/spectral_conv.ts) for a kernel of `rows` rows, row-major
+ * `[length + 1, rows]` in float64: row r = 2f (cosine) or 2f + 1 (sine) of `e^{+2πi f (u − top) / N}` at kernel row u,
+ * the angle reduced exactly in integers first. Validates the spectrum, naming `op`.
  */
-export function kernelSpectrumEntry(N: number, top: number, r: number, u: number): number {
-  const theta = 2 * Math.PI * (((r >> 1) * (u - top + N)) % N) / N;
-  return r & 1 ? Math.sin(theta) : Math.cos(theta);
+export function kernelSpectrumMatrix(op: string, s: { length: number; top: number }, rows: number): Float64Array {
+  const N = s.length, m = kernelSpectrumRows(op, s), data = new Float64Array(m * rows);
+  for (let r = 0; r < m; r++) {
+    for (let u = 0; u < rows; u++) {
+      const theta = 2 * Math.PI * (((r >> 1) * (u - s.top + N)) % N) / N;
+      data[r * rows + u] = r & 1 ? Math.sin(theta) : Math.cos(theta);
+    }
+  }
+  return data;
 }
 
 /** Checks a kernel spectrum's length (odd) and shift; returns its row count `length + 1`. */
