@@ -1,7 +1,8 @@
 /**
  * Sweep of the complex correlation kernels (kernels/complex_correlate.ts) at the spectral 23×23 convolution's shapes
  * (ConvNeXt-T stages 1 to 3, batch 64): outputs per thread and threads per workgroup of the forward, outputs per
- * item, tap groups on separate threads and threads per workgroup of the kernel gradient.
+ * item, tap groups on separate threads and threads per workgroup of the kernel gradient, and the forward's sum over
+ * the taps against its sum over the row.
  * Each variant's output is compared on the GPU with the default's; times as bench/depthwise_sweep.ts.
  *
  *     deno run -A bench/complex_sweep.ts [--rounds=3]
@@ -26,13 +27,14 @@ for (const [C, H, W] of [[96, 64, 62], [192, 32, 31], [384, 16, 15]]) {
   const sweep: [string, typeof complexCorrelateKernel, ComplexTiles[]][] = [
     ["forward", complexCorrelateKernel, [
       {},
-      { block: 3 },
-      { block: 4 },
-      { block: 5 },
-      { block: 5, threads: 32 },
-      { block: 5, threads: 128 },
-      { block: 6 },
-      { block: 8 },
+      { form: "taps" },
+      { form: "signal" },
+      { form: "signal", rows: 1, block: 4 },
+      { form: "taps", rows: 2, block: 2 },
+      { form: "taps", block: 3 },
+      { form: "taps", block: 4 },
+      { form: "taps", block: 5 },
+      { form: "taps", block: 6 },
     ]],
     ["kernel gradient", complexCorrelateKernelGradKernel, [
       {},

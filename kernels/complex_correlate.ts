@@ -1,8 +1,12 @@
 /**
  * WGSL for `complexCorrelate` and `complexCorrelateKernelGrad` (lib/core/prims/complex.ts), fully unrolled over the
  * kernel taps with every value in a named register:
- * - forward: a thread computes {@link OUT_PER_THREAD} consecutive outputs of one (r, p) row from the
- *   `OUT_PER_THREAD + kw − 1` signal values they read (neighbouring threads share them through the cache);
+ * - forward, rows at least as long as the kernel: a thread computes {@link OUT_PER_THREAD} consecutive outputs of one
+ *   (r, p) row from the `OUT_PER_THREAD + kw − 1` signal values they read (neighbouring threads share them through
+ *   the cache);
+ * - forward, rows shorter than the kernel: a thread sums over the whole row instead, reading the window of the kernel
+ *   its outputs meet, so the taps that fall on padding cost nothing; it takes two rows of one channel, which share
+ *   the kernel's loads;
  * - kernel gradient: a workgroup per channel p; each thread accumulates all `2·kw` gradient components over its share
  *   of the (r, output block) pairs, then the workgroup sums the threads' partial sums in workgroup memory.
  *
@@ -16,6 +20,11 @@ import { foldGrid, singleDispatchProgram, u32 } from "./wgsl.ts";
  * Outputs per thread of the forward kernel. On the H100 (bench/complex_sweep.ts, batch 64, 23 taps) 4 ran at 14.9
  * TFLOP/s at 62 outputs a row and 17.1 at 31; 3 at 16.4 and 14.7, 2 at 15.0 and 14.3; 6 to 16 at 5.6–9.7 (more
  * registers, fewer threads to hide the loads). Rows of at least {@link LONG_ROW} outputs take 3.
+ *
+ * Rows shorter than the kernel take the sum over the row, 2 outputs and 2 rows a thread: at 15 outputs a row (23 taps,
+ * 11 padding each side, so 38 % of the tap products fall on padding) 0.057 ms against 0.075 over the taps; the sum over
+ * the row with 1 row a thread took 0.062 at 4 outputs and 0.067 at 2; 2 rows a thread over the taps 0.086
+ * (bench/RESULTS.md run 11). At 31 outputs a row the sum over the row took 0.111 against 0.090 ms.
  */
 const OUT_PER_THREAD = 4;
 const LONG_ROW = 48;
@@ -49,12 +58,16 @@ export interface ComplexGeometry {
 
 const outLength = (g: ComplexGeometry, p: ComplexCorrelateParams) => g.W + p.padding[0] + p.padding[1] - g.kw + 1;
 
-/** Statements loading signal samples `x0 + s` (s in [0, n)) of row base `zb` as `zr{s}`, `zi{s}`, zero outside. */
-function loadWindow(n: number, W: number, x0: string, zb: string): string[] {
+/**
+ * Statements loading signal samples `x0 + s` (s in [0, n)) of row base `zb` as `zr{tag}{s}`, `zi{tag}{s}`, zero
+ * outside.
+ */
+function loadWindow(n: number, W: number, x0: string, zb: string, tag = ""): string[] {
   const lines: string[] = [];
-  for (let s = 0; s < n; s++) {
+  for (let i = 0; i < n; i++) {
+    const s = tag + i;
     lines.push(
-      `let x${s} = ${x0} + ${s};`,
+      `let x${s} = ${x0} + ${i};`,
       `let ok${s} = x${s} >= 0 && x${s} < ${W};`,
       `let a${s} = ${zb} + u32(clamp(x${s}, 0, ${W - 1}));`,
       `let zr${s} = select(0.0, z[a${s}], ok${s});`,
@@ -74,6 +87,13 @@ export interface ComplexTiles {
   readonly threads?: number;
   /** Kernel gradient: groups of taps computed on separate threads (dividing the threads). */
   readonly groups?: number;
+  /**
+   * Forward: a thread sums over the kernel's taps, reading a window of the row (`taps`), or over the whole row,
+   * reading a window of the kernel (`signal`). The default takes the shorter of the two.
+   */
+  readonly form?: "taps" | "signal";
+  /** Forward: rows of one channel per thread (1 or 2), which share the kernel's loads. */
+  readonly rows?: number;
 }
 
 /** `complexCorrelate`: inputs z `[R, P, 2, W]`, k `[P, 2, kw]`; output `[R, P, 2, Wo]`. */
@@ -82,33 +102,78 @@ export function complexCorrelateKernel(
   p: ComplexCorrelateParams,
   tiles: ComplexTiles = {},
 ): KernelProgram {
-  const { R, P, W, kw } = g, wo = outLength(g, p), T = tiles.block ?? (wo >= LONG_ROW ? 3 : OUT_PER_THREAD);
-  const blocks = Math.ceil(wo / T), total = R * P * blocks, THREADS = tiles.threads ?? DEFAULT_THREADS;
+  const { R, P, W, kw } = g, wo = outLength(g, p), form = tiles.form ?? (W < kw ? "signal" : "taps");
+  const T = tiles.block ?? (form === "signal" ? 2 : wo >= LONG_ROW ? 3 : OUT_PER_THREAD);
+  const H = tiles.rows ?? (form === "signal" ? 2 : 1), hs = Array.from({ length: H }, (_, h) => h);
+  const blocks = Math.ceil(wo / T), total = Math.ceil(R / H) * P * blocks, THREADS = tiles.threads ?? DEFAULT_THREADS;
   const grid = foldGrid(Math.ceil(total / THREADS));
   const body = [
     ...(grid.guard ? [grid.guard] : []),
     `let t = ${grid.flatId} * ${u32(THREADS)} + lid;`,
     `if (t >= ${u32(total)}) { return; }`,
-    `let rp = t / ${u32(blocks)};`,
+    `let q = t / ${u32(blocks)};`,
     `let j0 = (t % ${u32(blocks)}) * ${u32(T)};`,
-    `let kb = (rp % ${u32(P)}) * ${u32(2 * kw)};`,
-    ...loadWindow(T + kw - 1, W, `i32(j0) - ${p.padding[0]}`, `rp * ${u32(2 * W)}`),
-    ...Array.from({ length: T }, (_, t) => `var ar${t} = 0.0; var ai${t} = 0.0;`),
+    `let kb = (q % ${u32(P)}) * ${u32(2 * kw)};`,
+    // Row h of the thread is sample r0 + h of channel q % P; past the batch it recomputes row 0 and stores nothing.
+    `let r0 = (q / ${u32(P)}) * ${u32(H)};`,
+    ...hs.map((h) =>
+      `let rp${h} = ${
+        h ? `select(rp0, rp0 + ${u32(h * P)}, r0 + ${u32(h)} < ${u32(R)})` : `r0 * ${u32(P)} + q % ${u32(P)}`
+      };`
+    ),
+    ...hs.flatMap((h) => Array.from({ length: T }, (_, t) => `var ar${h}_${t} = 0.0; var ai${h}_${t} = 0.0;`)),
   ];
-  for (let v = 0; v < kw; v++) {
-    const u = p.adjoint ? kw - 1 - v : v;
-    body.push(`let kr${v} = k[kb + ${u32(u)}];`, `let ki${v} = ${p.adjoint ? "-" : ""}k[kb + ${u32(kw + u)}];`);
-    for (let t = 0; t < T; t++) {
-      const s = t + v;
+  const mac = (t: number, m: number, s: number) => {
+    for (const h of hs) {
       body.push(
-        `ar${t} = fma(kr${v}, zr${s}, fma(-ki${v}, zi${s}, ar${t}));`,
-        `ai${t} = fma(ki${v}, zr${s}, fma(kr${v}, zi${s}, ai${t}));`,
+        `ar${h}_${t} = fma(kr${m}, zr${h}_${s}, fma(-ki${m}, zi${h}_${s}, ar${h}_${t}));`,
+        `ai${h}_${t} = fma(ki${m}, zr${h}_${s}, fma(kr${m}, zi${h}_${s}, ai${h}_${t}));`,
       );
     }
+  };
+  if (form === "signal") {
+    // Output j0 + t is Σₓ z[x]·κ[x − j0 − t + left] over the whole row: the thread loads the row and the T + W − 1
+    // taps its outputs meet (zero past the kernel), W products an output instead of kw.
+    for (const h of hs) {
+      body.push(
+        ...Array.from({ length: W }, (_, x) => [
+          `let zr${h}_${x} = z[rp${h} * ${u32(2 * W)} + ${u32(x)}];`,
+          `let zi${h}_${x} = z[rp${h} * ${u32(2 * W)} + ${u32(W + x)}];`,
+        ]).flat(),
+      );
+    }
+    for (let m = 1 - T; m < W; m++) {
+      // The adjoint's taps are the kernel's reversed and conjugated.
+      const u = p.adjoint ? `${u32(kw - 1)} - u32(v${m + T})` : `u32(v${m + T})`, neg = p.adjoint ? "-" : "";
+      body.push(
+        `let v${m + T} = ${m + p.padding[0]} - i32(j0);`,
+        `let okv${m + T} = v${m + T} >= 0 && v${m + T} < ${kw};`,
+        `let ku${m + T} = kb + min(${u}, ${u32(kw - 1)});`,
+        `let kr${m + T} = select(0.0, k[ku${m + T}], okv${m + T});`,
+        `let ki${m + T} = select(0.0, ${neg}k[ku${m + T} + ${u32(kw)}], okv${m + T});`,
+      );
+      for (let t = Math.max(0, -m); t < T && m + t < W; t++) mac(t, m + T, m + t);
+    }
+  } else {
+    for (const h of hs) {
+      body.push(...loadWindow(T + kw - 1, W, `i32(j0) - ${p.padding[0]}`, `rp${h} * ${u32(2 * W)}`, `${h}_`));
+    }
+    for (let v = 0; v < kw; v++) {
+      const u = p.adjoint ? kw - 1 - v : v;
+      body.push(`let kr${v} = k[kb + ${u32(u)}];`, `let ki${v} = ${p.adjoint ? "-" : ""}k[kb + ${u32(kw + u)}];`);
+      for (let t = 0; t < T; t++) mac(t, v, t + v);
+    }
   }
-  body.push(`let yb = rp * ${u32(2 * wo)} + j0;`);
-  for (let t = 0; t < T; t++) {
-    body.push(`if (j0 + ${u32(t)} < ${u32(wo)}) { y[yb + ${u32(t)}] = ar${t}; y[yb + ${u32(wo + t)}] = ai${t}; }`);
+  for (const h of hs) {
+    const guard = h ? ` && r0 + ${u32(h)} < ${u32(R)}` : "";
+    body.push(`let yb${h} = rp${h} * ${u32(2 * wo)} + j0;`);
+    for (let t = 0; t < T; t++) {
+      body.push(
+        `if (j0 + ${u32(t)} < ${u32(wo)}${guard}) { y[yb${h} + ${u32(t)}] = ar${h}_${t}; y[yb${h} + ${
+          u32(wo + t)
+        }] = ai${h}_${t}; }`,
+      );
+    }
   }
   return singleDispatchProgram({
     label: `complex_correlate_${R}x${P}x${W}_k${kw}${p.adjoint ? "_adjoint" : ""}`,

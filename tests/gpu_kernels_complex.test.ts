@@ -49,8 +49,14 @@ gpuTest("gpu kernels: complexCorrelate and its kernel gradient match the float64
       );
       const geo = { R, P, W, kw };
       const what = `R${R} P${P} W${W} kw${kw} pad ${padding} ${adjoint ? "adjoint" : "plain"}`;
-      const [gotY] = await runner.run(complexCorrelateKernel(geo, p), [z, k]);
-      assertClose(gotY, y, { rtol: 1e-4, atol: 1e-4 }, `forward ${what}`);
+      // Both forms (the sum over the taps, reading a window of the row, and over the row, reading a window of the
+      // kernel), one row or two a thread (the second past the batch when R is odd).
+      for (const form of ["taps", "signal"] as const) {
+        for (const rows of [1, 2]) {
+          const [gotY] = await runner.run(complexCorrelateKernel(geo, p, { form, rows }), [z, k]);
+          assertClose(gotY, y, { rtol: 1e-4, atol: 1e-4 }, `forward ${what} ${form} ${rows} rows`);
+        }
+      }
       // The default tiles, and taps split over thread groups (the last group partly past the kernel).
       for (
         const tiles of [{}, { groups: 1, threads: 64, block: 4 }, { groups: 2, threads: 32 }, { groups: 4, taps: 9 }]
