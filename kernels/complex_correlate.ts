@@ -56,7 +56,9 @@ export interface ComplexGeometry {
   readonly kw: number;
 }
 
-const outLength = (g: ComplexGeometry, p: ComplexCorrelateParams) => g.W + p.padding[0] + p.padding[1] - g.kw + 1;
+/** Outputs of a row. */
+export const outLength = (g: ComplexGeometry, p: ComplexCorrelateParams): number =>
+  g.W + p.padding[0] + p.padding[1] - g.kw + 1;
 
 /**
  * Statements loading signal samples `x0 + s` (s in [0, n)) of row base `zb` as `zr{tag}{s}`, `zi{tag}{s}`, zero
@@ -96,33 +98,35 @@ export interface ComplexTiles {
   readonly rows?: number;
 }
 
-/** `complexCorrelate`: inputs z `[R, P, 2, W]`, k `[P, 2, kw]`; output `[R, P, 2, Wo]`. */
-export function complexCorrelateKernel(
+/** The forward's form and tiles with the defaults filled in. */
+export interface CorrelateForm {
+  readonly form: "taps" | "signal";
+  /** Consecutive outputs per thread. */
+  readonly T: number;
+  /** Rows of one channel per thread. */
+  readonly H: number;
+}
+
+/** The forward's form at this geometry: the measured defaults, overridden by `tiles`. */
+export function correlateForm(g: ComplexGeometry, p: ComplexCorrelateParams, tiles: ComplexTiles = {}): CorrelateForm {
+  const wo = outLength(g, p), form = tiles.form ?? (g.W < g.kw ? "signal" : "taps");
+  const T = tiles.block ?? (form === "signal" ? 2 : wo >= LONG_ROW ? 3 : OUT_PER_THREAD);
+  return { form, T, H: tiles.rows ?? (form === "signal" ? 2 : 1) };
+}
+
+/**
+ * Statements computing outputs `j0 … j0 + T − 1` of the thread's rows (`rp{h}`: signal row index, h < H) with the
+ * kernel at float `kb` of `k`, signal in `z`; `store(h, t, re, im)` gives the statements storing output t of row h.
+ * Expects `j0` and `kb` (u32) and `rp0 …` in scope.
+ */
+export function correlateItem(
   g: ComplexGeometry,
   p: ComplexCorrelateParams,
-  tiles: ComplexTiles = {},
-): KernelProgram {
-  const { R, P, W, kw } = g, wo = outLength(g, p), form = tiles.form ?? (W < kw ? "signal" : "taps");
-  const T = tiles.block ?? (form === "signal" ? 2 : wo >= LONG_ROW ? 3 : OUT_PER_THREAD);
-  const H = tiles.rows ?? (form === "signal" ? 2 : 1), hs = Array.from({ length: H }, (_, h) => h);
-  const blocks = Math.ceil(wo / T), total = Math.ceil(R / H) * P * blocks, THREADS = tiles.threads ?? DEFAULT_THREADS;
-  const grid = foldGrid(Math.ceil(total / THREADS));
-  const body = [
-    ...(grid.guard ? [grid.guard] : []),
-    `let t = ${grid.flatId} * ${u32(THREADS)} + lid;`,
-    `if (t >= ${u32(total)}) { return; }`,
-    `let q = t / ${u32(blocks)};`,
-    `let j0 = (t % ${u32(blocks)}) * ${u32(T)};`,
-    `let kb = (q % ${u32(P)}) * ${u32(2 * kw)};`,
-    // Row h of the thread is sample r0 + h of channel q % P; past the batch it recomputes row 0 and stores nothing.
-    `let r0 = (q / ${u32(P)}) * ${u32(H)};`,
-    ...hs.map((h) =>
-      `let rp${h} = ${
-        h ? `select(rp0, rp0 + ${u32(h * P)}, r0 + ${u32(h)} < ${u32(R)})` : `r0 * ${u32(P)} + q % ${u32(P)}`
-      };`
-    ),
-    ...hs.flatMap((h) => Array.from({ length: T }, (_, t) => `var ar${h}_${t} = 0.0; var ai${h}_${t} = 0.0;`)),
-  ];
+  { form, T, H }: CorrelateForm,
+  store: (h: number, t: number, re: string, im: string) => string[],
+): string[] {
+  const { W, kw } = g, hs = Array.from({ length: H }, (_, h) => h);
+  const body = hs.flatMap((h) => Array.from({ length: T }, (_, t) => `var ar${h}_${t} = 0.0; var ai${h}_${t} = 0.0;`));
   const mac = (t: number, m: number, s: number) => {
     for (const h of hs) {
       body.push(
@@ -164,17 +168,45 @@ export function complexCorrelateKernel(
       for (let t = 0; t < T; t++) mac(t, v, t + v);
     }
   }
-  for (const h of hs) {
-    const guard = h ? ` && r0 + ${u32(h)} < ${u32(R)}` : "";
-    body.push(`let yb${h} = rp${h} * ${u32(2 * wo)} + j0;`);
-    for (let t = 0; t < T; t++) {
-      body.push(
-        `if (j0 + ${u32(t)} < ${u32(wo)}${guard}) { y[yb${h} + ${u32(t)}] = ar${h}_${t}; y[yb${h} + ${
+  for (const h of hs) for (let t = 0; t < T; t++) body.push(...store(h, t, `ar${h}_${t}`, `ai${h}_${t}`));
+  return body;
+}
+
+/** `complexCorrelate`: inputs z `[R, P, 2, W]`, k `[P, 2, kw]`; output `[R, P, 2, Wo]`. */
+export function complexCorrelateKernel(
+  g: ComplexGeometry,
+  p: ComplexCorrelateParams,
+  tiles: ComplexTiles = {},
+): KernelProgram {
+  const { R, P, W, kw } = g, wo = outLength(g, p), form = correlateForm(g, p, tiles), { T, H } = form;
+  const blocks = Math.ceil(wo / T), total = Math.ceil(R / H) * P * blocks, THREADS = tiles.threads ?? DEFAULT_THREADS;
+  const grid = foldGrid(Math.ceil(total / THREADS));
+  const body = [
+    ...(grid.guard ? [grid.guard] : []),
+    `let t = ${grid.flatId} * ${u32(THREADS)} + lid;`,
+    `if (t >= ${u32(total)}) { return; }`,
+    `let q = t / ${u32(blocks)};`,
+    `let j0 = (t % ${u32(blocks)}) * ${u32(T)};`,
+    `let kb = (q % ${u32(P)}) * ${u32(2 * kw)};`,
+    // Row h of the thread is sample r0 + h of channel q % P; past the batch it recomputes row 0 and stores nothing.
+    `let r0 = (q / ${u32(P)}) * ${u32(H)};`,
+    ...Array.from(
+      { length: H },
+      (_, h) =>
+        `let rp${h} = ${
+          h ? `select(rp0, rp0 + ${u32(h * P)}, r0 + ${u32(h)} < ${u32(R)})` : `r0 * ${u32(P)} + q % ${u32(P)}`
+        };`,
+    ),
+    ...Array.from({ length: H }, (_, h) => `let yb${h} = rp${h} * ${u32(2 * wo)} + j0;`),
+    ...correlateItem(g, p, form, (h, t, re, im) => {
+      const guard = h ? ` && r0 + ${u32(h)} < ${u32(R)}` : "";
+      return [
+        `if (j0 + ${u32(t)} < ${u32(wo)}${guard}) { y[yb${h} + ${u32(t)}] = ${re}; y[yb${h} + ${
           u32(wo + t)
-        }] = ai${h}_${t}; }`,
-      );
-    }
-  }
+        }] = ${im}; }`,
+      ];
+    }),
+  ];
   return singleDispatchProgram({
     label: `complex_correlate_${R}x${P}x${W}_k${kw}${p.adjoint ? "_adjoint" : ""}`,
     names: ["z", "k", "y"],

@@ -13,6 +13,7 @@
  */
 import { dftDims } from "../lib/core/prims/dft_matrix.ts";
 import type { RealDftParams } from "../lib/core/primitive.ts";
+import type { DType } from "../lib/core/dtype.ts";
 import { type BufferSpec, bytesOf, type KernelProgram, ref } from "./program.ts";
 import { bindingDecl, decodeIndex, foldGrid, literal, shaderSource, u32 } from "./wgsl.ts";
 import { emitExpr, type Expr, exprDTypes, helperSource } from "./expr.ts";
@@ -44,16 +45,30 @@ export interface RealDftEpilogue {
   readonly leading: readonly number[];
 }
 
-/** `realDft` of x `[planes, K, W]` into `[planes, M, W]`, optionally through an epilogue. */
-export function realDftKernel(
-  planes: number,
+/** One column's transform as shader statements, with what the shader needs around them. */
+export interface DftColumn {
+  readonly lines: string[];
+  /** Helper functions the statements call. */
+  readonly helpers: string[];
+  /** The output's element type (the epilogue's). */
+  readonly outDt: DType;
+  /** Whether the coefficients are literals (else computed in a loop). */
+  readonly unrolled: boolean;
+}
+
+/**
+ * The transform of one column: `input(j)` reads input row j (a number, or a u32 expression in the loop form), and
+ * output row i goes to `y[yb + i·W]` through the epilogue, whose other inputs are bound as `ep0 …` and addressed from
+ * the plane `pb` (u32, decoded over `epilogue.leading`) and the column `pw`.
+ */
+export function dftColumn(
   W: number,
   p: RealDftParams,
+  input: (j: number | string) => string,
   form: RealDftForm = {},
   epilogue?: RealDftEpilogue,
-): KernelProgram {
+): DftColumn {
   const { rows, cols } = dftDims(p);
-  const total = planes * W, grid = foldGrid(Math.ceil(total / THREADS));
   const program = form.unroll ?? rows * cols <= UNROLL_LIMIT ? dftProgram(p, form.program) : undefined;
   const ep = epilogue?.expr;
   const outDt = ep ? exprDTypes(ep, "f32")[ep.outputs[0]] : "f32";
@@ -74,6 +89,41 @@ export function realDftKernel(
     const value = outDt === "bool" ? `select(0u, 1u, ${em.values[0]})` : em.values[0];
     return ["{", ...em.lines.map((l) => "  " + l), `  y[${at}] = ${value};`, "}"];
   };
+  const lines = program
+    ? emitProgram(program, (j) => input(j), (i, v) => store(u32(i), v))
+    : loopBody(p, rows, cols, input, (v) => store("i", v));
+  return {
+    lines,
+    helpers: [...(program ? [] : [turnCosSin(p.length)]), ...(helpers.size ? [helperSource(helpers)] : [])],
+    outDt,
+    unrolled: program !== undefined,
+  };
+}
+
+/** The flops of one column's transform. */
+export function dftColumnFlops(p: RealDftParams, form: RealDftForm = {}): number {
+  const { rows, cols } = dftDims(p);
+  const program = form.unroll ?? rows * cols <= UNROLL_LIMIT ? dftProgram(p, form.program) : undefined;
+  return program ? programFlops(program) : 2 * rows * cols;
+}
+
+/** `realDft` of x `[planes, K, W]` into `[planes, M, W]`, optionally through an epilogue. */
+export function realDftKernel(
+  planes: number,
+  W: number,
+  p: RealDftParams,
+  form: RealDftForm = {},
+  epilogue?: RealDftEpilogue,
+): KernelProgram {
+  const { rows, cols } = dftDims(p);
+  const total = planes * W, grid = foldGrid(Math.ceil(total / THREADS));
+  const column = dftColumn(
+    W,
+    p,
+    (j) => `x[xb + ${typeof j === "number" ? u32(j * W) : `${j} * ${u32(W)}`}]`,
+    form,
+    epilogue,
+  );
   const body = [
     ...(grid.guard ? [grid.guard] : []),
     `let t = ${grid.flatId} * ${u32(THREADS)} + lid;`,
@@ -82,36 +132,67 @@ export function realDftKernel(
     `let pw = t % ${u32(W)};`,
     `let xb = pb * ${u32(cols * W)} + pw;`,
     `let yb = pb * ${u32(rows * W)} + pw;`,
-    ...(program
-      ? emitProgram(program, (j) => `x[xb + ${u32(j * W)}]`, (i, v) => store(u32(i), v))
-      : loopBody(p, rows, cols, u32(W), (v) => store("i", v))),
+    ...column.lines,
   ];
-  const epInputs = ep ? exprInputSpecs(ep) : [];
-  const inputs: BufferSpec[] = [{ dtype: "f32", size: planes * cols * W }, ...epInputs];
-  const outputs: BufferSpec[] = [{ dtype: outDt, size: planes * rows * W }];
-  const decls = [
-    bindingDecl(0, "x", "f32", "read"),
-    ...epInputs.map((b, j) => bindingDecl(1 + j, `ep${j}`, b.dtype, "read")),
-    bindingDecl(1 + epInputs.length, "y", outDt, "read_write"),
-  ];
-  const helperCode = [...(program ? [] : [turnCosSin(p.length)]), ...(helpers.size ? [helperSource(helpers)] : [])];
   const label = `real_dft_${planes}x${cols}x${W}_to_${rows}${p.inverse ? "_inverse" : ""}${p.transpose ? "_t" : ""}`;
+  return dftColumnProgram({
+    label,
+    own: [{ name: "x", size: planes * cols * W }],
+    epilogue,
+    column,
+    outSize: planes * rows * W,
+    threads: THREADS,
+    body,
+    workgroups: grid.workgroups,
+    flops: planes * W * dftColumnFlops(p, form),
+  });
+}
+
+/** A kernel that ends in column transforms ({@link dftColumn}), for {@link dftColumnProgram}. */
+export interface DftColumnKernel {
+  readonly label: string;
+  /** The kernel's own f32 inputs, bound first, in order. */
+  readonly own: readonly { readonly name: string; readonly size: number }[];
+  /** The transform's epilogue, whose inputs are bound next as `ep0 …`. */
+  readonly epilogue?: RealDftEpilogue;
+  readonly column: DftColumn;
+  /** Elements of the output `y`, bound last. */
+  readonly outSize: number;
+  /** `var<workgroup>` declarations. */
+  readonly shared?: readonly string[];
+  readonly threads: number;
+  readonly body: readonly string[];
+  readonly workgroups: readonly [number, number, number];
+  readonly flops: number;
+}
+
+/** The one-dispatch program of a kernel that ends in column transforms. */
+export function dftColumnProgram(d: DftColumnKernel): KernelProgram {
+  const epInputs = d.epilogue ? exprInputSpecs(d.epilogue.expr) : [];
+  const inputs: BufferSpec[] = [...d.own.map((o) => ({ dtype: "f32" as const, size: o.size })), ...epInputs];
+  const outputs: BufferSpec[] = [{ dtype: d.column.outDt, size: d.outSize }];
+  const decls = [
+    ...d.own.map((o, i) => bindingDecl(i, o.name, "f32", "read")),
+    ...epInputs.map((b, j) => bindingDecl(d.own.length + j, `ep${j}`, b.dtype, "read")),
+    bindingDecl(d.own.length + epInputs.length, "y", d.column.outDt, "read_write"),
+    ...(d.shared ?? []),
+  ];
   return {
     dispatches: [{
-      label,
+      label: d.label,
       code: shaderSource({
         decls,
-        helpers: helperCode.length ? helperCode.join("\n\n") : undefined,
-        workgroupSize: THREADS,
-        body,
+        helpers: d.column.helpers.length ? d.column.helpers.join("\n\n") : undefined,
+        workgroupSize: d.threads,
+        body: d.body,
       }),
       bindings: [...inputs.map((_, i) => ref.input(i)), ref.output(0)],
-      workgroups: grid.workgroups,
+      workgroups: d.workgroups,
     }],
     inputs,
     outputs,
     scratch: [],
-    flops: planes * W * (program ? programFlops(program) : 2 * rows * cols),
+    flops: d.flops,
     bytes: bytesOf([...inputs, ...outputs]),
   };
 }
@@ -120,7 +201,7 @@ function loopBody(
   p: RealDftParams,
   rows: number,
   cols: number,
-  W: string,
+  input: (j: string) => string,
   store: (value: string) => string[],
 ): string[] {
   // (spectrum index r, signal index s) of matrix entry (i, j), as in dftMatrix.
@@ -133,7 +214,7 @@ function loopBody(
     `    let f = ${r} >> 1u;`,
     `    let cs = turn_cos_sin((f * ${s}) % ${u32(p.length)});`,
     `    let c = ${scale} * select(cs.x, -cs.y, (${r} & 1u) == 1u);`,
-    `    a = fma(c, x[xb + j * ${W}], a);`,
+    `    a = fma(c, ${input("j")}, a);`,
     "  }",
     ...store("a").map((l) => "  " + l),
     "}",

@@ -12,11 +12,25 @@ import { acceptsView } from "../lib/gpu/plan_kernels.ts";
 import { traceGraph } from "../lib/core/compile.ts";
 import { complexCorrelateKernel, complexCorrelateKernelGradKernel } from "../kernels/complex_correlate.ts";
 import { realDftKernel, UNROLL_LIMIT } from "../kernels/real_dft.ts";
+import { CORRELATE_DFT, correlateDftFits, correlateDftKernel } from "../kernels/correlate_dft.ts";
 import { dftMatrix } from "../lib/core/prims/dft_matrix.ts";
 import { applyMovement, contiguousView } from "../kernels/view.ts";
 import { assertClose, check, f64Value, gpuTest, pseudoRandom, runner } from "./gpu_kernels_helpers.ts";
 import { rand } from "./_gradcheck.ts";
 import { assertGpuLayerMatchesDirect, depthwiseLayer } from "./_conv_algorithms.ts";
+
+/** The epilogue `acc + v` (then `max(·, 0)` with `relu`), v of shape `from` broadcast to the output's `to`. */
+function addEpilogue(from: number[], to: number[], relu = false) {
+  const nodes = [
+    { op: "acc" as const },
+    { op: "load" as const, input: 0, view: applyMovement(contiguousView(from), "broadcast", { shape: to }) },
+    { op: "add" as const, args: [0, 1] as const },
+    ...(relu
+      ? [{ op: "const" as const, value: 0, dtype: "f32" as const }, { op: "maximum" as const, args: [2, 3] as const }]
+      : []),
+  ];
+  return { inputs: ["f32" as const], nodes, outputs: [nodes.length - 1] };
+}
 
 gpuTest("gpu kernels: complexCorrelate and its kernel gradient match the float64 reference", async () => {
   await check(
@@ -70,6 +84,65 @@ gpuTest("gpu kernels: complexCorrelate and its kernel gradient match the float64
   );
 });
 
+gpuTest("gpu kernels: the fused correlation and transform match the float64 composition", async () => {
+  await check(
+    fc.record({
+      R: fc.integer({ min: 1, max: 3 }),
+      C: fc.integer({ min: 1, max: 3 }),
+      size: fc.integer({ min: 1, max: 20 }),
+      extra: fc.nat(8),
+      W: fc.integer({ min: 1, max: 34 }),
+      kw: fc.integer({ min: 1, max: 25 }),
+      l: fc.nat(30),
+      r: fc.nat(30),
+      adjoint: fc.boolean(),
+      transpose: fc.boolean(),
+      bias: fc.boolean(),
+      seed: fc.nat(1000),
+    }),
+    async ({ R, C, size, extra, W, kw, l, r, adjoint, transpose, bias, seed }) => {
+      const padding: [number, number] = [l % kw, r % kw];
+      const wo = W + padding[0] + padding[1] - kw + 1;
+      // The transform reads the correlation's 2F rows: the inverse (or the forward's transpose) of a length-N DFT.
+      const length = size + extra + ((size + extra) % 2 === 0 ? 1 : 0), F = (length + 1) / 2, P = C * F;
+      const dp = { length, size, inverse: !transpose, transpose };
+      const cp = { padding, adjoint }, g = { R, P, W, kw, C };
+      if (wo < 1 || !correlateDftFits(g, cp, dp)) return;
+      const { rows } = dftMatrix(dp);
+      const z = Float32Array.from(pseudoRandom(R * P * 2 * W, seed));
+      const k = Float32Array.from(pseudoRandom(P * 2 * kw, seed + 1));
+      const b = Float32Array.from(pseudoRandom(C, seed + 2));
+      const corr = registry.complexCorrelate.cpu([f64Value(z, [R, P, 2, W]), f64Value(k, [P, 2, kw])], cp, {
+        shape: [R, P, 2, wo],
+        dtype: "f64",
+      });
+      const plain = registry.realDft.cpu([f64Value(corr, [R, C, 2 * F, wo])], dp, {
+        shape: [R, C, rows, wo],
+        dtype: "f64",
+      });
+      // The bias per channel, as the spectral convolution's epilogue.
+      const want = bias ? Array.from(plain, (v, i) => v + b[Math.floor(i / (rows * wo)) % C]) : Array.from(plain);
+      const expr = addEpilogue([1, C, 1, 1], [R, C, rows, wo]);
+      const kernel = correlateDftKernel(g, cp, dp, bias ? { expr, leading: [R, C] } : undefined);
+      const [got] = await runner.run(kernel, bias ? [z, k, b] : [z, k]);
+      const scale = transpose ? 1 : 2 / length;
+      const what = `R${R} C${C} F${F} W${W} kw${kw} pad ${padding} ${adjoint ? "adjoint" : "plain"} ${
+        JSON.stringify(dp)
+      }`;
+      assertClose(got, want, { rtol: 1e-4, atol: 1e-4 * Math.sqrt(kw * 2 * F) * Math.max(scale, 1) }, what);
+    },
+    8,
+  );
+  // Past workgroup memory (2F·Wo floats over 4,096), or where the rows are not the transform's input, the plan keeps
+  // the two kernels.
+  const cp = { padding: [11, 11] as [number, number], adjoint: false };
+  const big = { R: 1, P: 38, W: 62, kw: 23, C: 1 }, dp = { length: 75, size: 64, inverse: true, transpose: false };
+  assert(!correlateDftFits(big, cp, dp));
+  assert(correlateDftFits({ ...big, P: 22, W: 31 }, cp, { length: 43, size: 32, inverse: true, transpose: false }));
+  assert(!correlateDftFits({ ...big, P: 21, W: 31 }, cp, { length: 43, size: 32, inverse: true, transpose: false }));
+  assert.throws(() => correlateDftKernel(big, cp, dp), /not the transform's input, or exceed memory/);
+});
+
 Deno.test("complexCorrelateKernelGrad: tap groups must divide the threads", () => {
   const geo = { R: 1, P: 1, W: 8, kw: 5 }, p = { padding: [2, 2] as [number, number], adjoint: false };
   assert.throws(() => complexCorrelateKernelGradKernel(geo, p, { groups: 3, threads: 32 }), /3 tap groups/);
@@ -118,21 +191,7 @@ gpuTest("gpu kernels: realDft applies an elementwise epilogue (unrolled and loop
   const { rows, cols } = dftMatrix(p);
   const x = Float32Array.from(pseudoRandom(planes * cols * W, 5)), bias = Float32Array.from(pseudoRandom(rows, 6));
   // y = max(acc + bias[row], 0)
-  const expr = {
-    inputs: ["f32" as const],
-    nodes: [
-      { op: "acc" as const },
-      {
-        op: "load" as const,
-        input: 0,
-        view: applyMovement(contiguousView([1, rows, 1]), "broadcast", { shape: [planes, rows, W] }),
-      },
-      { op: "add" as const, args: [0, 1] as const },
-      { op: "const" as const, value: 0, dtype: "f32" as const },
-      { op: "maximum" as const, args: [2, 3] as const },
-    ],
-    outputs: [4],
-  };
+  const expr = addEpilogue([1, rows, 1], [planes, rows, W], true);
   const plain = registry.realDft.cpu([f64Value(x, [planes, cols, W])], p, {
     shape: [planes, rows, W],
     dtype: "f64",
@@ -147,11 +206,16 @@ gpuTest("gpu kernels: realDft applies an elementwise epilogue (unrolled and loop
 gpuTest("gpu: the spectral depthwise convolution and its gradients match the direct one on the CPU", async () => {
   const x = rand([2, 3, 17, 12], 1, -1, 1), k = rand([3, 1, 13, 11], 2, -0.3, 0.3), ct = rand([2, 3, 17, 12], 3, -1, 1);
   const bias = rand([3], 4, -1, 1);
-  // The bias add rides on the inverse transform as its epilogue: no kernel of its own.
+  // Each correlation and the transform after it are one kernel (the forward's and the input gradient's), and the bias
+  // add rides on the forward's as its epilogue: no kernel of its own.
   const f32 = [x, k, bias, ct].map((t) => T.cast(t, "f32"));
   const { graph } = traceGraph(depthwiseLayer("spectral", [6, 5], 3) as never, f32);
   const { kernels } = fuseGraph(graph, { maxBindings: 8, acceptsView });
-  const inverse = kernels.filter((kn) => kn.kind === "op" && kn.prim === "realDft" && kn.epilogue);
-  assert.equal(inverse.length, 1, "one realDft kernel with the bias as its epilogue");
+  const prims = kernels.map((kn) => kn.kind === "op" ? kn.prim : kn.kind);
+  assert.equal(prims.filter((p) => p === "complexCorrelate").length, 0, prims.join());
+  assert.equal(prims.filter((p) => p === "realDft").length, 2, "the transforms of the input and the cotangent");
+  const fused = kernels.filter((kn) => kn.kind === "op" && kn.prim === CORRELATE_DFT);
+  assert.equal(fused.length, 2);
+  assert.equal(fused.filter((kn) => kn.kind === "op" && kn.epilogue).length, 1, "the bias on the forward's");
   await assertGpuLayerMatchesDirect("spectral", [6, 5], 3, [x, k, bias, ct]);
 });

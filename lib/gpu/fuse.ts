@@ -24,7 +24,7 @@ import {
   type View,
 } from "../../kernels/view.ts";
 import { isLoad, type LLoad, type LNode, lowerExpr, lstats, mapLoads } from "./fuse_expr.ts";
-import { fuseEpilogues, mergeSiblings } from "./fuse_passes.ts";
+import { fuseCorrelateTransforms, fuseEpilogues, mergeSiblings } from "./fuse_passes.ts";
 
 /** A fused elementwise kernel writing `outs` (all of `shape`) from the buffers of `srcs`. */
 export interface ElementwiseKernelSpec {
@@ -264,7 +264,7 @@ class Fuser {
     // 3,273 → 2,744 dispatches, 93.1 → 91.1 ms). A second merge catches kernels that epilogue folding left adjacent.
     const merged = mergeSiblings(sorted, keep, this.#maxSrcs + 1);
     const kernels = mergeSiblings(
-      fuseEpilogues(merged, keep, this.#avals, this.#maxSrcs + 1),
+      fuseCorrelateTransforms(fuseEpilogues(merged, keep, this.#avals, this.#maxSrcs + 1), keep, this.#maxSrcs + 1),
       keep,
       this.#maxSrcs + 1,
     );

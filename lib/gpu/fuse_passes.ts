@@ -10,6 +10,9 @@ import type { KernelSpec } from "./fuse.ts";
 import { mergeExprs, reshapeExpr, toEpilogue } from "./fuse_rewrite.ts";
 import { exprDTypes } from "../../kernels/expr.ts";
 import { takesEpilogue } from "./plan_kernels.ts";
+import { contiguousOffset } from "../../kernels/view.ts";
+import { CORRELATE_DFT, correlateDftFits } from "../../kernels/correlate_dft.ts";
+import type { ComplexCorrelateParams, RealDftParams } from "../core/primitive.ts";
 
 /** Nodes a multi-output kernel made by merging siblings may hold (keeps shaders small enough to compile fast). */
 const MAX_MERGED = 256;
@@ -140,4 +143,41 @@ function mergeReduction(
     return { ...b, expr: m.expr, srcs: m.srcs, outs: [...a.outs, ...b.outs] };
   }
   return null;
+}
+
+/**
+ * Fuses a `realDft` into the `complexCorrelate` whose result it alone reads, contiguously, as planes of C channels
+ * (the spectral convolution's inverse transform after its correlation, forward and adjoint): one kernel that keeps the
+ * correlated spectrum of each plane in workgroup memory, so it is never written to memory and read back. Applies where
+ * a plane's spectrum fits (`correlateDftFits`); the fused kernel runs at the transform's position, and takes the
+ * transform's epilogue along.
+ */
+export function fuseCorrelateTransforms(
+  kernels: readonly KernelSpec[],
+  keep: ReadonlySet<number>,
+  maxBindings: number,
+): KernelSpec[] {
+  const out: (KernelSpec | undefined)[] = [...kernels];
+  const readers = new Map<number, number>();
+  const producer = new Map<number, number>();
+  kernels.forEach((k, i) => {
+    const ins = k.kind === "op" ? [...k.inputs.map((x) => x.src), ...(k.epSrcs ?? [])] : [...k.srcs];
+    if (k.kind === "reduce") ins.push(...(k.epSrcs ?? []));
+    for (const v of new Set(ins)) readers.set(v, (readers.get(v) ?? 0) + 1);
+    for (const v of k.outs) producer.set(v, i);
+  });
+  kernels.forEach((d, i) => {
+    if (d.kind !== "op" || d.prim !== "realDft" || contiguousOffset(d.inputs[0].view) !== 0) return;
+    const src = d.inputs[0].src, pi = producer.get(src);
+    const c = pi === undefined ? undefined : out[pi];
+    if (!c || c.kind !== "op" || c.prim !== "complexCorrelate" || c.epilogue || keep.has(src)) return;
+    if (readers.get(src) !== 1 || 2 + (d.epSrcs?.length ?? 0) + 1 > maxBindings) return;
+    const [R, P, , W] = c.inputs[0].aval.shape, kw = c.inputs[1].aval.shape[2];
+    const planes = prod(d.inputs[0].aval.shape.slice(0, -2)), C = planes / R;
+    const cp = c.params as unknown as ComplexCorrelateParams, p = d.params as unknown as RealDftParams;
+    if (!Number.isInteger(C) || !correlateDftFits({ R, P, W, kw, C }, cp, p)) return;
+    out[pi!] = undefined;
+    out[i] = { ...d, prim: CORRELATE_DFT, params: { correlate: cp, dft: p }, inputs: c.inputs, srcs: c.srcs };
+  });
+  return out.filter((k): k is KernelSpec => k !== undefined);
 }

@@ -25,6 +25,7 @@ import { randomBitsKernel } from "../../kernels/random.ts";
 import { dclsGaussGradKernel, dclsGaussKernel } from "../../kernels/dcls_gauss.ts";
 import { complexCorrelateKernel, complexCorrelateKernelGradKernel } from "../../kernels/complex_correlate.ts";
 import { realDftKernel, realDftPlanes } from "../../kernels/real_dft.ts";
+import { CORRELATE_DFT, correlateDftKernel } from "../../kernels/correlate_dft.ts";
 import { toeplitzAdjointKernel, toeplitzKernel } from "../../kernels/toeplitz.ts";
 import type { ComplexCorrelateParams, DclsGaussParams, RealDftParams, ToeplitzParams } from "../core/primitive.ts";
 import type { KernelSpec, OpKernelSpec } from "./fuse.ts";
@@ -70,6 +71,7 @@ const CONTIGUOUS = new Set([
   "complexCorrelate",
   "complexCorrelateKernelGrad",
   "realDft",
+  CORRELATE_DFT,
   "toeplitz",
   "toeplitzAdjoint",
 ]);
@@ -188,6 +190,14 @@ function opProgram(spec: OpKernelSpec, avals: ReadonlyMap<number, Aval>, limits:
       if (spec.out.dtype !== "f32") throw new Error(`compileGpu: ${spec.prim} of ${spec.out.dtype}`);
       const epilogue = spec.epilogue ? { expr: spec.epilogue, leading: spec.out.shape.slice(0, -2) } : undefined;
       return realDftKernel(realDftPlanes(x), x[x.length - 1], p as unknown as RealDftParams, {}, epilogue);
+    }
+    case CORRELATE_DFT: {
+      const z = spec.inputs[0].aval.shape, kw = spec.inputs[1].aval.shape[2];
+      if (spec.out.dtype !== "f32") throw new Error(`compileGpu: ${spec.prim} of ${spec.out.dtype}`);
+      const { correlate, dft } = p as unknown as { correlate: ComplexCorrelateParams; dft: RealDftParams };
+      const leading = spec.out.shape.slice(0, -2), C = prod(leading) / z[0];
+      const epilogue = spec.epilogue ? { expr: spec.epilogue, leading } : undefined;
+      return correlateDftKernel({ R: z[0], P: z[1], W: z[3], kw, C }, correlate, dft, epilogue);
     }
     case "toeplitz":
     case "toeplitzAdjoint": {
