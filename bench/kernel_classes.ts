@@ -23,6 +23,7 @@ import type { Graph } from "../lib/core/graph.ts";
 import { fuseGraph, type KernelSpec } from "../lib/gpu/fuse.ts";
 import { acceptsView, kernelProgram } from "../lib/gpu/plan_kernels.ts";
 import type { StaticPlan } from "../lib/gpu/plan.ts";
+import { CORRELATE_DFT } from "../kernels/correlate_dft.ts";
 
 /** The classes of work, in table order. */
 export const KERNEL_CLASSES = [
@@ -104,9 +105,11 @@ function classOf(spec: KernelSpec, tags: number): KernelClass {
       case "complexCorrelate":
       case "complexCorrelateKernelGrad":
       case "realDft":
+      case CORRELATE_DFT:
       case "toeplitz":
       case "toeplitzAdjoint":
-        return spec.prim.startsWith("complex") || spec.prim === "realDft" || spec.prim.startsWith("toeplitz") ||
+        return spec.prim.startsWith("complex") || spec.prim === "realDft" || spec.prim === CORRELATE_DFT ||
+            spec.prim.startsWith("toeplitz") ||
             ((spec.params as { groups?: number }).groups ?? 1) > 1
           ? "depthwise conv"
           : "conv";
@@ -132,7 +135,7 @@ function classOf(spec: KernelSpec, tags: number): KernelClass {
 /** The class of a dispatch from its label alone (fallback). */
 export function classOfLabel(label: string): KernelClass {
   if (label.startsWith("matmul")) return "matmul";
-  if (label.startsWith("depthwise")) return "depthwise conv";
+  if (/^(depthwise|complex_correlate|real_dft|correlate_dft|toeplitz)/.test(label)) return "depthwise conv";
   if (label.startsWith("conv")) return "conv";
   if (label.startsWith("dcls")) return "DCLS construct";
   if (label.startsWith("reduce")) return "reduction";

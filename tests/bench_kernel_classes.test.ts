@@ -61,6 +61,23 @@ Deno.test("classifyPlan: a DCLS step splits into construction, depthwise conv, n
   }
 });
 
+Deno.test("classifyPlan: the spectral form's kernels are depthwise conv, and pass no construction mark on", () => {
+  // Planes of 16 rows: the differentiated 23×23 convolution goes spectral, its correlations fused with the transforms.
+  const args = miniArgs();
+  args[2] = abstract([2, 4, 16, 16]);
+  const traced = traceGraph(miniStep as never, args);
+  const plan = buildPlan(traced.graph, { maxBindings: MAX_BINDINGS });
+  const roles: InputRole[] = ["dcls", "dcls", "dcls", "param", "opt", "opt", "opt", "opt", "data", "opt"];
+  const c = classifyPlan(traced.graph, plan, roles, { maxBindings: MAX_BINDINGS });
+  assert.equal(c.source, "kernels");
+  const spectral = c.dispatches.filter((d) => /^(correlate_dft|complex_correlate|real_dft)/.test(d.label));
+  assert.ok(spectral.some((d) => d.label.startsWith("correlate_dft")), c.dispatches.map((d) => d.label).join());
+  for (const d of spectral) assert.equal(d.cls, "depthwise conv", d.label);
+  // Construction: the kernel and its row transform (a product with a constant matrix), nothing downstream.
+  for (const d of c.dispatches.filter((d) => d.cls === "DCLS construct")) assert.match(d.label, /^(dcls_gauss|matmul)/);
+  assert.ok(c.dispatches.some((d) => d.cls === "normalisation"));
+});
+
 Deno.test("classifyPlan: work that depends on the waveform alone is the front end", () => {
   const traced = traceGraph(((w: Tensor) => logMel(w)) as never, [abstract([2, 4096])]);
   const plan = buildPlan(traced.graph, { maxBindings: MAX_BINDINGS });
@@ -82,6 +99,11 @@ Deno.test("classifyPlan: one role per graph input, or a clear error", () => {
 Deno.test("classOfLabel: the fallback reads the generators' label prefixes", () => {
   assert.equal(classOfLabel("matmul_64x64x64"), "matmul");
   assert.equal(classOfLabel("depthwise_dw_2x8x16x10_k23x23"), "depthwise conv");
+  for (
+    const label of ["correlate_dft_2x8x16_k23_to_16_inverse", "complex_correlate_dk_2x8x16_k23", "real_dft_8x16x16"]
+  ) {
+    assert.equal(classOfLabel(label), "depthwise conv", label);
+  }
   assert.equal(classOfLabel("conv2d_dx_2x8x16x10_k7x7_o16"), "conv");
   assert.equal(classOfLabel("reduce_sum_partial"), "reduction");
   assert.equal(classOfLabel("copy"), "movement");
