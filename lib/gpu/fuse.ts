@@ -7,8 +7,9 @@
  * cheap to recompute, a movement cannot be pushed through it, or a kernel would exceed the binding or size limits.
  * Reductions absorb their elementwise producer as a prologue; matmul, convolutions, gather, scatter and random bits
  * read their inputs through views, so transposes and slices feeding them cost no copy. Then sibling kernels merge
- * (elementwise kernels over one shape, reductions over one domain: fuse_passes.ts) and elementwise consumers fold into
- * the reduction, matmul or real DFT they read as epilogues.
+ * (elementwise kernels over one shape, reductions over one domain: fuse_passes.ts), elementwise consumers fold into
+ * the reduction, matmul or real DFT they read as epilogues, a real DFT folds into the complex correlation it reads, and
+ * the DCLS constructions are scheduled off the data path.
  *
  * @module
  */
@@ -24,7 +25,7 @@ import {
   type View,
 } from "../../kernels/view.ts";
 import { isLoad, type LLoad, type LNode, lowerExpr, lstats, mapLoads } from "./fuse_expr.ts";
-import { fuseCorrelateTransforms, fuseEpilogues, mergeSiblings } from "./fuse_passes.ts";
+import { fuseCorrelateTransforms, fuseEpilogues, mergeSiblings, scheduleConstructions } from "./fuse_passes.ts";
 
 /** A fused elementwise kernel writing `outs` (all of `shape`) from the buffers of `srcs`. */
 export interface ElementwiseKernelSpec {
@@ -263,11 +264,12 @@ class Fuser {
     // kernel with its sibling, and merged siblings read their shared inputs once (H100, FastViT's training step:
     // 3,273 → 2,744 dispatches, 93.1 → 91.1 ms). A second merge catches kernels that epilogue folding left adjacent.
     const merged = mergeSiblings(sorted, keep, this.#maxSrcs + 1);
-    const kernels = mergeSiblings(
+    // Then the DCLS constructions move off the data path (see scheduleConstructions).
+    const kernels = scheduleConstructions(mergeSiblings(
       fuseCorrelateTransforms(fuseEpilogues(merged, keep, this.#avals, this.#maxSrcs + 1), keep, this.#maxSrcs + 1),
       keep,
       this.#maxSrcs + 1,
-    );
+    ));
     const avals = new Map<number, Aval>();
     for (const id of this.#materialized) avals.set(id, this.#avals.get(id)!);
     return { kernels, avals, aliases: this.#aliases, aliasOffsets: this.#aliasOffsets };

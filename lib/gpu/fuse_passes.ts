@@ -181,3 +181,45 @@ export function fuseCorrelateTransforms(
   });
   return out.filter((k): k is KernelSpec => k !== undefined);
 }
+
+/** The variables a kernel reads. */
+function readsOf(k: KernelSpec): number[] {
+  const own = k.kind === "op" ? k.inputs.map((x) => x.src) : k.srcs;
+  return [...own, ...((k.kind === "elementwise" ? undefined : k.epSrcs) ?? [])];
+}
+
+/**
+ * Moves each kernel that `pick` selects to the earliest position its inputs allow, keeping the moved kernels in their
+ * order (`deps`: what a kernel needs; `gives`: what it provides).
+ */
+function hoist(
+  kernels: readonly KernelSpec[],
+  pick: (k: KernelSpec) => boolean,
+  deps: (k: KernelSpec) => readonly number[],
+  gives: (k: KernelSpec) => readonly number[],
+): KernelSpec[] {
+  const list: KernelSpec[] = [];
+  for (const k of kernels) {
+    if (!pick(k)) {
+      list.push(k);
+      continue;
+    }
+    const need = new Set(deps(k));
+    let at = list.length;
+    while (at > 0 && !gives(list[at - 1]).some((v) => need.has(v)) && !pick(list[at - 1])) at--;
+    list.splice(at, 0, k);
+  }
+  return list;
+}
+
+/**
+ * Schedules the DCLS constructions away from the data path: each forward construction (which reads parameters only)
+ * runs as early as its inputs allow, and each construction backward as late as its readers allow (the optimizer
+ * update, or the end). Layers' constructions then run back to back, where the GPU overlaps them, instead of one
+ * between each layer's data-dependent kernels, which wait for it.
+ */
+export function scheduleConstructions(kernels: readonly KernelSpec[]): KernelSpec[] {
+  const prim = (name: string) => (k: KernelSpec) => k.kind === "op" && k.prim === name;
+  const early = hoist(kernels, prim("dclsGauss"), readsOf, (k) => k.outs);
+  return hoist([...early].reverse(), prim("dclsGaussGrad"), (k) => k.outs, readsOf).reverse();
+}
