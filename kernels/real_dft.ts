@@ -52,8 +52,12 @@ export interface DftColumn {
   readonly helpers: string[];
   /** The output's element type (the epilogue's). */
   readonly outDt: DType;
-  /** Whether the coefficients are literals (else computed in a loop). */
-  readonly unrolled: boolean;
+}
+
+/** The straight-line program of a column's transform, or undefined for the loop form. */
+function columnProgram(p: RealDftParams, form: RealDftForm) {
+  const { rows, cols } = dftDims(p);
+  return form.unroll ?? rows * cols <= UNROLL_LIMIT ? dftProgram(p, form.program) : undefined;
 }
 
 /**
@@ -68,8 +72,7 @@ export function dftColumn(
   form: RealDftForm = {},
   epilogue?: RealDftEpilogue,
 ): DftColumn {
-  const { rows, cols } = dftDims(p);
-  const program = form.unroll ?? rows * cols <= UNROLL_LIMIT ? dftProgram(p, form.program) : undefined;
+  const { rows, cols } = dftDims(p), program = columnProgram(p, form);
   const ep = epilogue?.expr;
   const outDt = ep ? exprDTypes(ep, "f32")[ep.outputs[0]] : "f32";
   const helpers = new Set<string>();
@@ -96,14 +99,12 @@ export function dftColumn(
     lines,
     helpers: [...(program ? [] : [turnCosSin(p.length)]), ...(helpers.size ? [helperSource(helpers)] : [])],
     outDt,
-    unrolled: program !== undefined,
   };
 }
 
 /** The flops of one column's transform. */
 export function dftColumnFlops(p: RealDftParams, form: RealDftForm = {}): number {
-  const { rows, cols } = dftDims(p);
-  const program = form.unroll ?? rows * cols <= UNROLL_LIMIT ? dftProgram(p, form.program) : undefined;
+  const { rows, cols } = dftDims(p), program = columnProgram(p, form);
   return program ? programFlops(program) : 2 * rows * cols;
 }
 
