@@ -22,6 +22,7 @@ import type { KernelLimits } from "../kernels/program.ts";
 import type { Graph } from "../lib/core/graph.ts";
 import { fuseGraph, type KernelSpec } from "../lib/gpu/fuse.ts";
 import { acceptsView, kernelProgram } from "../lib/gpu/plan_kernels.ts";
+import { kernelReads } from "../lib/gpu/fuse_passes.ts";
 import type { StaticPlan } from "../lib/gpu/plan.ts";
 import { CORRELATE_DFT } from "../kernels/correlate_dft.ts";
 
@@ -77,12 +78,6 @@ const ROLE_BITS: Record<InputRole, number> = {
   state: STATE,
   opt: OPT,
 };
-
-/** Every variable a kernel reads (operands, prologue and epilogue sources). */
-function kernelReads(spec: KernelSpec): number[] {
-  const s = spec as { inputs?: readonly { src: number }[]; srcs?: readonly number[]; epSrcs?: readonly number[] };
-  return [...new Set([...(s.inputs ?? []).map((x) => x.src), ...(s.srcs ?? []), ...(s.epSrcs ?? [])])];
-}
 
 function exprOps(spec: KernelSpec): string[] {
   const s = spec as { expr?: { nodes: readonly { op: string }[] }; epilogue?: { nodes: readonly { op: string }[] } };

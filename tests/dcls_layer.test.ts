@@ -5,6 +5,7 @@ import { construct, construct1d } from "../lib/dcls/construct.ts";
 import { pruneKernel } from "../lib/dcls/prune.ts";
 import { clampPositions, dcls1d, dcls2d, initDcls1d, initDcls2d } from "../lib/dcls/layer.ts";
 import { rand, relError } from "./_gradcheck.ts";
+import { depthwiseDclsParams } from "./_dcls_layer.ts";
 
 const stats = (t: T.Tensor) => {
   const a = Array.from(t.toArray());
@@ -233,15 +234,7 @@ Deno.test("dcls2d on a map smaller than its grid builds only the taps that meet 
 
 Deno.test("dcls2d in the spectral form builds the kernel's spectrum itself; output and every gradient unchanged (f64)", () => {
   const c = 3, k = 5;
-  const params = initDcls2d(T.randomKey(12), {
-    inChannels: c,
-    outChannels: c,
-    groups: c,
-    kernelCount: k,
-    dilatedKernelSize: 11,
-    dtype: "f64",
-  });
-  params.SIG = rand([2, c, 1, k], 13, -0.6, 0.6);
+  const params = depthwiseDclsParams(12, c, k, 11, 13);
   const x = rand([2, c, 16, 5], 14);
   const layer = (algorithm: T.ConvAlgorithm) => (p: typeof params, x: T.Tensor) =>
     dcls2d(p, x, { dilatedKernelSize: 11, groups: c, algorithm });

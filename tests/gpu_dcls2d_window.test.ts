@@ -6,10 +6,11 @@
  */
 import assert from "node:assert/strict";
 import * as T from "../lib/core/mod.ts";
-import { dcls2d, type DclsParams, initDcls2d } from "../lib/dcls/layer.ts";
+import { dcls2d, type DclsParams } from "../lib/dcls/layer.ts";
 import { compileGpu } from "../lib/gpu/compile_gpu.ts";
 import { gpu, GPU_TEST, readTree } from "./_gpu_fixture.ts";
 import { assertNormAndMax, rand } from "./_gradcheck.ts";
+import { depthwiseDclsParams } from "./_dcls_layer.ts";
 
 const cases = [
   { grid: 9, map: [4, 3], algorithm: "auto", built: [7, 5], what: "a 9×9 grid on a 4×3 map (a 7×5 window)" },
@@ -28,15 +29,7 @@ for (const { grid, map, algorithm, built, what } of cases) {
     ...GPU_TEST,
     fn: async () => {
       const c = 3, k = 5;
-      const params = initDcls2d(T.randomKey(3), {
-        inChannels: c,
-        outChannels: c,
-        groups: c,
-        kernelCount: k,
-        dilatedKernelSize: grid,
-        dtype: "f64",
-      });
-      params.SIG = rand([2, c, 1, k], 4, -0.6, 0.6);
+      const params = depthwiseDclsParams(3, c, k, grid, 4);
       const x = rand([2, c, ...map], 5), gy = rand([2, c, ...map], 6);
       const step = (p: DclsParams, x: T.Tensor, gy: T.Tensor) => {
         const [y, pull] = T.vjp(

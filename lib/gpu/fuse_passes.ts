@@ -14,6 +14,12 @@ import { contiguousOffset } from "../../kernels/view.ts";
 import { CORRELATE_DFT, correlateDftFits } from "../../kernels/correlate_dft.ts";
 import type { ComplexCorrelateParams, RealDftParams } from "../core/primitive.ts";
 
+/** The variables a kernel reads: its inputs' buffers, then its epilogue's. */
+export function kernelReads(k: KernelSpec): number[] {
+  const own = k.kind === "op" ? k.inputs.map((x) => x.src) : k.srcs;
+  return k.kind === "elementwise" ? [...own] : [...own, ...(k.epSrcs ?? [])];
+}
+
 /** Nodes a multi-output kernel made by merging siblings may hold (keeps shaders small enough to compile fast). */
 const MAX_MERGED = 256;
 /** Outputs a merged reduction may hold (each is an accumulator per thread and a fold through workgroup memory). */
@@ -77,14 +83,8 @@ export function mergeSiblings(
   maxBindings: number,
 ): KernelSpec[] {
   const list: KernelSpec[] = [];
-  const insOf = (k: KernelSpec) =>
-    k.kind === "op"
-      ? [...k.inputs.map((x) => x.src), ...(k.epSrcs ?? [])]
-      : k.kind === "reduce"
-      ? [...k.srcs, ...(k.epSrcs ?? [])]
-      : k.srcs;
   const readers = new Map<number, number>();
-  for (const k of kernels) for (const v of new Set(insOf(k))) readers.set(v, (readers.get(v) ?? 0) + 1);
+  for (const k of kernels) for (const v of new Set(kernelReads(k))) readers.set(v, (readers.get(v) ?? 0) + 1);
   for (const b of kernels) {
     let merged: KernelSpec = b;
     if (b.kind === "elementwise") {
@@ -93,7 +93,7 @@ export function mergeSiblings(
         if (a.kind !== "elementwise" || prod(a.shape) !== prod(b.shape)) continue;
         if (a.expr.nodes.some((n) => n.op === "concat") || b.expr.nodes.some((n) => n.op === "concat")) continue;
         const between = list.slice(j + 1);
-        if (between.some((k) => insOf(k).some((v) => a.outs.includes(v)))) continue;
+        if (between.some((k) => kernelReads(k).some((v) => a.outs.includes(v)))) continue;
         const related = b.srcs.some((v) => a.outs.includes(v) || a.srcs.includes(v));
         if (!related) continue;
         const fromA = b.srcs.map((v) => a.outs.indexOf(v));
@@ -112,7 +112,7 @@ export function mergeSiblings(
         break;
       }
     }
-    if (b.kind === "reduce") merged = mergeReduction(list, b, insOf, maxBindings) ?? b;
+    if (b.kind === "reduce") merged = mergeReduction(list, b, maxBindings) ?? b;
     list.push(merged);
   }
   return list;
@@ -122,7 +122,6 @@ export function mergeSiblings(
 function mergeReduction(
   list: KernelSpec[],
   b: Extract<KernelSpec, { kind: "reduce" }>,
-  insOf: (k: KernelSpec) => readonly number[],
   maxBindings: number,
 ): KernelSpec | null {
   if (b.epilogue) return null;
@@ -132,7 +131,7 @@ function mergeReduction(
     if (a.kind !== "reduce" || a.epilogue || a.op !== b.op || a.shape.join() !== b.shape.join()) continue;
     if (axesKey(a.axes) !== axesKey(b.axes) || a.outs.length + b.outs.length > MAX_REDUCE_OUTPUTS) continue;
     if (!b.srcs.some((v) => a.srcs.includes(v)) || b.srcs.some((v) => a.outs.includes(v))) continue;
-    if (list.slice(j + 1).some((k) => insOf(k).some((v) => a.outs.includes(v)))) continue;
+    if (list.slice(j + 1).some((k) => kernelReads(k).some((v) => a.outs.includes(v)))) continue;
     const dtypes = [a, b].map((k) => exprDTypes(k.expr)[k.expr.outputs[0]]);
     if (dtypes[0] !== dtypes[1]) continue;
     const m = mergeExprs(a.expr, a.srcs, b.expr, b.srcs, b.srcs.map(() => -1), prod(b.shape));
@@ -161,7 +160,7 @@ export function fuseCorrelateTransforms(
   const readers = new Map<number, number>();
   const producer = new Map<number, number>();
   kernels.forEach((k, i) => {
-    for (const v of new Set(readsOf(k))) readers.set(v, (readers.get(v) ?? 0) + 1);
+    for (const v of new Set(kernelReads(k))) readers.set(v, (readers.get(v) ?? 0) + 1);
     for (const v of k.outs) producer.set(v, i);
   });
   kernels.forEach((d, i) => {
@@ -178,12 +177,6 @@ export function fuseCorrelateTransforms(
     out[i] = { ...d, prim: CORRELATE_DFT, params: { correlate: cp, dft: p }, inputs: c.inputs, srcs: c.srcs };
   });
   return out.filter((k): k is KernelSpec => k !== undefined);
-}
-
-/** The variables a kernel reads. */
-function readsOf(k: KernelSpec): number[] {
-  const own = k.kind === "op" ? k.inputs.map((x) => x.src) : k.srcs;
-  return [...own, ...((k.kind === "elementwise" ? undefined : k.epSrcs) ?? [])];
 }
 
 /**
@@ -218,6 +211,6 @@ function hoist(
  */
 export function scheduleConstructions(kernels: readonly KernelSpec[]): KernelSpec[] {
   const prim = (name: string) => (k: KernelSpec) => k.kind === "op" && k.prim === name;
-  const early = hoist(kernels, prim("dclsGauss"), readsOf, (k) => k.outs);
-  return hoist([...early].reverse(), prim("dclsGaussGrad"), (k) => k.outs, readsOf).reverse();
+  const early = hoist(kernels, prim("dclsGauss"), kernelReads, (k) => k.outs);
+  return hoist([...early].reverse(), prim("dclsGaussGrad"), (k) => k.outs, kernelReads).reverse();
 }

@@ -22,6 +22,7 @@ import {
 } from "../../kernels/program.ts";
 import { prod } from "../../kernels/wgsl.ts";
 import { fuseGraph, type KernelSpec, liveEqns } from "./fuse.ts";
+import { kernelReads } from "./fuse_passes.ts";
 import { isIdentityView } from "./fuse_expr.ts";
 import { acceptsView, kernelProgram } from "./plan_kernels.ts";
 
@@ -182,11 +183,7 @@ export function buildPlan(graph: Graph, opts: PlanOptions): StaticPlan {
   const kernels: Kernel[] = fused.kernels.map((spec) => ({
     spec,
     program: kernelProgram(spec, fused.avals, opts.limits),
-    ins: spec.kind === "op"
-      ? [...spec.inputs.map((x) => x.src), ...(spec.epSrcs ?? [])]
-      : spec.kind === "reduce"
-      ? [...spec.srcs, ...(spec.epSrcs ?? [])]
-      : spec.srcs,
+    ins: kernelReads(spec),
     outs: spec.outs,
   }));
   const avals = new Map(fused.avals);
