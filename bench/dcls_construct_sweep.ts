@@ -1,19 +1,25 @@
 /**
- * Sweep of the fused DCLS-Gauss construction kernels (kernels/dcls_gauss.ts) at the ConvNeXt-T stages (26 elements
- * on a 23×23 grid; at 8×7 the 15×13 window the convolution reaches): threads per workgroup of the forward and the
- * backward. Each variant's output is compared on the GPU with the default's; times as bench/depthwise_sweep.ts.
+ * Sweep of the fused DCLS-Gauss construction kernels at the ConvNeXt-T stages (26 elements on a 23×23 grid; at 8×7
+ * the 15×13 window the convolution reaches): the shared-memory kernels (kernels/dcls_gauss.ts) at several threads per
+ * workgroup against the per-element ones (kernels/dcls_gauss_lanes.ts), forward and backward. Each variant's output is
+ * compared on the GPU with the first's; times as bench/depthwise_sweep.ts.
  *
  *     deno run -A bench/dcls_construct_sweep.ts [--rounds=3]
  * @module
  */
 import { dclsGaussGradKernel, dclsGaussKernel } from "../kernels/dcls_gauss.ts";
+import { dclsGaussGradLanesKernel, dclsGaussLanesKernel } from "../kernels/dcls_gauss_lanes.ts";
+import type { KernelProgram } from "../kernels/program.ts";
 import type { DclsGaussParams } from "../lib/core/primitive.ts";
 import { startSweep, timeInterleaved } from "./gpu_timing.ts";
 import { markdownTable, writeResult } from "./report.ts";
 
 const { rounds, gpu, runner } = await startSweep("dcls_construct_sweep");
 const rows: (string | number)[][] = [];
-const K = 26, THREADS = [128, 64, 256];
+const K = 26;
+type Make = (C: number, K: number, p: DclsGaussParams) => KernelProgram;
+const shared = (make: (C: number, K: number, p: DclsGaussParams, t: number) => KernelProgram, t: number) =>
+  [`${t} threads`, (C: number, K: number, p: DclsGaussParams) => make(C, K, p, t)] as [string, Make];
 const axis = (param: number, window?: [number, number]) => ({
   size: 23,
   param,
@@ -25,16 +31,23 @@ const stages: [number, DclsGaussParams][] = [
   [384, { rows: axis(1), cols: axis(0) }],
   [768, { rows: axis(1, [4, 15]), cols: axis(0, [5, 13]) }],
 ];
+const passes: [string, [string, Make][]][] = [
+  ["forward", [shared(dclsGaussKernel, 256), shared(dclsGaussKernel, 128), ["lanes", dclsGaussLanesKernel]]],
+  ["backward", [shared(dclsGaussGradKernel, 256), shared(dclsGaussGradKernel, 128), [
+    "lanes",
+    dclsGaussGradLanesKernel,
+  ]]],
+];
 for (const [C, p] of stages) {
-  for (const [pass, make] of [["forward", dclsGaussKernel], ["backward", dclsGaussGradKernel]] as const) {
-    const programs = await Promise.all(THREADS.map((t) => runner.prepare(make(C, K, p, t))));
+  for (const [pass, variants] of passes) {
+    const programs = await Promise.all(variants.map(([, make]) => runner.prepare(make(C, K, p))));
     const { times, errs } = await timeInterleaved(runner, programs, { rounds, warmS: 0.3, batchS: 0.03 });
-    THREADS.forEach((t, i) => {
+    variants.forEach(([t], i) => {
       const tag = p.rows.count ? `${p.rows.count}×${p.cols.count} window` : "23×23";
       rows.push([`${C} channels, ${tag} ${pass}`, t, Math.min(...times[i]) * 1e3, errs[i]]);
     });
   }
 }
-console.log(markdownTable(["shape", "threads", "ms", "err"], rows));
+console.log(markdownTable(["shape", "kernel", "ms", "err"], rows));
 await writeResult("dcls_construct_sweep.json", { adapter: gpu.description, rows });
 gpu.destroy();

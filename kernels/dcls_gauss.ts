@@ -223,8 +223,8 @@ const weightPrefetch = (K: number, cond: string, kv: string) => [
   "}",
 ];
 
-/** Element counts of weight `[C, K]`, P and SIG `[2, C, K]`. */
-const inputs = (C: number, K: number) => [C * K, 2 * C * K, 2 * C * K];
+/** Element counts of weight `[C, K]`, P and SIG `[2, C, K]`: the construction's inputs. */
+export const constructionInputs = (C: number, K: number): number[] => [C * K, 2 * C * K, 2 * C * K];
 
 /**
  * `dclsGauss`: inputs (weight `[C, K]`, P `[2, C, K]`, SIG `[2, C, K]`), output the kernel's window `[C, n0, n1]`, or
@@ -303,7 +303,7 @@ export function dclsGaussKernel(C: number, K: number, p: DclsGaussParams, thread
   return singleDispatchProgram({
     label: `dcls_gauss_${D0}x${D1}${windowTag(L, p)}_k${K}`,
     names: ["w", "pos", "sig", "out"],
-    inputs: inputs(C, K),
+    inputs: constructionInputs(C, K),
     output: C * M * n1,
     shared: [vecDecl("prof", N), vecDecl("sc", 2 * KV), ...(p.spectrum ? [vecDecl("ahat", L.spec)] : [])],
     helpers: p.spectrum ? turnHelper(p.spectrum.length) : undefined,
@@ -484,7 +484,7 @@ export function dclsGaussGradKernel(C: number, K: number, p: DclsGaussParams, th
   return singleDispatchProgram({
     label: `dcls_gauss_grad_${D0}x${D1}${windowTag(L, p)}_k${K}`,
     names: ["dk", "w", "pos", "sig", "grad"],
-    inputs: [C * M * n1, ...inputs(C, K)],
+    inputs: [C * M * n1, ...constructionInputs(C, K)],
     output: 5 * C * K,
     shared: [vecDecl("prof", N), vecDecl("gab", L.gab), vecDecl("gk", L.scratch)],
     helpers: p.spectrum ? turnHelper(p.spectrum.length) : undefined,

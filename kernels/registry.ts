@@ -15,7 +15,7 @@ import { matmulKernel } from "./matmul.ts";
 import { concatKernel, gatherKernel, movementKernel, scatterAddKernel } from "./movement.ts";
 import { DEFAULT_LIMITS, type KernelLimits, type KernelProgram } from "./program.ts";
 import { randomBitsKernel } from "./random.ts";
-import { dclsGaussGradKernel, dclsGaussKernel } from "./dcls_gauss.ts";
+import { dclsGaussGradProgram, dclsGaussProgram } from "./dcls_gauss_lanes.ts";
 import { complexCorrelateKernel, complexCorrelateKernelGradKernel } from "./complex_correlate.ts";
 import { realDftKernel, realDftPlanes } from "./real_dft.ts";
 import { toeplitzAdjointKernel, toeplitzKernel } from "./toeplitz.ts";
@@ -134,8 +134,8 @@ export const kernelFor: KernelTable = {
   conv2dWeightGrad: ([x, dy], _out, p, limits = DEFAULT_LIMITS) =>
     conv2dWeightGradKernel(x.shape, dy.shape, p, { limits }),
   randomBits: (_inputs, _out, { shape }) => randomBitsKernel(shape),
-  dclsGauss: ([w], _out, p) => dclsGaussKernel(w.shape[0] * w.shape[1], w.shape[2], p),
-  dclsGaussGrad: ([, w], _out, p) => dclsGaussGradKernel(w.shape[0] * w.shape[1], w.shape[2], p),
+  dclsGauss: ([w], _out, p) => dclsGaussProgram(w.shape[0] * w.shape[1], w.shape[2], p),
+  dclsGaussGrad: ([, w], _out, p) => dclsGaussGradProgram(w.shape[0] * w.shape[1], w.shape[2], p),
   complexCorrelate: ([z, k], _out, p) =>
     complexCorrelateKernel({ R: z.shape[0], P: z.shape[1], W: z.shape[3], kw: k.shape[2] }, p),
   complexCorrelateKernelGrad: ([z], _out, p) =>

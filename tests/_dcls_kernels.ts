@@ -3,9 +3,11 @@
  * primitives' float64 CPU references, for one channel count, element count, grid and output window.
  */
 import type { DclsGaussParams, KernelSpectrum } from "../lib/core/primitive.ts";
+import type { KernelProgram } from "../kernels/program.ts";
 import { registry } from "../lib/core/mod.ts";
 import { gridAxes, type KernelWindow } from "../lib/dcls/construct.ts";
 import { dclsGaussGradKernel, dclsGaussKernel } from "../kernels/dcls_gauss.ts";
+import { dclsGaussGradLanesKernel, dclsGaussLanesFit, dclsGaussLanesKernel } from "../kernels/dcls_gauss_lanes.ts";
 import { assertClose, f64Value, pseudoRandom, runner } from "./gpu_kernels_helpers.ts";
 
 /** The Gaussian construction's parameters for a `d0 × d1` grid, with an output window and spectrum if given. */
@@ -46,9 +48,15 @@ export async function checkDclsGaussKernels(
   const what = `c${c} k${k} ${d0}×${d1}${window ? ` window ${JSON.stringify(window)}` : ""}${
     spectrum ? ` spectrum ${JSON.stringify(spectrum)}` : ""
   }`;
-  const [gotK] = await runner.run(dclsGaussKernel(c, k, p), [w, P, S]);
-  assertClose(gotK, kernel, { rtol: 1e-4, atol: 1e-5 }, `kernel ${what}`);
-  const [gotG] = await runner.run(dclsGaussGradKernel(c, k, p), [g, w, P, S]);
   const scale = Math.max(...Array.from(grads, Math.abs));
-  assertClose(gotG, grads, { rtol: 1e-3, atol: 1e-4 * scale + 1e-6 }, `gradients ${what}`);
+  // The shared-memory kernels take every case; the per-element ones, where they fit, too.
+  type Make = (c: number, k: number, p: DclsGaussParams) => KernelProgram;
+  const kernels: [Make, Make, string][] = [[dclsGaussKernel, dclsGaussGradKernel, "shared"]];
+  if (dclsGaussLanesFit(p, k)) kernels.push([dclsGaussLanesKernel, dclsGaussGradLanesKernel, "lanes"]);
+  for (const [forward, backward, form] of kernels) {
+    const [gotK] = await runner.run(forward(c, k, p), [w, P, S]);
+    assertClose(gotK, kernel, { rtol: 1e-4, atol: 1e-5 }, `${form} kernel ${what}`);
+    const [gotG] = await runner.run(backward(c, k, p), [g, w, P, S]);
+    assertClose(gotG, grads, { rtol: 1e-3, atol: 1e-4 * scale + 1e-6 }, `${form} gradients ${what}`);
+  }
 }

@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { dclsGaussGradKernel, dclsGaussKernel, dclsGaussWorkgroupBytes } from "../kernels/dcls_gauss.ts";
+import { dclsGaussGradProgram, dclsGaussProgram } from "../kernels/dcls_gauss_lanes.ts";
 import { gpuTest } from "./gpu_kernels_helpers.ts";
 import { checkDclsGaussKernels, gaussParams as params } from "./_dcls_kernels.ts";
 
@@ -93,3 +94,15 @@ gpuTest(
     }
   },
 );
+
+Deno.test("the per-element construction kernels serve small windows, the shared-memory ones the rest", () => {
+  const label = (p: ReturnType<typeof params>, k: number) =>
+    [dclsGaussProgram(3, k, p), dclsGaussGradProgram(3, k, p)].map((q) => q.dispatches[0].label.includes("lanes"));
+  // The 8×7 stage's 15×13 window of the 23×23 grid: per element.
+  assert.deepEqual(label(params(23, 23, { rows: [4, 15], cols: [5, 13] }), 26), [true, true]);
+  // The whole grid, a spectrum, or more elements than a warp has threads: shared memory.
+  assert.deepEqual(label(params(23, 23), 26), [false, false]);
+  assert.deepEqual(label(params(7, 7, undefined, { length: 9, top: 3 }), 5), [false, false]);
+  assert.deepEqual(label(params(9, 9), 33), [false, false]);
+  assert.deepEqual(label(params(9, 9), 32), [true, true]);
+});

@@ -22,7 +22,7 @@ import {
 } from "./fallback_kernels.ts";
 import { gatherKernel, scatterAddKernel } from "../../kernels/movement.ts";
 import { randomBitsKernel } from "../../kernels/random.ts";
-import { dclsGaussGradKernel, dclsGaussKernel } from "../../kernels/dcls_gauss.ts";
+import { dclsGaussGradProgram, dclsGaussProgram } from "../../kernels/dcls_gauss_lanes.ts";
 import { complexCorrelateKernel, complexCorrelateKernelGradKernel } from "../../kernels/complex_correlate.ts";
 import { realDftKernel, realDftPlanes } from "../../kernels/real_dft.ts";
 import { CORRELATE_DFT, correlateDftKernel } from "../../kernels/correlate_dft.ts";
@@ -171,7 +171,7 @@ function opProgram(spec: OpKernelSpec, avals: ReadonlyMap<number, Aval>, limits:
     case "dclsGaussGrad": {
       const w = spec.inputs[spec.prim === "dclsGauss" ? 0 : 1].aval.shape;
       if (spec.out.dtype !== "f32") throw new Error(`compileGpu: ${spec.prim} of ${spec.out.dtype}`);
-      const make = spec.prim === "dclsGauss" ? dclsGaussKernel : dclsGaussGradKernel;
+      const make = spec.prim === "dclsGauss" ? dclsGaussProgram : dclsGaussGradProgram;
       return make(w[0] * w[1], w[2], p as unknown as DclsGaussParams);
     }
     case "complexCorrelate":
