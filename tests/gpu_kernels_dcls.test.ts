@@ -1,7 +1,8 @@
 /**
- * The fused Gaussian DCLS construction on the GPU (kernels/dcls_gauss.ts) against the primitive's float64 CPU
- * reference: kernels and packed gradients on random channel counts, element counts and non-square grids, whole and
- * through a random output window, as the kernel or as its spectrum (the spectral convolution's row transform).
+ * The fused Gaussian DCLS construction on the GPU against the primitive's float64 CPU reference, both forms: the
+ * shared-memory kernels (kernels/dcls_gauss.ts) and, where they fit, the per-element ones (kernels/dcls_gauss_lanes.ts):
+ * kernels and packed gradients on random channel counts, element counts and non-square grids, whole and through a
+ * random output window, as the kernel or as its spectrum (the spectral convolution's row transform).
  */
 import fc from "fast-check";
 import { check, gpuTest } from "./gpu_kernels_helpers.ts";

@@ -4,6 +4,7 @@
  * output window (with a spectrum, the larger of the two kernels'), and the kernels match the float64 reference where
  * the layout changes shape: every element count modulo 4 (the lanes past K), one, two and four partial sums per
  * element sum, square and non-square grids and windows, and more than 128 elements. Grids stay small, as llvmpipe compiles each shape anew.
+ * Which form of the construction serves which case (`dclsGaussProgram`).
  */
 import assert from "node:assert/strict";
 import { dclsGaussGradKernel, dclsGaussKernel, dclsGaussWorkgroupBytes } from "../kernels/dcls_gauss.ts";
