@@ -23,14 +23,12 @@ import type { DclsGaussParams } from "../lib/core/primitive.ts";
 import { DCLS_NORM_EPS, DCLS_SIGMA_FLOOR, dclsWindow } from "../lib/core/prims/dcls_constants.ts";
 import { constructionInputs, dclsGaussGradKernel, dclsGaussKernel } from "./dcls_gauss.ts";
 import type { KernelProgram } from "./program.ts";
-import { foldGrid, singleDispatchProgram, u32 } from "./wgsl.ts";
+import { foldGrid, singleDispatchProgram, u32, XYZW } from "./wgsl.ts";
 
 /** Threads per workgroup: one warp, a thread per element. */
 const LANES = 32;
 /** Most lines a side the unrolled registers take. */
 const MAX_LINES = 32;
-
-const XYZW = ["x", "y", "z", "w"];
 
 /** Whether the per-element kernels take `K` elements on this grid and window. */
 export function dclsGaussLanesFit(p: DclsGaussParams, K: number): boolean {

@@ -17,9 +17,8 @@ import { geometryTag, tapHits, tapWindow } from "./depthwise_geometry.ts";
 import { PLANE_MAX_WIDTH } from "./depthwise_plane.ts";
 import { oddPitch, stageLines } from "./depthwise_stage.ts";
 import { type KernelDispatch, type KernelLimits, type KernelProgram, ref } from "./program.ts";
-import { bindingDecl, foldGrid, shaderSource, u32 } from "./wgsl.ts";
+import { bindingDecl, foldGrid, shaderSource, u32, XYZW } from "./wgsl.ts";
 
-const XYZW = ["x", "y", "z", "w"];
 const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
 
 /** Tile parameters of the whole-plane weight gradient. */

@@ -13,9 +13,8 @@
 import { type Correlation, correlationProgram, inChannel, kernelSlot, summed } from "./depthwise_geometry.ts";
 import { stageLines } from "./depthwise_stage.ts";
 import type { KernelLimits, KernelProgram } from "./program.ts";
-import { bindingDecl, foldGrid, u32 } from "./wgsl.ts";
+import { bindingDecl, foldGrid, u32, XYZW } from "./wgsl.ts";
 
-const XYZW = ["x", "y", "z", "w"];
 const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
 const i32 = (n: number) => `${n}i`;
 

@@ -17,9 +17,8 @@ import { windowSumDispatch } from "./depthwise_dw_sum.ts";
 import { geometryTag } from "./depthwise_geometry.ts";
 import { stageLines } from "./depthwise_stage.ts";
 import { type KernelLimits, type KernelProgram, ref } from "./program.ts";
-import { bindingDecl, foldGrid, shaderSource, u32 } from "./wgsl.ts";
+import { bindingDecl, foldGrid, shaderSource, u32, XYZW } from "./wgsl.ts";
 
-const XYZW = ["x", "y", "z", "w"];
 const roundUp = (n: number, m: number) => Math.ceil(n / m) * m;
 
 /** Tile parameters of the tiled weight-gradient kernel. */

@@ -24,7 +24,7 @@
  *
  * @module
  */
-import { u32 } from "./wgsl.ts";
+import { u32, XYZW } from "./wgsl.ts";
 
 /** Tile sizes: BM×BN outputs per workgroup, BK depth per stage, TM×TN outputs per thread (multiples of 4). */
 export interface GemmTiles {
@@ -161,7 +161,6 @@ export function usableSplit(K: number, splitK: number, BK: number): number {
 }
 
 const GROUP_M = 8;
-const XYZW = ["x", "y", "z", "w"];
 
 /** Where one operand's tile lives in workgroup memory and how threads load it. */
 interface TileLayout {

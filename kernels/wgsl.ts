@@ -42,6 +42,9 @@ export function storeType(dtype: DType, width: 1 | 4 = 1): string {
   return width === 1 ? s : `vec4<${s}>`;
 }
 
+/** The component names of a vec4, lane by lane. */
+export const XYZW: readonly string[] = ["x", "y", "z", "w"];
+
 /** A u32 literal; negative numbers wrap modulo 2³², which index arithmetic relies on for negative strides. */
 export function u32(n: number): string {
   if (!Number.isInteger(n)) throw new Error(`u32: ${n} is not an integer`);
