@@ -44,10 +44,12 @@ export const DCLS_VS_DENSE_COMMAND: CommandSpec = {
   ],
 };
 
-/** One stage's channels and plane. */
+/** One stage's channels, plane and depth. */
 export interface StageShape {
   /** Channels. */
   readonly C: number;
+  /** Blocks, each with one depthwise convolution (ConvNeXt-T: 3, 3, 9, 3). */
+  readonly depth: number;
   /** Height (mel axis). */
   readonly H: number;
   /** Width (time axis). */
@@ -56,14 +58,14 @@ export interface StageShape {
 
 /** The ConvNeXt-T stage shapes on a 128 × 1001 log-mel (after the (2, 16) stem and each 2× downsampling). */
 export const CONVNEXT_T_STAGES: readonly StageShape[] = [
-  { C: 96, H: 64, W: 62 },
-  { C: 192, H: 32, W: 31 },
-  { C: 384, H: 16, W: 15 },
-  { C: 768, H: 8, W: 7 },
+  { C: 96, H: 64, W: 62, depth: 3 },
+  { C: 192, H: 32, W: 31, depth: 3 },
+  { C: 384, H: 16, W: 15, depth: 9 },
+  { C: 768, H: 8, W: 7, depth: 3 },
 ];
 
 /** Small stand-ins for llvmpipe. */
-export const SMALL_STAGES: readonly StageShape[] = [{ C: 8, H: 16, W: 15 }, { C: 16, H: 8, W: 7 }];
+export const SMALL_STAGES: readonly StageShape[] = [{ C: 8, H: 16, W: 15, depth: 2 }, { C: 16, H: 8, W: 7, depth: 2 }];
 
 /** The paper's DCLS settings for the depthwise replacement. */
 const KERNEL_COUNT = 26, GRID = 23, DENSE = 7;
@@ -86,6 +88,21 @@ export interface StageResult extends StageShape {
   readonly directForwardBackward: FnTiming;
   /** DCLS forward and backward with the spectral 23×23 convolution. */
   readonly spectralForwardBackward: FnTiming;
+  /**
+   * The convolution the DCLS layer runs, forward and backward, with its kernel given instead of built: a dense
+   * depthwise convolution over the window of the 23×23 grid that reaches the plane ({@link windowSize}). What the
+   * DCLS layer takes beyond it is what the construction costs in the chain.
+   */
+  readonly windowForwardBackward: FnTiming;
+  /**
+   * The stage as the network runs it, per layer: `depth` DCLS layers stacked (each on the previous one's output, with
+   * its own weights, positions and widths shared as in the paper), forward through all then backward through all.
+   */
+  readonly dclsStage: FnTiming;
+  /** The dense 7×7 stage likewise, per layer. */
+  readonly denseStage: FnTiming;
+  /** DCLS stage time over the dense one: the median of the rounds' ratios. */
+  readonly stageRatio: number;
   /** Layers per timed call. */
   readonly reps: number;
   /** Rounds of measurements (each time above is the median over them). */
@@ -94,6 +111,14 @@ export interface StageResult extends StageShape {
   readonly ratio: number;
   /** Each round's ratio. */
   readonly ratios: readonly number[];
+}
+
+/**
+ * The kernel window of the 23×23 grid that reaches an H × W plane at stride 1 and "same" padding: the taps within
+ * H − 1 rows and W − 1 columns of the centre.
+ */
+export function windowSize(H: number, W: number): [number, number] {
+  return [Math.min(GRID, 2 * H - 1), Math.min(GRID, 2 * W - 1)];
 }
 
 const dclsOpts = (C: number, algorithm: ConvAlgorithm = "auto") => ({
@@ -121,7 +146,7 @@ function forwardChain<P>(f: (p: P, x: Tensor) => Tensor, reps: number) {
  * pass waits for the one before it, as the layers of a network do. Every output and gradient is returned, so
  * nothing is pruned.
  */
-function forwardBackwardChain<P>(f: (p: P, x: Tensor) => Tensor, reps: number) {
+export function forwardBackwardChain<P>(f: (p: P, x: Tensor) => Tensor, reps: number) {
   return (ct: Tensor, p: P, x: Tensor) => {
     const outs: unknown[] = [];
     for (let i = 0; i < reps; i++) {
@@ -131,6 +156,19 @@ function forwardBackwardChain<P>(f: (p: P, x: Tensor) => Tensor, reps: number) {
       x = dx;
     }
     return [outs, x];
+  };
+}
+
+/**
+ * A stage's forward and backward: `layer` applied with each of `p.layers` in turn, each on the previous one's output,
+ * then the gradients of every parameter and of the input (the backward then runs through the layers in reverse, each
+ * waiting for the one after it, as in a network).
+ */
+function stageForwardBackward<S, L>(layer: (s: S, l: L, x: Tensor) => Tensor) {
+  return (ct: Tensor, p: { shared: S; layers: readonly L[] }, x: Tensor) => {
+    const stack = (q: typeof p, x: Tensor) => q.layers.reduce((h, l) => layer(q.shared, l, h), x);
+    const [y, pull] = vjp(stack as unknown as (...a: never[]) => Tensor, p as never, x as never);
+    return [y, pull(ct)];
   };
 }
 
@@ -180,6 +218,22 @@ export async function measureStage(
     init: "paper",
   });
   const dense = { weight: mul(normal(kw, [C, 1, DENSE, DENSE]), 0.02), bias: dcls.bias! };
+  const [KH, KW] = windowSize(H, W);
+  const window = { weight: mul(normal(kw, [C, 1, KH, KW]), 0.02), bias: dcls.bias! };
+  // A stage: each layer its own weight and bias; DCLS positions and widths are the first layer's (shared per stage).
+  const layerKeys = split(randomKey(11), s.depth);
+  const dclsLayers = layerKeys.map((k, i) => {
+    const q = i === 0 ? dcls : initDcls2d(k, {
+      inChannels: C,
+      outChannels: C,
+      groups: C,
+      kernelCount: KERNEL_COUNT,
+      dilatedKernelSize: GRID,
+      init: "paper",
+    });
+    return { weight: q.weight, bias: q.bias! };
+  });
+  const denseLayers = layerKeys.map((k) => ({ weight: mul(normal(k, [C, 1, DENSE, DENSE]), 0.02), bias: dcls.bias! }));
   const data = await normalOnGpu(gpu, { x: [batch, C, H, W], gy: [batch, C, H, W], gk: [C, 1, GRID, GRID] });
   const { x, gy, gk } = data.value;
   const measurements: Measurement[] = [];
@@ -187,8 +241,8 @@ export async function measureStage(
     const withAlgorithm = (a: ConvAlgorithm) => (p: DclsParams, x: Tensor) => dcls2d(p, x, dclsOpts(C, a));
     const denseFwd = (p: typeof dense, x: Tensor) => conv2d(x, p.weight, { padding: DENSE >> 1, groups: C }, p.bias);
     const build = (p: DclsParams) => construct(p.weight, p.P, p.SIG, { version: "gauss", dilatedKernelSize: GRID });
-    const prepare = async (f: (...a: never[]) => unknown, args: unknown[]) => {
-      const m = { prepared: await prepareGpu(gpu, f, args), args, samples: [], wallSamples: [] };
+    const prepare = async (f: (...a: never[]) => unknown, args: unknown[]): Promise<Measurement> => {
+      const m: Measurement = { prepared: await prepareGpu(gpu, f, args), args, samples: [], wallSamples: [] };
       measurements.push(m);
       return m;
     };
@@ -197,13 +251,31 @@ export async function measureStage(
     const directFb = await prepare(forwardBackwardChain(withAlgorithm("direct"), reps) as never, [gy, dcls, x]);
     const spectralFb = await prepare(forwardBackwardChain(withAlgorithm("spectral"), reps) as never, [gy, dcls, x]);
     const constructFb = await prepare(forwardBackwardRepeat(build, reps) as never, [gk, dcls]);
+    const windowFwd = (p: typeof window, x: Tensor) =>
+      conv2d(x, p.weight, { padding: [KH >> 1, KW >> 1], groups: C }, p.bias);
+    const windowFb = await prepare(forwardBackwardChain(windowFwd, reps) as never, [gy, window, x]);
+    type Layer = { weight: Tensor; bias: Tensor };
+    const dclsStageM = await prepare(
+      stageForwardBackward((sh: { P: Tensor; SIG: Tensor }, l: Layer, x: Tensor) =>
+        dcls2d({ ...sh, ...l }, x, dclsOpts(C))
+      ) as never,
+      [gy, { shared: { P: dcls.P, SIG: dcls.SIG! }, layers: dclsLayers }, x],
+    );
+    const denseStageM = await prepare(
+      stageForwardBackward((_: Record<string, never>, l: Layer, x: Tensor) =>
+        conv2d(x, l.weight, { padding: DENSE >> 1, groups: C }, l.bias)
+      ) as never,
+      [gy, { shared: {}, layers: denseLayers }, x],
+    );
+    const stageOnes = new Set<Measurement>([dclsStageM, denseStageM]);
     const denseFwdM = await prepare(forwardChain(denseFwd, reps) as never, [dense, x]);
     const denseFb = await prepare(forwardBackwardChain(denseFwd, reps) as never, [gy, dense, x]);
     for (let r = 0; r < rounds; r++) {
       for (const m of measurements) {
         const t = await timeReplays(gpu, m.prepared, () => m.args, opts.replay);
-        m.samples.push((t.gpuMs ?? t.wallMs) / reps);
-        m.wallSamples.push(t.wallMs / reps);
+        const layers = stageOnes.has(m) ? s.depth : reps;
+        m.samples.push((t.gpuMs ?? t.wallMs) / layers);
+        m.wallSamples.push(t.wallMs / layers);
       }
     }
     const timing = (m: Measurement): FnTiming => ({
@@ -211,7 +283,7 @@ export async function measureStage(
       clock: gpu.features.timestampQuery ? "gpu" : "wall",
       wallMs: median(m.wallSamples)!,
       prepare: m.prepared.phases,
-      dispatches: m.prepared.plan.stats.dispatches / reps,
+      dispatches: m.prepared.plan.stats.dispatches / (stageOnes.has(m) ? s.depth : reps),
       outputShapes: m.prepared.plan.outputs.map((o) => o.aval.shape),
     });
     return {
@@ -226,6 +298,10 @@ export async function measureStage(
       denseForwardBackward: timing(denseFb),
       directForwardBackward: timing(directFb),
       spectralForwardBackward: timing(spectralFb),
+      windowForwardBackward: timing(windowFb),
+      dclsStage: timing(dclsStageM),
+      denseStage: timing(denseStageM),
+      stageRatio: median(dclsStageM.samples.map((d, i) => d / denseStageM.samples[i]))!,
       ratio: median(dclsFb.samples.map((d, i) => d / denseFb.samples[i]))!,
       ratios: dclsFb.samples.map((d, i) => d / denseFb.samples[i]),
     };
@@ -249,6 +325,10 @@ export function dclsTable(results: readonly StageResult[]): string {
       "rounds' ratios",
       "direct fwd+bwd ms",
       "spectral fwd+bwd ms",
+      "window conv fwd+bwd ms",
+      "DCLS stage ms / layer",
+      "dense stage ms / layer",
+      "stage DCLS / dense",
     ],
     results.map((r) => [
       `${r.batch}×${r.C}×${r.H}×${r.W}`,
@@ -261,6 +341,10 @@ export function dclsTable(results: readonly StageResult[]): string {
       r.ratios.map((x) => x.toFixed(3)).join(" "),
       r.directForwardBackward.ms,
       r.spectralForwardBackward.ms,
+      r.windowForwardBackward.ms,
+      r.dclsStage.ms,
+      r.denseStage.ms,
+      r.stageRatio,
     ]),
   );
 }

@@ -10,7 +10,6 @@
  */
 import { Tensor } from "../lib/core/tensor.ts";
 import { traceGraph } from "../lib/core/compile.ts";
-import { vjp } from "../lib/core/autodiff.ts";
 import type { ConvAlgorithm } from "../lib/core/mod.ts";
 import { conv2d, randomKey } from "../lib/core/mod.ts";
 import { dcls2d, type DclsParams, initDcls2d } from "../lib/dcls/layer.ts";
@@ -19,7 +18,7 @@ import { requestGpu } from "../lib/gpu/device.ts";
 import { timeDispatches } from "./dispatch_timer.ts";
 import { planOnGpu } from "./harness.ts";
 import { markdownTable, progress, runScript, writeResult } from "./report.ts";
-import { CONVNEXT_T_STAGES } from "./dcls_vs_dense.ts";
+import { CONVNEXT_T_STAGES, forwardBackwardChain, windowSize } from "./dcls_vs_dense.ts";
 
 /** The command line of this script. */
 export const LAYER_PROFILE_COMMAND: CommandSpec = {
@@ -32,7 +31,15 @@ export const LAYER_PROFILE_COMMAND: CommandSpec = {
       name: "algorithms",
       kind: "string",
       default: "direct,spectral",
-      help: "convolution algorithms (auto, direct, spectral, toeplitz; dense: the depthwise 7×7 layer)",
+      help: "convolution algorithms (auto, direct, spectral, toeplitz; dense: the depthwise 7×7 layer; window: a " +
+        "depthwise convolution over the window of the 23×23 grid that reaches the plane, its kernel given)",
+    },
+    {
+      name: "layers",
+      kind: "int",
+      min: 1,
+      default: 1,
+      help: "layers in a row (as bench/dcls_vs_dense.ts chains them)",
     },
     { name: "reps", kind: "int", min: 1, default: 5, help: "timed repetitions" },
   ],
@@ -61,26 +68,29 @@ async function main(argv: readonly string[]): Promise<void> {
       Object.entries(params).map(([k, v]) => [k, new Tensor(v.shape, v.dtype, {})]),
     ) as unknown as DclsParams;
     const x = new Tensor([batch, C, H, W], "f32", {});
-    for (const algorithm of String(args.values.algorithms).split(",") as (ConvAlgorithm | "dense")[]) {
-      const layer = algorithm === "dense"
-        ? (p: DclsParams, x: Tensor) => conv2d(x, p.weight, { padding: 3, groups: C }, p.bias)
-        : (p: DclsParams, x: Tensor) => dcls2d(p, x, { dilatedKernelSize: 23, groups: C, algorithm });
-      const f = (ct: Tensor, p: DclsParams, x: Tensor) => {
-        const [y, pull] = vjp(layer, p, x);
-        return [y, pull(ct)];
-      };
-      // "dense": the depthwise 7×7 layer DCLS replaces, for comparison.
-      const p = algorithm === "dense"
-        ? { weight: new Tensor([C, 1, 7, 7], "f32", {}), bias: abstract.bias } as unknown as DclsParams
+    const [KH, KW] = windowSize(H, W);
+    for (const algorithm of String(args.values.algorithms).split(",") as (ConvAlgorithm | "dense" | "window")[]) {
+      // "dense": the depthwise 7×7 layer DCLS replaces; "window": the convolution DCLS runs, its kernel given.
+      const given = algorithm === "dense" ? [7, 7] : algorithm === "window" ? [KH, KW] : null;
+      const layer = given
+        ? (p: DclsParams, x: Tensor) =>
+          conv2d(x, p.weight, { padding: [given[0] >> 1, given[1] >> 1], groups: C }, p.bias)
+        : (p: DclsParams, x: Tensor) =>
+          dcls2d(p, x, { dilatedKernelSize: 23, groups: C, algorithm: algorithm as ConvAlgorithm });
+      const f = forwardBackwardChain(layer, args.values.layers as number);
+      const p = given
+        ? { weight: new Tensor([C, 1, ...given], "f32", {}), bias: abstract.bias } as unknown as DclsParams
         : abstract;
       const traced = traceGraph(f as never, [x, p, x]);
       const plan = planOnGpu(gpu, traced);
       const t = await timeDispatches(gpu, plan, args.values.reps as number);
       const rows = plan.dispatches.map((d, i) => ({ label: d.label, us: t.ns[i] / 1e3 }));
       const total = t.onePassNs / 1e3;
-      console.log(`\n### stage ${si} ${batch}×${C}×${H}×${W}, ${algorithm}: ${total.toFixed(1)} µs in one pass\n`);
+      const layers = args.values.layers as number;
+      const head = `stage ${si} ${batch}×${C}×${H}×${W}, ${algorithm}${layers > 1 ? `, ${layers} layers` : ""}`;
+      console.log(`\n### ${head}: ${total.toFixed(1)} µs in one pass\n`);
       console.log(markdownTable(["dispatch", "µs"], rows.map((r) => [r.label, r.us])));
-      out.push({ stage: si, batch, C, H, W, algorithm, onePassUs: total, rows });
+      out.push({ stage: si, batch, C, H, W, algorithm, layers, onePassUs: total, rows });
     }
   }
   const path = await writeResult("layer_profile.json", { adapter: gpu.description, results: out });

@@ -40,6 +40,18 @@ const MAX_PLANE_CHANNELS = 4;
  */
 const PLANE_THREADS = 64, MIN_PLANE_SAMPLES = 4, MAX_PLANE_SAMPLES = 16;
 
+/**
+ * Whether every input of the plane reaches every output through the kernel window (a stride-1 window of at least
+ * (2H−1)×(2W−1) taps, the 8×7 stage's 15×13 of a 23×23 kernel): each staged sample then feeds the most FMAs a thread
+ * can issue, and the window staged per workgroup is the largest. There MAX_PLANE_SAMPLES samples per workgroup ran
+ * faster than about PLANE_THREADS threads' worth on the H100: 23×23 at 8×7 forward and input gradient 0.026 ms with
+ * sixteen against 0.028 with eight, while 7×7 ran 0.025 with eight against 0.032 with sixteen
+ * (bench/depthwise_sweep.ts, bench/RESULTS.md run 13; run 9 likewise).
+ */
+function wholeWindow(c: Correlation, L: Layout): boolean {
+  return c.sh === 1 && c.sw === 1 && c.dh === 1 && c.dw === 1 && L.KHw >= 2 * c.Hin - 1 && L.KWw >= 2 * c.Win - 1;
+}
+
 /** Tile parameters of the whole-plane correlation. */
 export interface PlaneTiles {
   /** Output rows per thread. */
@@ -85,7 +97,9 @@ export function choosePlane(c: Correlation, limits: KernelLimits): PlaneTiles | 
   const RB = c.Hout;
   if (RB > T) return null;
   // Samples first (they share the staged kernel window), then channels, up to T threads; then shrink to fit.
-  const samples = Math.min(MAX_PLANE_SAMPLES, Math.max(MIN_PLANE_SAMPLES, Math.floor(PLANE_THREADS / RB)));
+  const samples = wholeWindow(c, L)
+    ? MAX_PLANE_SAMPLES
+    : Math.min(MAX_PLANE_SAMPLES, Math.max(MIN_PLANE_SAMPLES, Math.floor(PLANE_THREADS / RB)));
   let NB = Math.min(c.N, samples, Math.max(1, Math.floor(T / RB)));
   // More channels (at most four) only where a workgroup would otherwise hold fewer than 16 threads (single clips):
   // the measured tiles (four samples) ran one channel per workgroup, and on a software adapter compile time grows

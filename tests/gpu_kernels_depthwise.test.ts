@@ -202,8 +202,9 @@ Deno.test("depthwise choosers: the H100 sweep's tiles for the reference stages, 
   // Strided channel-doubling patch embedding of a wide map: tiled, two channels per workgroup.
   const patch = depthwiseForwardTiles(at(64, 64, 62, 7, 2, 2), h100);
   assert.ok(patch?.kind === "tiled" && patch.CPW === 2, JSON.stringify(patch));
-  // Narrow maps keep the whole-plane kernel, a row per thread, with samples for about 64 threads (at least four).
-  for (const [g, NB] of [[at(768, 8, 7, 23), 8], [at(768, 8, 7, 7), 8], [at(384, 16, 15, 7), 4]] as const) {
+  // Narrow maps keep the whole-plane kernel, a row per thread, with samples for about 64 threads (at least four),
+  // sixteen where every input reaches every output (23×23 at 8×7: its 15×13 window).
+  for (const [g, NB] of [[at(768, 8, 7, 23), 16], [at(768, 8, 7, 7), 8], [at(384, 16, 15, 7), 4]] as const) {
     const t = depthwiseForwardTiles(g, h100);
     assert.ok(t?.kind === "plane" && t.RH === 1 && t.NB === NB && t.CPW === 1, JSON.stringify(t));
   }
