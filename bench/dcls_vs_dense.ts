@@ -103,6 +103,8 @@ export interface StageResult extends StageShape {
   readonly denseStage: FnTiming;
   /** DCLS stage time over the dense one: the median of the rounds' ratios. */
   readonly stageRatio: number;
+  /** Each round's stage ratio. */
+  readonly stageRatios: readonly number[];
   /** Layers per timed call. */
   readonly reps: number;
   /** Rounds of measurements (each time above is the median over them). */
@@ -302,6 +304,7 @@ export async function measureStage(
       dclsStage: timing(dclsStageM),
       denseStage: timing(denseStageM),
       stageRatio: median(dclsStageM.samples.map((d, i) => d / denseStageM.samples[i]))!,
+      stageRatios: dclsStageM.samples.map((d, i) => d / denseStageM.samples[i]),
       ratio: median(dclsFb.samples.map((d, i) => d / denseFb.samples[i]))!,
       ratios: dclsFb.samples.map((d, i) => d / denseFb.samples[i]),
     };
@@ -329,6 +332,7 @@ export function dclsTable(results: readonly StageResult[]): string {
       "DCLS stage ms / layer",
       "dense stage ms / layer",
       "stage DCLS / dense",
+      "rounds' stage ratios",
     ],
     results.map((r) => [
       `${r.batch}×${r.C}×${r.H}×${r.W}`,
@@ -345,6 +349,7 @@ export function dclsTable(results: readonly StageResult[]): string {
       r.dclsStage.ms,
       r.denseStage.ms,
       r.stageRatio,
+      r.stageRatios.map((x) => x.toFixed(3)).join(" "),
     ]),
   );
 }

@@ -164,6 +164,8 @@ function correlationVariants(g: ConvGeometry, pass: "fwd" | "dx"): Variant[] {
     // them with a 23×23 window kept the H100's driver compiling for minutes.
     const rows = c && c.Wout <= 8 ? [1, 2, 4] : [1, 2];
     for (const RH of rows) for (const NB of [4, 8, 16]) list.push({ ...auto, RH, NB });
+    for (const NB of [24, 32]) list.push({ ...auto, RH: 1, NB });
+    list.push({ ...auto, RH: 1, NB: 16, CPW: 2 });
   }
   if (!c) return [{ name: `auto ${name(auto)}`, tiles: auto, program: make(auto) }];
   const t = chooseTiled(c, DEVICE_LIMITS);

@@ -17,6 +17,10 @@
  * `GB[j] = Σ_i g[i, j] A[i]` in one pass over the cells, then the weight gradient and, over every line of each axis,
  * the position and width gradients.
  *
+ * Both take several layers that share P and SIG (a stage's) in one dispatch, a workgroup per (layer, channel), each
+ * layer's weight, cotangent and output its own binding: on the H100 each kernel is only a few microseconds above an
+ * empty dispatch's time, so a stage's constructions cost about one dispatch each way instead of one a layer.
+ *
  * @module
  */
 import type { DclsGaussParams } from "../lib/core/primitive.ts";
@@ -44,8 +48,14 @@ export function dclsGaussLanesFit(p: DclsGaussParams, K: number): boolean {
  */
 const MAX_CHOSEN_CELLS = 256;
 
+/**
+ * Plan-level names of the per-element kernels for several layers sharing P and SIG (lib/gpu/fuse_passes.ts
+ * `mergeConstructions`): one dispatch builds, or takes back, every layer's kernel.
+ */
+export const DCLS_GAUSS_LAYERS = "dclsGaussLayers", DCLS_GAUSS_GRAD_LAYERS = "dclsGaussGradLayers";
+
 /** Whether the construction of `K` elements takes the per-element kernels (see {@link MAX_CHOSEN_CELLS}). */
-function lanesChosen(p: DclsGaussParams, K: number): boolean {
+export function lanesChosen(p: DclsGaussParams, K: number): boolean {
   return dclsGaussLanesFit(p, K) && dclsWindow(p.rows)[1] * dclsWindow(p.cols)[1] <= MAX_CHOSEN_CELLS;
 }
 
@@ -59,12 +69,41 @@ export function dclsGaussGradProgram(C: number, K: number, p: DclsGaussParams): 
   return (lanesChosen(p, K) ? dclsGaussGradLanesKernel : dclsGaussGradKernel)(C, K, p);
 }
 
+/** Binding names of a per-layer array: `base` for one layer, else `base0`, `base1`, … */
+function layerNames(base: string, layers: number): string[] {
+  return layers === 1 ? [base] : Array.from({ length: layers }, (_, l) => `${base}${l}`);
+}
+
+/**
+ * Statements running `f` on the workgroup's layer's array of a per-layer binding (`layer`, uniform over the
+ * workgroup, picks it: bindings cannot be indexed).
+ */
+function onLayer(base: string, layers: number, f: (array: string) => string[]): string[] {
+  if (layers === 1) return f(base);
+  return [
+    "switch layer {",
+    ...Array.from({ length: layers }, (_, l) => [`  case ${l}u: {`, ...f(`${base}${l}`).map((x) => `    ${x}`), "  }"])
+      .flat(),
+    "  default: {}",
+    "}",
+  ];
+}
+
+/** Statements naming the workgroup's channel `c` (and `layer` when there are several). */
+function channelOf(flatId: string, C: number, layers: number): string[] {
+  return layers === 1
+    ? [`let c = ${flatId};`]
+    : [`let layer = ${flatId} / ${u32(C)};`, `let c = ${flatId} % ${u32(C)};`];
+}
+
 /** Statements loading thread k's weight (zero past K), shifted positions and widths; `ir`, `ic` are 1 / width. */
-function elementLoads(p: DclsGaussParams, C: number, K: number): string[] {
+function elementLoads(p: DclsGaussParams, C: number, K: number, layers: number): string[] {
   const at = (param: number) => `${u32(param * C * K)} + c * ${u32(K)} + k`;
   return [
     `let k = min(lid, ${u32(K - 1)});`,
-    `let wk = select(0.0, w[c * ${u32(K)} + k], lid < ${u32(K)});`,
+    "var wk = 0.0;",
+    ...onLayer("w", layers, (w) => [`wk = ${w}[c * ${u32(K)} + k];`]),
+    `wk = select(0.0, wk, lid < ${u32(K)});`,
     `let pr = pos[${at(p.rows.param)}] + ${p.rows.shift}.0;`,
     `let pc = pos[${at(p.cols.param)}] + ${p.cols.shift}.0;`,
     `let sr = sig[${at(p.rows.param)}];`,
@@ -86,17 +125,21 @@ function profiles(p: DclsGaussParams): string[] {
   return [...axis("a", p.rows.size, "pr", "ir", "ma"), ...axis("b", p.cols.size, "pc", "ic", "mb")];
 }
 
-/** `dclsGauss` with a thread per element: output the kernel's window `[C, n0, n1]`. */
-export function dclsGaussLanesKernel(C: number, K: number, p: DclsGaussParams): KernelProgram {
+/**
+ * `dclsGauss` with a thread per element: output the kernel's window `[C, n0, n1]`. With `layers` > 1, the
+ * constructions of that many layers that share P and SIG in one dispatch: inputs (weight of each layer, P, SIG),
+ * outputs each layer's window.
+ */
+export function dclsGaussLanesKernel(C: number, K: number, p: DclsGaussParams, layers = 1): KernelProgram {
   if (!dclsGaussLanesFit(p, K)) throw new Error(`dclsGaussLanes: ${K} elements on this grid do not fit its registers`);
   const [r0, n0] = dclsWindow(p.rows), [c0, n1] = dclsWindow(p.cols);
-  const KV = Math.ceil(K / 4), grid = foldGrid(C);
+  const KV = Math.ceil(K / 4), grid = foldGrid(C * layers);
   // sA on the window's rows, then B on its columns: line l's elements at vec4s l·KV … l·KV + KV − 1.
   const store = (v: string, line: number) => `${v}[${u32(line * KV)} + lid / 4u][lid % 4u]`;
   const body = [
     ...(grid.guard ? [grid.guard] : []),
-    `let c = ${grid.flatId};`,
-    ...elementLoads(p, C, K),
+    ...channelOf(grid.flatId, C, layers),
+    ...elementLoads(p, C, K, layers),
     ...profiles(p),
     `let s = wk / (ma * mb + ${DCLS_NORM_EPS});`,
     `if (lid < ${u32(4 * KV)}) {`,
@@ -109,31 +152,43 @@ export function dclsGaussLanesKernel(C: number, K: number, p: DclsGaussParams): 
     `  let o = c * ${u32(n0 * n1)} + lid * ${u32(n1)};`,
     ...Array.from({ length: n1 }, (_, j) => {
       const terms = Array.from({ length: KV }, (_, v) => `r${v} * sb[${u32(j * KV + v)}]`).join(" + ");
-      return `  { let t = ${terms}; out[o + ${u32(j)}] = (t.x + t.y) + (t.z + t.w); }`;
+      return `  let t${j} = ${terms};`;
     }),
+    ...onLayer(
+      "out",
+      layers,
+      (out) =>
+        Array.from({ length: n1 }, (_, j) => `${out}[o + ${u32(j)}] = (t${j}.x + t${j}.y) + (t${j}.z + t${j}.w);`),
+    )
+      .map((l) => `  ${l}`),
     "}",
   ];
+  const [weight, ...params] = constructionInputs(C, K);
   return singleDispatchProgram({
-    label: `dcls_gauss_lanes_${p.rows.size}x${p.cols.size}_w${r0}+${n0}x${c0}+${n1}_k${K}`,
-    names: ["w", "pos", "sig", "out"],
-    inputs: constructionInputs(C, K),
-    output: C * n0 * n1,
+    label: `dcls_gauss_lanes_${p.rows.size}x${p.cols.size}_w${r0}+${n0}x${c0}+${n1}_k${K}${
+      layers > 1 ? `_x${layers}` : ""
+    }`,
+    names: [...layerNames("w", layers), "pos", "sig", ...layerNames("out", layers)],
+    inputs: [...Array(layers).fill(weight), ...params],
+    output: Array(layers).fill(C * n0 * n1),
     shared: [`var<workgroup> sa: array<vec4<f32>, ${n0 * KV}>;`, `var<workgroup> sb: array<vec4<f32>, ${n1 * KV}>;`],
     workgroupSize: LANES,
     workgroups: grid.workgroups,
     body,
-    flops: 2 * C * K * (n0 * n1 + p.rows.size + p.cols.size),
+    flops: 2 * layers * C * K * (n0 * n1 + p.rows.size + p.cols.size),
   });
 }
 
 /**
  * `dclsGaussGrad` with a thread per element: inputs (cotangent `[C, n0, n1]` of the window, weight, P, SIG), output
- * `[5, C, K]`: dw, dP[0], dP[1], dSIG[0], dSIG[1].
+ * `[5, C, K]`: dw, dP[0], dP[1], dSIG[0], dSIG[1]. With `layers` > 1, the backward of that many layers' constructions
+ * that share P and SIG in one dispatch: inputs (each layer's cotangent, each layer's weight, P, SIG), outputs each
+ * layer's gradients.
  */
-export function dclsGaussGradLanesKernel(C: number, K: number, p: DclsGaussParams): KernelProgram {
+export function dclsGaussGradLanesKernel(C: number, K: number, p: DclsGaussParams, layers = 1): KernelProgram {
   if (!dclsGaussLanesFit(p, K)) throw new Error(`dclsGaussLanes: ${K} elements on this grid do not fit its registers`);
   const [r0, n0] = dclsWindow(p.rows), [c0, n1] = dclsWindow(p.cols);
-  const D0 = p.rows.size, D1 = p.cols.size, CK = C * K, grid = foldGrid(C);
+  const D0 = p.rows.size, D1 = p.cols.size, CK = C * K, grid = foldGrid(C * layers);
   // The cotangent's rows padded to whole vec4s; each vec4 is read once, into a register, by every thread.
   const NV = Math.ceil(n1 / 4);
   const cells: string[] = [];
@@ -155,12 +210,14 @@ export function dclsGaussGradLanesKernel(C: number, K: number, p: DclsGaussParam
     });
   const body = [
     ...(grid.guard ? [grid.guard] : []),
-    `let c = ${grid.flatId};`,
+    ...channelOf(grid.flatId, C, layers),
     `for (var t = lid; t < ${u32(n0 * n1)}; t += ${u32(LANES)}) {`,
-    `  gk[t / ${u32(n1)} * ${u32(NV)} + t % ${u32(n1)} / 4u][t % ${u32(n1)} % 4u] = dk[c * ${u32(n0 * n1)} + t];`,
+    "  var g = 0.0;",
+    ...onLayer("dk", layers, (dk) => [`g = ${dk}[c * ${u32(n0 * n1)} + t];`]).map((l) => `  ${l}`),
+    `  gk[t / ${u32(n1)} * ${u32(NV)} + t % ${u32(n1)} / 4u][t % ${u32(n1)} % 4u] = g;`,
     "}",
     // The profiles first, while the cotangent's loads are in flight.
-    ...elementLoads(p, C, K),
+    ...elementLoads(p, C, K, layers),
     ...profiles(p),
     "workgroupBarrier();",
     ...Array.from({ length: n0 }, (_, i) => `var ga${i} = 0.0;`),
@@ -175,22 +232,25 @@ export function dclsGaussGradLanesKernel(C: number, K: number, p: DclsGaussParam
     ...lineSums("b", D1, "pc", "ic", "ma", "gb", c0, n1),
     `if (lid < ${u32(K)}) {`,
     `  let e = c * ${u32(K)} + lid;`,
-    "  grad[e] = ds / den;",
-    `  grad[${u32((1 + p.rows.param) * CK)} + e] = dp_a * ir;`,
-    `  grad[${u32((1 + p.cols.param) * CK)} + e] = dp_b * ic;`,
-    `  grad[${u32((3 + p.rows.param) * CK)} + e] = dq_a * ir * sign(sr);`,
-    `  grad[${u32((3 + p.cols.param) * CK)} + e] = dq_b * ic * sign(sc);`,
+    ...onLayer("grad", layers, (grad) => [
+      `${grad}[e] = ds / den;`,
+      `${grad}[${u32((1 + p.rows.param) * CK)} + e] = dp_a * ir;`,
+      `${grad}[${u32((1 + p.cols.param) * CK)} + e] = dp_b * ic;`,
+      `${grad}[${u32((3 + p.rows.param) * CK)} + e] = dq_a * ir * sign(sr);`,
+      `${grad}[${u32((3 + p.cols.param) * CK)} + e] = dq_b * ic * sign(sc);`,
+    ]).map((l) => `  ${l}`),
     "}",
   ];
+  const [weight, ...params] = constructionInputs(C, K);
   return singleDispatchProgram({
-    label: `dcls_gauss_grad_lanes_${D0}x${D1}_w${r0}+${n0}x${c0}+${n1}_k${K}`,
-    names: ["dk", "w", "pos", "sig", "grad"],
-    inputs: [C * n0 * n1, ...constructionInputs(C, K)],
-    output: 5 * CK,
+    label: `dcls_gauss_grad_lanes_${D0}x${D1}_w${r0}+${n0}x${c0}+${n1}_k${K}${layers > 1 ? `_x${layers}` : ""}`,
+    names: [...layerNames("dk", layers), ...layerNames("w", layers), "pos", "sig", ...layerNames("grad", layers)],
+    inputs: [...Array(layers).fill(C * n0 * n1), ...Array(layers).fill(weight), ...params],
+    output: Array(layers).fill(5 * CK),
     shared: [`var<workgroup> gk: array<vec4<f32>, ${n0 * NV}>;`],
     workgroupSize: LANES,
     workgroups: grid.workgroups,
     body,
-    flops: 2 * CK * (2 * n0 * n1 + 6 * (D0 + D1)),
+    flops: 2 * layers * CK * (2 * n0 * n1 + 6 * (D0 + D1)),
   });
 }

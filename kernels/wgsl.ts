@@ -155,12 +155,12 @@ export function shaderSource(p: ShaderParts): string {
 export interface SingleDispatch {
   /** Pipeline label. */
   readonly label: string;
-  /** Binding names: one per input, then the output's. */
+  /** Binding names: one per input, then the outputs'. */
   readonly names: readonly string[];
   /** Element counts of the inputs. */
   readonly inputs: readonly number[];
-  /** Element count of the output. */
-  readonly output: number;
+  /** Element count of the output, or of each output. */
+  readonly output: number | readonly number[];
   /** `var<workgroup>` declarations. */
   readonly shared?: readonly string[];
   readonly workgroupSize: number;
@@ -173,10 +173,13 @@ export interface SingleDispatch {
   readonly flops: number;
 }
 
-/** A program of one dispatch over f32 buffers, for kernels that read their inputs and write one output. */
+/** A program of one dispatch over f32 buffers, for kernels that read their inputs and write their outputs. */
 export function singleDispatchProgram(d: SingleDispatch): KernelProgram {
   const ins: BufferSpec[] = d.inputs.map((size) => ({ dtype: "f32", size }));
-  const outs: BufferSpec[] = [{ dtype: "f32", size: d.output }];
+  const outs: BufferSpec[] = (typeof d.output === "number" ? [d.output] : d.output).map((size) => ({
+    dtype: "f32",
+    size,
+  }));
   const decls = d.names.map((n, i) => bindingDecl(i, n, "f32", i < ins.length ? "read" : "read_write"));
   return {
     dispatches: [{
@@ -187,7 +190,7 @@ export function singleDispatchProgram(d: SingleDispatch): KernelProgram {
         workgroupSize: d.workgroupSize,
         body: d.body,
       }),
-      bindings: [...ins.map((_, i) => ref.input(i)), ref.output(0)],
+      bindings: [...ins.map((_, i) => ref.input(i)), ...outs.map((_, i) => ref.output(i))],
       workgroups: d.workgroups,
     }],
     inputs: ins,

@@ -25,7 +25,13 @@ import {
   type View,
 } from "../../kernels/view.ts";
 import { isLoad, type LLoad, type LNode, lowerExpr, lstats, mapLoads } from "./fuse_expr.ts";
-import { fuseCorrelateTransforms, fuseEpilogues, mergeSiblings, scheduleConstructions } from "./fuse_passes.ts";
+import {
+  fuseCorrelateTransforms,
+  fuseEpilogues,
+  mergeConstructions,
+  mergeSiblings,
+  scheduleConstructions,
+} from "./fuse_passes.ts";
 
 /** A fused elementwise kernel writing `outs` (all of `shape`) from the buffers of `srcs`. */
 export interface ElementwiseKernelSpec {
@@ -58,9 +64,11 @@ export interface OpKernelSpec {
   readonly params: Readonly<Record<string, unknown>>;
   /** One per primitive input: the variable whose buffer is bound, the view it is read through, and its aval. */
   readonly inputs: readonly { readonly src: number; readonly view: View; readonly aval: Aval }[];
+  /** The output's aval (each output's, for the merged constructions of several layers). */
   readonly out: Aval;
   readonly srcs: readonly number[];
-  readonly outs: readonly [number];
+  /** The output, or one per layer for the merged constructions (`mergeConstructions`). */
+  readonly outs: readonly number[];
   /** A fused elementwise consumer (matmul, realDft), evaluated per output with the result as `acc`; reads `epSrcs`. */
   readonly epilogue?: Expr;
   readonly epSrcs?: readonly number[];
@@ -265,11 +273,14 @@ class Fuser {
     // 3,273 → 2,744 dispatches, 93.1 → 91.1 ms). A second merge catches kernels that epilogue folding left adjacent.
     const merged = mergeSiblings(sorted, keep, this.#maxSrcs + 1);
     // Then the DCLS constructions move off the data path (see scheduleConstructions).
-    const kernels = scheduleConstructions(mergeSiblings(
-      fuseCorrelateTransforms(fuseEpilogues(merged, keep, this.#avals, this.#maxSrcs + 1), keep, this.#maxSrcs + 1),
-      keep,
+    const kernels = mergeConstructions(
+      scheduleConstructions(mergeSiblings(
+        fuseCorrelateTransforms(fuseEpilogues(merged, keep, this.#avals, this.#maxSrcs + 1), keep, this.#maxSrcs + 1),
+        keep,
+        this.#maxSrcs + 1,
+      )),
       this.#maxSrcs + 1,
-    ));
+    );
     const avals = new Map<number, Aval>();
     for (const id of this.#materialized) avals.set(id, this.#avals.get(id)!);
     return { kernels, avals, aliases: this.#aliases, aliasOffsets: this.#aliasOffsets };

@@ -1,18 +1,20 @@
 /**
  * Passes over the fuser's kernel list: folding an elementwise consumer into the reduction or matmul that produces
- * its input (epilogues), and merging elementwise kernels over the same elements into multi-output kernels.
+ * its input (epilogues), merging elementwise kernels over the same elements into multi-output kernels, and placing and
+ * merging the DCLS constructions.
  *
  * @module
  */
 import type { Aval } from "../core/graph.ts";
 import { prod } from "../../kernels/wgsl.ts";
-import type { KernelSpec } from "./fuse.ts";
+import type { KernelSpec, OpKernelSpec } from "./fuse.ts";
 import { mergeExprs, reshapeExpr, toEpilogue } from "./fuse_rewrite.ts";
 import { exprDTypes } from "../../kernels/expr.ts";
 import { takesEpilogue } from "./plan_kernels.ts";
 import { contiguousOffset } from "../../kernels/view.ts";
 import { CORRELATE_DFT, correlateDftFits } from "../../kernels/correlate_dft.ts";
-import type { ComplexCorrelateParams, RealDftParams } from "../core/primitive.ts";
+import type { ComplexCorrelateParams, DclsGaussParams, RealDftParams } from "../core/primitive.ts";
+import { DCLS_GAUSS_GRAD_LAYERS, DCLS_GAUSS_LAYERS, lanesChosen } from "../../kernels/dcls_gauss_lanes.ts";
 
 /** The variables a kernel reads: its inputs' buffers, then its epilogue's. */
 export function kernelReads(k: KernelSpec): number[] {
@@ -213,4 +215,53 @@ export function scheduleConstructions(kernels: readonly KernelSpec[]): KernelSpe
   const prim = (name: string) => (k: KernelSpec) => k.kind === "op" && k.prim === name;
   const early = hoist(kernels, prim("dclsGauss"), kernelReads, (k) => k.outs);
   return hoist([...early].reverse(), prim("dclsGaussGrad"), (k) => k.outs, kernelReads).reverse();
+}
+
+/**
+ * Merges runs of adjacent DCLS constructions (or construction backwards) that share P and SIG and take the per-element
+ * kernels (kernels/dcls_gauss_lanes.ts) into one dispatch for all their layers: a stage's layers, whose constructions
+ * scheduleConstructions placed back to back, then pay one dispatch instead of one each (the kernels are a few
+ * microseconds above an empty dispatch's time on the H100: bench/RESULTS.md run 13). Runs are cut where the bindings
+ * (each layer's weight and output, and cotangent for the backward, then P and SIG) would pass `maxBindings`.
+ */
+export function mergeConstructions(kernels: readonly KernelSpec[], maxBindings: number): KernelSpec[] {
+  const merged = { dclsGauss: DCLS_GAUSS_LAYERS, dclsGaussGrad: DCLS_GAUSS_GRAD_LAYERS } as Record<string, string>;
+  // The shared inputs (P, SIG) come after the per-layer ones: the weight, and the cotangent before it for the backward.
+  const perLayer = (prim: string) => (prim === "dclsGauss" ? 1 : 2);
+  const key = (k: KernelSpec) => {
+    if (k.kind !== "op" || !(k.prim in merged) || k.epilogue) return null;
+    const w = k.inputs[perLayer(k.prim) - 1].aval.shape;
+    if (w.length !== 3 || !lanesChosen(k.params as unknown as DclsGaussParams, w[2])) return null;
+    const shared = k.inputs.slice(perLayer(k.prim)).map((x) => [x.src, x.view]);
+    return JSON.stringify([k.prim, k.params, k.inputs.map((x) => x.aval.shape), shared]);
+  };
+  const out: KernelSpec[] = [];
+  let run: OpKernelSpec[] = [];
+  const flush = () => {
+    if (run.length === 1) out.push(run[0]);
+    if (run.length > 1) {
+      const n = perLayer(run[0].prim);
+      const inputs = [
+        ...Array.from({ length: n }, (_, i) => run.map((k) => k.inputs[i])).flat(),
+        ...run[0].inputs.slice(n),
+      ];
+      out.push({
+        ...run[0],
+        prim: merged[run[0].prim],
+        inputs,
+        outs: run.map((k) => k.outs[0]),
+        srcs: [...new Set(inputs.map((x) => x.src))],
+      });
+    }
+    run = [];
+  };
+  for (const k of kernels) {
+    const kk = key(k);
+    const fits = run.length > 0 && (run.length + 1) * (perLayer(run[0].prim) + 1) + 2 <= maxBindings;
+    if (kk === null || !fits || key(run[0]) !== kk) flush();
+    if (kk === null) out.push(k);
+    else run.push(k as OpKernelSpec);
+  }
+  flush();
+  return out;
 }

@@ -22,7 +22,14 @@ import {
 } from "./fallback_kernels.ts";
 import { gatherKernel, scatterAddKernel } from "../../kernels/movement.ts";
 import { randomBitsKernel } from "../../kernels/random.ts";
-import { dclsGaussGradProgram, dclsGaussProgram } from "../../kernels/dcls_gauss_lanes.ts";
+import {
+  DCLS_GAUSS_GRAD_LAYERS,
+  DCLS_GAUSS_LAYERS,
+  dclsGaussGradLanesKernel,
+  dclsGaussGradProgram,
+  dclsGaussLanesKernel,
+  dclsGaussProgram,
+} from "../../kernels/dcls_gauss_lanes.ts";
 import { complexCorrelateKernel, complexCorrelateKernelGradKernel } from "../../kernels/complex_correlate.ts";
 import { realDftKernel, realDftPlanes } from "../../kernels/real_dft.ts";
 import { CORRELATE_DFT, correlateDftKernel } from "../../kernels/correlate_dft.ts";
@@ -68,6 +75,8 @@ const CONTIGUOUS = new Set([
   "randomBits",
   "dclsGauss",
   "dclsGaussGrad",
+  DCLS_GAUSS_LAYERS,
+  DCLS_GAUSS_GRAD_LAYERS,
   "complexCorrelate",
   "complexCorrelateKernelGrad",
   "realDft",
@@ -173,6 +182,14 @@ function opProgram(spec: OpKernelSpec, avals: ReadonlyMap<number, Aval>, limits:
       if (spec.out.dtype !== "f32") throw new Error(`compileGpu: ${spec.prim} of ${spec.out.dtype}`);
       const make = spec.prim === "dclsGauss" ? dclsGaussProgram : dclsGaussGradProgram;
       return make(w[0] * w[1], w[2], p as unknown as DclsGaussParams);
+    }
+    case DCLS_GAUSS_LAYERS:
+    case DCLS_GAUSS_GRAD_LAYERS: {
+      const layers = spec.outs.length;
+      const w = spec.inputs[spec.prim === DCLS_GAUSS_LAYERS ? 0 : layers].aval.shape;
+      if (spec.out.dtype !== "f32") throw new Error(`compileGpu: ${spec.prim} of ${spec.out.dtype}`);
+      const make = spec.prim === DCLS_GAUSS_LAYERS ? dclsGaussLanesKernel : dclsGaussGradLanesKernel;
+      return make(w[0] * w[1], w[2], p as unknown as DclsGaussParams, layers);
     }
     case "complexCorrelate":
     case "complexCorrelateKernelGrad": {
