@@ -18,8 +18,9 @@
  * the position and width gradients.
  *
  * Both take several layers that share P and SIG (a stage's) in one dispatch, a workgroup per (layer, channel), each
- * layer's weight, cotangent and output its own binding: on the H100 each kernel is only a few microseconds above an
- * empty dispatch's time, so a stage's constructions cost about one dispatch each way instead of one a layer.
+ * layer's weight, cotangent and output its own binding: on the H100 each kernel takes at most about twice a dispatch
+ * that does almost nothing (bench/RESULTS.md run 13), so a stage's constructions cost about one dispatch each way
+ * instead of one a layer.
  *
  * @module
  */

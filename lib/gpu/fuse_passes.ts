@@ -220,8 +220,8 @@ export function scheduleConstructions(kernels: readonly KernelSpec[]): KernelSpe
 /**
  * Merges runs of adjacent DCLS constructions (or construction backwards) that share P and SIG and take the per-element
  * kernels (kernels/dcls_gauss_lanes.ts) into one dispatch for all their layers: a stage's layers, whose constructions
- * scheduleConstructions placed back to back, then pay one dispatch instead of one each (the kernels are a few
- * microseconds above an empty dispatch's time on the H100: bench/RESULTS.md run 13). Runs are cut where the bindings
+ * scheduleConstructions placed back to back, then pay one dispatch instead of one each (each kernel takes at most
+ * about twice a dispatch that does almost nothing on the H100: bench/RESULTS.md run 13). Runs are cut where the bindings
  * (each layer's weight and output, and cotangent for the backward, then P and SIG) would pass `maxBindings`.
  */
 export function mergeConstructions(kernels: readonly KernelSpec[], maxBindings: number): KernelSpec[] {
