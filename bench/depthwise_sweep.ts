@@ -191,6 +191,8 @@ function weightGradVariants(g: ConvGeometry): Variant[] {
   if (pl?.kind === "plane") {
     for (const RK of [1, 2, 3, 4]) for (const PG of [1, 2]) list.push({ ...pl, RK, PG: Math.max(1, pl.PG / PG) });
     for (const NB of [4, 8]) if (NB < pl.NB) list.push({ ...pl, NB });
+    // The row-per-thread mapping where the chooser took the diagonal one.
+    if (pl.diagonal) list.push({ ...pl, diagonal: false, RK: 2, PG: 32 });
     for (const f of [0.5, 2]) list.push({ ...pl, chunks: Math.max(1, Math.min(g.N, Math.round(pl.chunks * f))) });
   }
   const t = chooseTiledWeightGrad(g, DEVICE_LIMITS);

@@ -9,6 +9,12 @@
  * and its x rows once and issues the (dy column, kernel column) FMAs that read inside the plane, pruned at generation
  * time. The groups' sums are reduced in workgroup memory; several sample chunks add one partial-sum dispatch.
  *
+ * Where every x row meets every dy row through exactly one window row (stride 1, a window of 2H − 1 rows: the 8×7
+ * stage's 15×13), a (sample, dy row) pair keeps only H of those row threads busy. There the diagonal mapping gives each
+ * thread an x row instead and each group of H threads one dy row, so a thread's window row (x row − dy row + H − 1) is
+ * fixed and every FMA it issues lands in the window: on the H100 the 8×7 stage's weight gradient took 0.032 ms against
+ * 0.048 (bench/RESULTS.md run 13).
+ *
  * @module
  */
 import type { ConvGeometry } from "./conv2d.ts";
@@ -31,6 +37,20 @@ export interface PlaneWeightGradTiles {
   readonly NB: number;
   /** Sample chunks, one workgroup each per channel (more than one adds a partial-sum dispatch). */
   readonly chunks: number;
+  /**
+   * Where every x row meets every dy row through one window row ({@link diagonalFits}): a thread per x row, and groups
+   * of those threads each on one dy row, so each thread's window row is fixed and every FMA lands in the window (RK 1).
+   */
+  readonly diagonal?: boolean;
+}
+
+/**
+ * Whether the window reaches every x row from every dy row through exactly one window row: stride and dilation 1, as
+ * many output rows as input rows, and a window of 2H − 1 rows (the 8×7 stage's 15×13 of a 23×23 kernel). With the
+ * row-per-thread mapping, a (sample, dy row) pair then keeps only H of the 2H − 1 window rows' threads busy.
+ */
+export function diagonalFits(g: ConvGeometry): boolean {
+  return g.sh === 1 && g.dh === 1 && g.Ho === g.H && layout(g).KHw === 2 * g.H - 1 && layout(g).ky0 - g.pt === 1 - g.H;
 }
 
 interface Layout {
@@ -76,6 +96,9 @@ export function choosePlaneWeightGrad(g: ConvGeometry, limits: KernelLimits): Pl
   let NB = Math.min(NC, Math.floor(budget / L.planeWords));
   NB = Math.ceil(NC / Math.ceil(NC / NB));
   const PG = Math.max(1, Math.min(Math.floor(T / KB), NB * g.Ho));
+  // On the diagonal, groups of H threads, a whole number of them per dy row.
+  const PGd = Math.floor(T / g.H / g.Ho) * g.Ho;
+  if (diagonalFits(g) && PGd >= g.Ho && L.KHw * L.KWw <= budget) return { RK: 1, PG: PGd, NB, chunks, diagonal: true };
   return { RK, PG, NB, chunks };
 }
 
@@ -83,13 +106,19 @@ export function choosePlaneWeightGrad(g: ConvGeometry, limits: KernelLimits): Pl
 export function planeWeightGrad(g: ConvGeometry, t: PlaneWeightGradTiles): KernelProgram {
   const { RK, PG, NB, chunks } = t;
   const { ky0, kx0, KHw, KWw, Wp, Wop, planeWords } = layout(g);
-  const KB = Math.ceil(KHw / RK);
+  const diagonal = t.diagonal === true;
+  if (diagonal && (RK !== 1 || PG % g.Ho !== 0 || !diagonalFits(g))) {
+    throw new Error(`planeWeightGrad: diagonal tiles ${JSON.stringify(t)} do not fit this geometry`);
+  }
+  // Threads per group: window rows (RK each), or on the diagonal x rows.
+  const KB = diagonal ? g.H : Math.ceil(KHw / RK);
   const NT = KB * PG;
   const NC = Math.ceil(g.N / chunks);
   const batches = Math.ceil(NC / NB);
   const XW = NB * g.H * Wp, HW = g.H * g.W, HWo = g.Ho * g.Wo;
-  // Reduction slots: each group's sums over (KB·RK) × KWw taps; as many groups at once as the staging area holds.
-  const KT = KB * RK * KWw;
+  // Reduction slots: each group's sums over (KB·RK) × KWw taps (the whole window on the diagonal); as many groups at once
+  // as the staging area holds.
+  const KT = diagonal ? KHw * KWw : KB * RK * KWw;
   const SM = roundUp(Math.max(NB * planeWords, KT), 4);
   const G = Math.min(PG, Math.floor(SM / KT));
   const grid = foldGrid(g.O * chunks);
@@ -103,6 +132,14 @@ export function planeWeightGrad(g: ConvGeometry, t: PlaneWeightGradTiles): Kerne
     `let kb = lid % ${u32(KB)};`,
     `let pg = lid / ${u32(KB)};`,
   );
+  // On the diagonal group pg takes dy row oyg of every (PG / Ho)-th sample; its thread kb, x row kb, which meets that dy
+  // row through window row kb − oyg + H − 1.
+  if (diagonal) {
+    b.push(
+      `let oyg = pg % ${u32(g.Ho)};`,
+      `let wyd = kb + ${u32(g.H - 1)} - oyg;`,
+    );
+  }
   for (let rk = 0; rk < RK; rk++) for (let v = 0; v < KWw; v++) b.push(`var acc${rk}_${v} = 0.0;`);
   b.push(
     `for (var bt = 0u; bt < ${u32(batches)}; bt++) {`,
@@ -133,10 +170,17 @@ export function planeWeightGrad(g: ConvGeometry, t: PlaneWeightGradTiles): Kerne
       }),
     }).map((l) => `  ${l}`),
     "  workgroupBarrier();",
-    `  for (var t = pg; t < ${u32(NB * g.Ho)}; t += ${u32(PG)}) {`,
-    `    let nb = t / ${u32(g.Ho)};`,
-    `    let oy = t % ${u32(g.Ho)};`,
-    `    let db = ${u32(XW / 4)} + t * ${u32(Wop / 4)};`,
+    ...(diagonal
+      ? [
+        `  for (var nb = pg / ${u32(g.Ho)}; nb < ${u32(NB)}; nb += ${u32(PG / g.Ho)}) {`,
+        `    let db = ${u32(XW / 4)} + (nb * ${u32(g.Ho)} + oyg) * ${u32(Wop / 4)};`,
+      ]
+      : [
+        `  for (var t = pg; t < ${u32(NB * g.Ho)}; t += ${u32(PG)}) {`,
+        `    let nb = t / ${u32(g.Ho)};`,
+        `    let oy = t % ${u32(g.Ho)};`,
+        `    let db = ${u32(XW / 4)} + t * ${u32(Wop / 4)};`,
+      ]),
   );
   // (dy column, kernel column) pairs that read inside the plane, and the vec4s of the dy and x rows they use.
   const pairs: [number, number][] = [];
@@ -148,6 +192,18 @@ export function planeWeightGrad(g: ConvGeometry, t: PlaneWeightGradTiles): Kerne
   const xUsed = [...new Set(pairs.map(([ox, k]) => col(ox, k) >> 2))].sort((a, z) => a - z);
   for (const v of dUsed) b.push(`    let dv${v} = sm[db + ${u32(v)}];`);
   for (let rk = 0; rk < RK; rk++) {
+    if (diagonal) {
+      b.push("    {", `      let xb${rk} = (nb * ${u32(g.H)} + kb) * ${u32(Wp / 4)};`);
+      for (const v of xUsed) b.push(`      let xv${rk}_${v} = sm[xb${rk} + ${u32(v)}];`);
+      for (const [ox, k] of pairs) {
+        const e = col(ox, k), w = k - kx0;
+        b.push(
+          `      acc${rk}_${w} = fma(dv${ox >> 2}.${XYZW[ox & 3]}, xv${rk}_${e >> 2}.${XYZW[e & 3]}, acc${rk}_${w});`,
+        );
+      }
+      b.push("    }");
+      continue;
+    }
     const rowOk = KHw % RK === 0 ? "" : `wy${rk} < ${u32(KHw)} && `;
     b.push(
       `    let wy${rk} = kb * ${u32(RK)} + ${u32(rk)};`,
@@ -165,15 +221,22 @@ export function planeWeightGrad(g: ConvGeometry, t: PlaneWeightGradTiles): Kerne
     b.push("    }");
   }
   b.push("  }", "}");
-  // Fold the PG groups' sums into G slots of workgroup memory, G groups per round.
+  // Fold the PG groups' sums into G slots of workgroup memory, G groups per round. On the diagonal a group covers
+  // only the window rows its dy row reaches, so the slots start at zero and every round adds.
+  if (diagonal) {
+    b.push(
+      "workgroupBarrier();",
+      `for (var i = lid; i < ${u32(G * KT)}; i += ${u32(NT)}) { sm[i / 4u][i % 4u] = 0.0; }`,
+    );
+  }
   for (let q = 0; q < Math.ceil(PG / G); q++) {
     b.push("workgroupBarrier();", `if (pg / ${u32(G)} == ${u32(q)}) {`);
-    b.push(`  let rs = (pg % ${u32(G)}) * ${u32(KT)} + kb * ${u32(RK * KWw)};`);
+    b.push(`  let rs = (pg % ${u32(G)}) * ${u32(KT)} + ${diagonal ? "wyd" : "kb"} * ${u32(RK * KWw)};`);
     for (let rk = 0; rk < RK; rk++) {
       for (let v = 0; v < KWw; v++) {
         const at = `rs + ${u32(rk * KWw + v)}`;
         b.push(
-          q === 0
+          q === 0 && !diagonal
             ? `  sm[(${at}) / 4u][(${at}) % 4u] = acc${rk}_${v};`
             : `  sm[(${at}) / 4u][(${at}) % 4u] += acc${rk}_${v};`,
         );

@@ -202,6 +202,12 @@ Deno.test("depthwise choosers: the H100 sweep's tiles for the reference stages, 
   // Strided channel-doubling patch embedding of a wide map: tiled, two channels per workgroup.
   const patch = depthwiseForwardTiles(at(64, 64, 62, 7, 2, 2), h100);
   assert.ok(patch?.kind === "tiled" && patch.CPW === 2, JSON.stringify(patch));
+  // The 8×7 stage's 23×23 weight gradient (a 15×13 window: every x row meets every dy row through one window row)
+  // takes the diagonal mapping, groups of eight threads per dy row; the 7×7 one keeps a window row pair per thread.
+  const diag = depthwiseWeightGradTiles(at(768, 8, 7, 23), h100);
+  assert.ok(diag?.kind === "plane" && diag.diagonal === true && diag.RK === 1 && diag.PG === 32, JSON.stringify(diag));
+  const rows = depthwiseWeightGradTiles(at(768, 8, 7, 7), h100);
+  assert.ok(rows?.kind === "plane" && !rows.diagonal && rows.RK === 2, JSON.stringify(rows));
   // Narrow maps keep the whole-plane kernel, a row per thread, with samples for about 64 threads (at least four),
   // sixteen where every input reaches every output (23×23 at 8×7: its 15×13 window).
   for (const [g, NB] of [[at(768, 8, 7, 23), 16], [at(768, 8, 7, 7), 8], [at(384, 16, 15, 7), 4]] as const) {
