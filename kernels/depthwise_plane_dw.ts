@@ -193,24 +193,17 @@ export function planeWeightGrad(g: ConvGeometry, t: PlaneWeightGradTiles): Kerne
   for (const v of dUsed) b.push(`    let dv${v} = sm[db + ${u32(v)}];`);
   for (let rk = 0; rk < RK; rk++) {
     if (diagonal) {
+      // The thread's x row kb, always inside the plane.
       b.push("    {", `      let xb${rk} = (nb * ${u32(g.H)} + kb) * ${u32(Wp / 4)};`);
-      for (const v of xUsed) b.push(`      let xv${rk}_${v} = sm[xb${rk} + ${u32(v)}];`);
-      for (const [ox, k] of pairs) {
-        const e = col(ox, k), w = k - kx0;
-        b.push(
-          `      acc${rk}_${w} = fma(dv${ox >> 2}.${XYZW[ox & 3]}, xv${rk}_${e >> 2}.${XYZW[e & 3]}, acc${rk}_${w});`,
-        );
-      }
-      b.push("    }");
-      continue;
+    } else {
+      const rowOk = KHw % RK === 0 ? "" : `wy${rk} < ${u32(KHw)} && `;
+      b.push(
+        `    let wy${rk} = kb * ${u32(RK)} + ${u32(rk)};`,
+        `    let iy${rk} = oy * ${u32(g.sh)} + wy${rk} * ${u32(g.dh)} + ${u32(ky0 * g.dh - g.pt)};`,
+        `    if (${rowOk}iy${rk} < ${u32(g.H)}) {`,
+        `      let xb${rk} = (nb * ${u32(g.H)} + iy${rk}) * ${u32(Wp / 4)};`,
+      );
     }
-    const rowOk = KHw % RK === 0 ? "" : `wy${rk} < ${u32(KHw)} && `;
-    b.push(
-      `    let wy${rk} = kb * ${u32(RK)} + ${u32(rk)};`,
-      `    let iy${rk} = oy * ${u32(g.sh)} + wy${rk} * ${u32(g.dh)} + ${u32(ky0 * g.dh - g.pt)};`,
-      `    if (${rowOk}iy${rk} < ${u32(g.H)}) {`,
-      `      let xb${rk} = (nb * ${u32(g.H)} + iy${rk}) * ${u32(Wp / 4)};`,
-    );
     for (const v of xUsed) b.push(`      let xv${rk}_${v} = sm[xb${rk} + ${u32(v)}];`);
     for (const [ox, k] of pairs) {
       const e = col(ox, k), w = k - kx0;
