@@ -128,6 +128,8 @@ export function windowSize(H: number, W: number): [number, number] {
   return [Math.min(GRID, 2 * H - 1), Math.min(GRID, 2 * W - 1)];
 }
 
+type Key = ReturnType<typeof randomKey>;
+
 const dclsOpts = (C: number, algorithm: ConvAlgorithm = "auto") => ({
   dilatedKernelSize: GRID,
   groups: C,
@@ -216,21 +218,8 @@ export async function measureStage(
   const { C, H, W } = s;
   const { reps, rounds } = opts;
   const [kd, kw] = split(randomKey(7), 2);
-  const dcls: DclsParams = initDcls2d(kd, {
-    inChannels: C,
-    outChannels: C,
-    groups: C,
-    kernelCount: KERNEL_COUNT,
-    dilatedKernelSize: GRID,
-    init: "paper",
-  });
-  const dense = { weight: mul(normal(kw, [C, 1, DENSE, DENSE]), 0.02), bias: dcls.bias! };
-  const [KH, KW] = windowSize(H, W);
-  const window = { weight: mul(normal(kw, [C, 1, KH, KW]), 0.02), bias: dcls.bias! };
-  // A stage: each layer its own weight and bias; DCLS positions and widths are the first layer's (shared per stage).
-  const layerKeys = split(randomKey(11), s.depth);
-  const dclsLayers = layerKeys.map((k, i) => {
-    const q = i === 0 ? dcls : initDcls2d(k, {
+  const dclsLayer = (k: Key): DclsParams =>
+    initDcls2d(k, {
       inChannels: C,
       outChannels: C,
       groups: C,
@@ -238,9 +227,22 @@ export async function measureStage(
       dilatedKernelSize: GRID,
       init: "paper",
     });
+  // A depthwise kernel of `kh × kw` taps, with the DCLS layer's bias.
+  const given = (k: Key, kh: number, kwid: number) => ({
+    weight: mul(normal(k, [C, 1, kh, kwid]), 0.02),
+    bias: dcls.bias!,
+  });
+  const dcls = dclsLayer(kd);
+  const dense = given(kw, DENSE, DENSE);
+  const [KH, KW] = windowSize(H, W);
+  const window = given(kw, KH, KW);
+  // A stage: each layer its own weight and bias; DCLS positions and widths are the first layer's (shared per stage).
+  const layerKeys = split(randomKey(11), s.depth);
+  const dclsLayers = layerKeys.map((k, i) => {
+    const q = i === 0 ? dcls : dclsLayer(k);
     return { weight: q.weight, bias: q.bias! };
   });
-  const denseLayers = layerKeys.map((k) => ({ weight: mul(normal(k, [C, 1, DENSE, DENSE]), 0.02), bias: dcls.bias! }));
+  const denseLayers = layerKeys.map((k) => given(k, DENSE, DENSE));
   const data = await normalOnGpu(gpu, { x: [batch, C, H, W], gy: [batch, C, H, W], gk: [C, 1, GRID, GRID] });
   const { x, gy, gk } = data.value;
   const measurements: Measurement[] = [];

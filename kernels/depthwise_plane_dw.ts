@@ -50,7 +50,8 @@ export interface PlaneWeightGradTiles {
  * row-per-thread mapping, a (sample, dy row) pair then keeps only H of the 2H − 1 window rows' threads busy.
  */
 export function diagonalFits(g: ConvGeometry): boolean {
-  return g.sh === 1 && g.dh === 1 && g.Ho === g.H && layout(g).KHw === 2 * g.H - 1 && layout(g).ky0 - g.pt === 1 - g.H;
+  const { KHw, ky0 } = layout(g);
+  return g.sh === 1 && g.dh === 1 && g.Ho === g.H && KHw === 2 * g.H - 1 && ky0 - g.pt === 1 - g.H;
 }
 
 interface Layout {

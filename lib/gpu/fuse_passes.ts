@@ -237,6 +237,7 @@ export function mergeConstructions(kernels: readonly KernelSpec[], maxBindings: 
   };
   const out: KernelSpec[] = [];
   let run: OpKernelSpec[] = [];
+  let runKey: string | null = null;
   const flush = () => {
     if (run.length === 1) out.push(run[0]);
     if (run.length > 1) {
@@ -258,9 +259,12 @@ export function mergeConstructions(kernels: readonly KernelSpec[], maxBindings: 
   for (const k of kernels) {
     const kk = key(k);
     const fits = run.length > 0 && (run.length + 1) * (perLayer(run[0].prim) + 1) + 2 <= maxBindings;
-    if (kk === null || !fits || key(run[0]) !== kk) flush();
+    if (kk === null || !fits || runKey !== kk) flush();
     if (kk === null) out.push(k);
-    else run.push(k as OpKernelSpec);
+    else {
+      run.push(k as OpKernelSpec);
+      runKey = kk;
+    }
   }
   flush();
   return out;
